@@ -1,1 +1,248 @@
-pub fn placeholder() {}
+//! claw-spec: the agent.yaml model, its validation, the tool catalog and IAM policy
+//! generation. Pure: no AWS SDK and no I/O beyond parsing text handed to it, so the
+//! CLI and the Lambda function share one definition of what an agent may do.
+
+pub mod de;
+pub mod iam;
+pub mod lint;
+pub mod model;
+pub mod names;
+pub mod net;
+pub mod policy;
+pub mod policy_diff;
+pub mod tools;
+pub mod validate;
+pub mod yaml;
+
+use std::fmt::Write as _;
+
+pub use model::Config;
+pub use names::Names;
+pub use validate::Severity;
+
+use yaml::{Mark, Node, PathSeg, Value, path_string};
+
+/// A located problem in agent.yaml.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// The key path, such as `tools.get_lead.url` (empty for the whole file).
+    pub path: String,
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// `file:line:column: error: path: message`, the form editors and CI annotate.
+    pub fn headline(&self) -> String {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        if self.path.is_empty() {
+            format!("{}:{}:{}: {sev}: {}", self.file, self.line, self.column, self.message)
+        } else {
+            format!(
+                "{}:{}:{}: {sev}: {}: {}",
+                self.file, self.line, self.column, self.path, self.message
+            )
+        }
+    }
+
+    /// The headline plus the source line with a caret under the column.
+    pub fn render(&self, source: &str) -> String {
+        let mut out = self.headline();
+        if let Some(line) = source.lines().nth(self.line.saturating_sub(1)) {
+            let line: String = line.chars().take(160).collect();
+            let gutter = self.line.to_string();
+            let pad = " ".repeat(gutter.len());
+            let _ = write!(
+                out,
+                "\n{pad} |\n{gutter} | {line}\n{pad} | {}^",
+                " ".repeat(self.column.saturating_sub(1).min(160))
+            );
+        }
+        out
+    }
+}
+
+/// What the caller may override from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub stage: Option<String>,
+    pub region: Option<String>,
+}
+
+/// A valid config, with the warnings found on the way.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Keys whose values name secrets: `${env:…}` is refused there, so a secret's
+/// identity can never be swapped by whoever controls the CI environment.
+fn interpolation_forbidden(path: &[PathSeg]) -> bool {
+    let keys: Vec<&str> = path
+        .iter()
+        .filter_map(|s| match s {
+            PathSeg::Key(k) => Some(k.as_str()),
+            PathSeg::Index(_) => None,
+        })
+        .collect();
+    matches!(keys.as_slice(), ["model", "api_key_secret"] | ["secrets"])
+        || (keys.first() == Some(&"tools") && keys.get(2) == Some(&"auth"))
+}
+
+fn interpolate(
+    node: &mut Node,
+    path: &mut Vec<PathSeg>,
+    env: &dyn Fn(&str) -> Option<String>,
+    out: &mut Vec<(Vec<PathSeg>, Mark, String)>,
+) {
+    match &mut node.value {
+        Value::Str(s) if s.contains("${") => {
+            if interpolation_forbidden(path) {
+                out.push((
+                    path.clone(),
+                    node.mark,
+                    "`${env:…}` is not allowed in keys that name secrets; write the name itself".into(),
+                ));
+                return;
+            }
+            let mut result = String::new();
+            let mut rest = s.as_str();
+            while let Some(start) = rest.find("${") {
+                result.push_str(&rest[..start]);
+                let after = &rest[start + 2..];
+                let Some(end) = after.find('}') else {
+                    out.push((path.clone(), node.mark, "`${` is not closed by `}`".into()));
+                    return;
+                };
+                let expr = &after[..end];
+                let Some(var) = expr.strip_prefix("env:") else {
+                    out.push((
+                        path.clone(),
+                        node.mark,
+                        format!("`${{{expr}}}` is not supported; only `${{env:NAME}}` is"),
+                    ));
+                    return;
+                };
+                match env(var) {
+                    Some(v) => result.push_str(&v),
+                    None => {
+                        out.push((
+                            path.clone(),
+                            node.mark,
+                            format!("the environment variable `{var}` is not set"),
+                        ));
+                        return;
+                    }
+                }
+                rest = &after[end + 1..];
+            }
+            result.push_str(rest);
+            *s = result;
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                path.push(PathSeg::Index(i));
+                interpolate(item, path, env, out);
+                path.pop();
+            }
+        }
+        Value::Map(entries) => {
+            for (k, v) in entries.iter_mut() {
+                if let Value::Str(name) = &k.value {
+                    path.push(PathSeg::Key(name.clone()));
+                    interpolate(v, path, env, out);
+                    path.pop();
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Parses and validates agent.yaml text. `file` is only used in messages; `env`
+/// answers `${env:NAME}` look-ups. Returns every problem found, errors first.
+pub fn load(
+    file: &str,
+    source: &str,
+    overrides: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, Vec<Diagnostic>> {
+    let diag = |severity, mark: Mark, path: &[PathSeg], message: String| Diagnostic {
+        severity,
+        file: file.to_string(),
+        line: mark.line,
+        column: mark.column,
+        path: path_string(path),
+        message,
+    };
+    let mut root = yaml::load(source)
+        .map_err(|e| vec![diag(Severity::Error, e.mark, &[], e.message)])?;
+    if !matches!(root.value, Value::Map(_)) {
+        let what = if root.value == Value::Null {
+            "the file is empty".to_string()
+        } else {
+            format!("the file holds {}", root.value.type_name())
+        };
+        return Err(vec![diag(
+            Severity::Error,
+            root.mark,
+            &[],
+            format!("{what}; agent.yaml must be a mapping with at least `app`, `stage`, `region`, `account`, `model` and `agents`"),
+        )]);
+    }
+    let mut problems = Vec::new();
+    let mut interp = Vec::new();
+    interpolate(&mut root, &mut Vec::new(), env, &mut interp);
+    for (path, mark, message) in interp {
+        problems.push(diag(Severity::Error, mark, &path, message));
+        root.remove(&path);
+    }
+    let mut config: Config = match de::from_node(&root) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in errors {
+                problems.push(diag(Severity::Error, e.mark, &e.path, e.message));
+            }
+            problems.sort_by_key(|d| (d.line, d.column));
+            return Err(problems);
+        }
+    };
+    if let Some(stage) = &overrides.stage {
+        config.stage = stage.clone();
+    }
+    if let Some(region) = &overrides.region {
+        config.region = region.clone();
+    }
+    let mut warnings = Vec::new();
+    for f in validate::check(&config) {
+        let mark = if f.at_key {
+            root.locate_key(&f.path)
+        } else {
+            root.locate(&f.path)
+        };
+        let d = diag(f.severity, mark, &f.path, f.message);
+        match f.severity {
+            Severity::Error => problems.push(d),
+            Severity::Warning => warnings.push(d),
+        }
+    }
+    if problems.is_empty() {
+        Ok(Loaded { config, warnings })
+    } else {
+        problems.sort_by_key(|d| (d.line, d.column));
+        Err(problems)
+    }
+}
+
+/// The JSON Schema of agent.yaml, for editors' YAML language servers.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(Config);
+    serde_json::to_value(schema).unwrap_or(serde_json::Value::Null)
+}

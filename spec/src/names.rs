@@ -1,0 +1,213 @@
+//! Deterministic resource names. claw keeps no state file: it finds every resource
+//! by these names (and checks the `claw:app` / `claw:stage` tags before touching it).
+
+use crate::model::Config;
+
+/// Every AWS name and ARN claw derives from one config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    pub app: String,
+    pub stage: String,
+    pub region: String,
+    pub account: String,
+    /// `{app}-{stage}`: the function, the API and the stem of everything else.
+    pub function: String,
+    pub role: String,
+    /// The inline policy on the role.
+    pub role_policy: String,
+    /// The managed policy used as the role's permissions boundary.
+    pub boundary: String,
+    pub log_group: String,
+    pub api: String,
+    pub api_log_group: String,
+    pub queue: String,
+    pub dlq: String,
+    pub jobs_table: String,
+    pub alarm_prefix: String,
+}
+
+/// The IAM path under which claw keeps its roles and boundary policies.
+pub const IAM_PATH: &str = "/claw/";
+
+impl Names {
+    pub fn new(config: &Config) -> Names {
+        let stem = format!("{}-{}", config.app, config.stage);
+        Names {
+            app: config.app.clone(),
+            stage: config.stage.clone(),
+            region: config.region.clone(),
+            account: config.account.clone(),
+            function: stem.clone(),
+            role: format!("{stem}-exec"),
+            role_policy: "claw-execution".into(),
+            boundary: format!("{stem}-boundary"),
+            log_group: format!("/aws/lambda/{stem}"),
+            api: stem.clone(),
+            api_log_group: format!("/aws/apigateway/{stem}"),
+            queue: format!("{stem}-jobs"),
+            dlq: format!("{stem}-jobs-dlq"),
+            jobs_table: format!("{stem}-jobs"),
+            alarm_prefix: format!("{stem}-"),
+        }
+    }
+
+    /// (description, name, AWS limit) for every derived name, for validation.
+    pub fn checked(&self) -> Vec<(&'static str, String, usize)> {
+        vec![
+            ("Lambda function name", self.function.clone(), 64),
+            ("IAM role name", self.role.clone(), 64),
+            ("IAM policy name", self.boundary.clone(), 128),
+            ("SQS queue name", self.dlq.clone(), 80),
+            ("DynamoDB table name", self.jobs_table.clone(), 255),
+            (
+                "CloudWatch alarm name",
+                format!("{}output-tokens-per-hour", self.alarm_prefix),
+                255,
+            ),
+            ("log group name", self.api_log_group.clone(), 512),
+        ]
+    }
+
+    pub fn function_arn(&self) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            self.region, self.account, self.function
+        )
+    }
+
+    pub fn role_arn(&self) -> String {
+        format!("arn:aws:iam::{}:role{}{}", self.account, IAM_PATH, self.role)
+    }
+
+    pub fn boundary_arn(&self) -> String {
+        format!(
+            "arn:aws:iam::{}:policy{}{}",
+            self.account, IAM_PATH, self.boundary
+        )
+    }
+
+    pub fn log_group_arn(&self, group: &str) -> String {
+        format!(
+            "arn:aws:logs:{}:{}:log-group:{}",
+            self.region, self.account, group
+        )
+    }
+
+    pub fn queue_arn(&self, name: &str) -> String {
+        format!("arn:aws:sqs:{}:{}:{}", self.region, self.account, name)
+    }
+
+    pub fn table_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:dynamodb:{}:{}:table/{}",
+            self.region, self.account, name
+        )
+    }
+
+    pub fn secret_arn(&self, name: &str) -> String {
+        // Secrets Manager appends `-` and six random characters to every secret ARN.
+        format!(
+            "arn:aws:secretsmanager:{}:{}:secret:{}-??????",
+            self.region, self.account, name
+        )
+    }
+
+    pub fn alarm_arn_pattern(&self) -> String {
+        format!(
+            "arn:aws:cloudwatch:{}:{}:alarm:{}*",
+            self.region, self.account, self.alarm_prefix
+        )
+    }
+
+    /// The execute-api ARN of a route, for an API id known at deploy time.
+    /// Path parameters become `*`; `ANY` becomes `*`.
+    pub fn execute_api_arn(&self, api_id: &str, route: &str) -> String {
+        let (method, path) = route.split_once(' ').unwrap_or(("ANY", route));
+        let method = if method == "ANY" { "*" } else { method };
+        let path: Vec<String> = path
+            .split('/')
+            .map(|seg| {
+                if seg.starts_with('{') && seg.ends_with('}') {
+                    "*".to_string()
+                } else {
+                    seg.to_string()
+                }
+            })
+            .collect();
+        format!(
+            "arn:aws:execute-api:{}:{}:{}/*/{}{}",
+            self.region,
+            self.account,
+            api_id,
+            method,
+            path.join("/")
+        )
+    }
+
+    /// The statement id claw uses for a route's invoke permission.
+    pub fn permission_sid(route: &str) -> String {
+        let mut sid = String::from("claw-apigw-");
+        for c in route.chars() {
+            match c {
+                'a'..='z' | 'A'..='Z' | '0'..='9' => sid.push(c),
+                '{' | '}' => {}
+                _ => {
+                    if !sid.ends_with('-') {
+                        sid.push('-')
+                    }
+                }
+            }
+        }
+        sid.trim_end_matches('-').to_string()
+    }
+}
+
+/// The placeholder for the API id in generated documents, filled in at deploy time.
+pub const API_ID_PLACEHOLDER: &str = "${ApiId}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Names {
+        Names {
+            app: "a".into(),
+            stage: "dev".into(),
+            region: "ap-southeast-2".into(),
+            account: "123456789012".into(),
+            function: "a-dev".into(),
+            role: "a-dev-exec".into(),
+            role_policy: "claw-execution".into(),
+            boundary: "a-dev-boundary".into(),
+            log_group: "/aws/lambda/a-dev".into(),
+            api: "a-dev".into(),
+            api_log_group: "/aws/apigateway/a-dev".into(),
+            queue: "a-dev-jobs".into(),
+            dlq: "a-dev-jobs-dlq".into(),
+            jobs_table: "a-dev-jobs".into(),
+            alarm_prefix: "a-dev-".into(),
+        }
+    }
+
+    #[test]
+    fn execute_api_arns_wildcard_parameters_only() {
+        let n = names();
+        assert_eq!(
+            n.execute_api_arn("abc123", "POST /agents/{agent}"),
+            "arn:aws:execute-api:ap-southeast-2:123456789012:abc123/*/POST/agents/*"
+        );
+        assert_eq!(
+            n.execute_api_arn("abc123", "ANY /x"),
+            "arn:aws:execute-api:ap-southeast-2:123456789012:abc123/*/*/x"
+        );
+    }
+
+    #[test]
+    fn permission_sids_are_stable_and_valid() {
+        assert_eq!(
+            Names::permission_sid("POST /agents/{agent}"),
+            "claw-apigw-POST-agents-agent"
+        );
+        assert_eq!(Names::permission_sid("GET /jobs/{id}"), "claw-apigw-GET-jobs-id");
+    }
+}

@@ -1,0 +1,412 @@
+//! The policy generator: a fold over agent.yaml. Nothing here looks at an account;
+//! the same config always gives the same documents, byte for byte.
+
+use serde_json::json;
+
+use crate::iam::{PolicyDocument, Statement};
+use crate::model::{ApiMode, Config, Provider, Tracing};
+use crate::names::{API_ID_PLACEHOLDER, Names};
+use crate::tools;
+
+/// The documents claw generates for one app and stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// The function's execution-role identity policy.
+    Role,
+    /// Who may assume the execution role: Lambda, for this account only.
+    Trust,
+    /// The function's resource-based policy: API Gateway may invoke it, per route.
+    Invoke,
+    /// What a CI role needs to run `claw deploy` and `claw destroy` for this stack.
+    Deployer,
+    /// The permissions boundary every execution role claw creates must carry.
+    Boundary,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Role,
+        Kind::Trust,
+        Kind::Invoke,
+        Kind::Deployer,
+        Kind::Boundary,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Role => "role",
+            Kind::Trust => "trust",
+            Kind::Invoke => "invoke",
+            Kind::Deployer => "deployer",
+            Kind::Boundary => "boundary",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The file name under `policies/<app>-<stage>/`.
+    pub fn file_name(self) -> String {
+        format!("{}.json", self.name())
+    }
+}
+
+/// Generates one document.
+pub fn generate(kind: Kind, config: &Config) -> PolicyDocument {
+    let names = Names::new(config);
+    match kind {
+        Kind::Role | Kind::Boundary => role(config, &names),
+        Kind::Trust => trust(&names),
+        Kind::Invoke => invoke(config, &names, API_ID_PLACEHOLDER),
+        Kind::Deployer => deployer(config, &names),
+    }
+}
+
+/// The execution role's identity policy.
+pub fn role(config: &Config, names: &Names) -> PolicyDocument {
+    let mut s = vec![Statement::allow(
+        "WriteOwnLogs",
+        &["logs:CreateLogStream", "logs:PutLogEvents"],
+        vec![format!("{}:*", names.log_group_arn(&names.log_group))],
+    )];
+    let secrets = config.secret_names();
+    if !secrets.is_empty() {
+        s.push(Statement::allow(
+            "ReadDeclaredSecrets",
+            &["secretsmanager:GetSecretValue"],
+            secrets.iter().map(|n| names.secret_arn(n)).collect(),
+        ));
+    }
+    if config.model.provider == Provider::Bedrock {
+        s.push(Statement::allow(
+            "InvokeModel",
+            &["bedrock:InvokeModel"],
+            vec![format!(
+                "arn:aws:bedrock:{}::foundation-model/{}",
+                names.region, config.model.id
+            )],
+        ));
+    }
+    for (name, tool) in &config.tools {
+        s.extend(tools::statements(name, tool, names));
+    }
+    if let Some(sessions) = &config.sessions {
+        s.push(Statement::allow(
+            "SessionMemory",
+            &["dynamodb:GetItem", "dynamodb:PutItem"],
+            vec![names.table_arn(&sessions.table)],
+        ));
+    }
+    if config.api.mode == ApiMode::Async {
+        s.push(Statement::allow(
+            "ConsumeJobQueue",
+            &[
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:SendMessage",
+            ],
+            vec![names.queue_arn(&names.queue)],
+        ));
+        s.push(Statement::allow(
+            "JobResults",
+            &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            vec![names.table_arn(&names.jobs_table)],
+        ));
+    }
+    if let Some(vpc) = &config.vpc {
+        let ec2 = |kind: &str, id: &str| {
+            format!(
+                "arn:aws:ec2:{}:{}:{kind}/{id}",
+                names.region, names.account
+            )
+        };
+        let eni = ec2("network-interface", "*");
+        let mut create: Vec<String> = vpc.subnet_ids.iter().map(|id| ec2("subnet", id)).collect();
+        create.extend(vpc.security_group_ids.iter().map(|id| ec2("security-group", id)));
+        create.push(eni.clone());
+        s.push(Statement::allow(
+            "VpcCreateInterfaces",
+            &["ec2:CreateNetworkInterface"],
+            create,
+        ));
+        s.push(Statement::allow(
+            "VpcManageInterfaces",
+            &[
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            vec![eni],
+        ));
+        s.push(Statement::allow(
+            "VpcDescribeInterfaces",
+            &["ec2:DescribeNetworkInterfaces"],
+            vec!["*".into()],
+        ));
+    }
+    if config.function.tracing == Tracing::Active {
+        s.push(Statement::allow(
+            "XRayWrite",
+            &["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            vec!["*".into()],
+        ));
+    }
+    PolicyDocument::new(s)
+}
+
+/// The execution role's trust policy.
+pub fn trust(names: &Names) -> PolicyDocument {
+    let mut st = Statement::allow("LambdaAssumeRole", &["sts:AssumeRole"], Vec::new())
+        .principal(json!({"Service": "lambda.amazonaws.com"}))
+        .when("StringEquals", "aws:SourceAccount", json!(names.account));
+    st.resource.clear();
+    PolicyDocument::new(vec![st])
+}
+
+/// The function's resource-based policy, one statement per route, for a known API id
+/// (or [`API_ID_PLACEHOLDER`]).
+pub fn invoke(config: &Config, names: &Names, api_id: &str) -> PolicyDocument {
+    let statements = config
+        .all_routes()
+        .iter()
+        .map(|route| {
+            Statement::allow(
+                &Names::permission_sid(route),
+                &["lambda:InvokeFunction"],
+                vec![names.function_arn()],
+            )
+            .principal(json!({"Service": "apigateway.amazonaws.com"}))
+            .when(
+                "ArnLike",
+                "AWS:SourceArn",
+                json!(names.execute_api_arn(api_id, route)),
+            )
+        })
+        .collect();
+    PolicyDocument::new(statements)
+}
+
+/// What a CI role needs to deploy and destroy exactly this app and stage.
+pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
+    let region = &names.region;
+    let account = &names.account;
+    let role_arn = names.role_arn();
+    let fn_arn = names.function_arn();
+    let mut s = vec![
+        Statement::allow("ReadCallerIdentity", &["sts:GetCallerIdentity"], vec!["*".into()]),
+        Statement::allow(
+            "ManageExecutionRole",
+            &[
+                "iam:GetRole",
+                "iam:DeleteRole",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:ListRoleTags",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:GetRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+            ],
+            vec![role_arn.clone()],
+        ),
+        Statement::allow(
+            "CreateRoleOnlyWithBoundary",
+            &[
+                "iam:CreateRole",
+                "iam:PutRolePolicy",
+                "iam:PutRolePermissionsBoundary",
+            ],
+            vec![role_arn.clone()],
+        )
+        .when("StringEquals", "iam:PermissionsBoundary", json!(names.boundary_arn())),
+        Statement::allow("PassRoleToLambdaOnly", &["iam:PassRole"], vec![role_arn])
+            .when("StringEquals", "iam:PassedToService", json!("lambda.amazonaws.com")),
+        Statement::allow(
+            "ReadBoundary",
+            &["iam:GetPolicy", "iam:GetPolicyVersion"],
+            vec![names.boundary_arn()],
+        ),
+        Statement::allow(
+            "ManageFunction",
+            &[
+                "lambda:CreateFunction",
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:DeleteFunction",
+                "lambda:TagResource",
+                "lambda:UntagResource",
+                "lambda:ListTags",
+                "lambda:AddPermission",
+                "lambda:RemovePermission",
+                "lambda:GetPolicy",
+                "lambda:PutFunctionConcurrency",
+                "lambda:DeleteFunctionConcurrency",
+                "lambda:GetFunctionConcurrency",
+                "lambda:InvokeFunction",
+            ],
+            vec![fn_arn.clone()],
+        ),
+        Statement::allow(
+            "ManageLogGroups",
+            &[
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:TagResource",
+                "logs:ListTagsForResource",
+                "logs:FilterLogEvents",
+                "logs:DescribeLogStreams",
+                "logs:GetLogEvents",
+            ],
+            vec![
+                names.log_group_arn(&names.log_group),
+                format!("{}:*", names.log_group_arn(&names.log_group)),
+                names.log_group_arn(&names.api_log_group),
+                format!("{}:*", names.log_group_arn(&names.api_log_group)),
+            ],
+        ),
+        Statement::allow(
+            "FindLogGroups",
+            &["logs:DescribeLogGroups"],
+            vec![format!("arn:aws:logs:{region}:{account}:log-group:*")],
+        ),
+        Statement::allow(
+            "ApiAccessLogDelivery",
+            &[
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+            ],
+            vec!["*".into()],
+        ),
+        Statement::allow(
+            "FindHttpApi",
+            &["apigateway:GET"],
+            vec![format!("arn:aws:apigateway:{region}::/apis")],
+        ),
+        Statement::allow(
+            "CreateTaggedHttpApi",
+            &["apigateway:POST"],
+            vec![format!("arn:aws:apigateway:{region}::/apis")],
+        )
+        .when("StringEquals", "aws:RequestTag/claw:app", json!(names.app))
+        .when("StringEquals", "aws:RequestTag/claw:stage", json!(names.stage)),
+        Statement::allow(
+            "ManageOwnHttpApi",
+            &[
+                "apigateway:GET",
+                "apigateway:POST",
+                "apigateway:PATCH",
+                "apigateway:PUT",
+                "apigateway:DELETE",
+            ],
+            vec![format!("arn:aws:apigateway:{region}::/apis/*")],
+        )
+        .when("StringEquals", "aws:ResourceTag/claw:app", json!(names.app))
+        .when("StringEquals", "aws:ResourceTag/claw:stage", json!(names.stage)),
+        Statement::allow(
+            "ManageAlarms",
+            &[
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:DeleteAlarms",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:TagResource",
+                "cloudwatch:ListTagsForResource",
+            ],
+            vec![names.alarm_arn_pattern()],
+        ),
+    ];
+    let secrets = config.secret_names();
+    if !secrets.is_empty() {
+        s.push(Statement::allow(
+            "CheckSecretsExist",
+            &["secretsmanager:DescribeSecret"],
+            secrets.iter().map(|n| names.secret_arn(n)).collect(),
+        ));
+    }
+    let mut tables = Vec::new();
+    if let Some(sessions) = &config.sessions {
+        tables.push(names.table_arn(&sessions.table));
+    }
+    if config.api.mode == ApiMode::Async {
+        tables.push(names.table_arn(&names.jobs_table));
+        s.push(Statement::allow(
+            "ManageJobQueues",
+            &[
+                "sqs:CreateQueue",
+                "sqs:GetQueueUrl",
+                "sqs:GetQueueAttributes",
+                "sqs:SetQueueAttributes",
+                "sqs:DeleteQueue",
+                "sqs:TagQueue",
+                "sqs:ListQueueTags",
+            ],
+            vec![names.queue_arn(&names.queue), names.queue_arn(&names.dlq)],
+        ));
+        s.push(
+            Statement::allow(
+                "CreateQueueMapping",
+                &["lambda:CreateEventSourceMapping"],
+                vec!["*".into()],
+            )
+            .when("StringEquals", "lambda:FunctionArn", json!(fn_arn)),
+        );
+        s.push(Statement::allow(
+            "FindQueueMapping",
+            &["lambda:ListEventSourceMappings"],
+            vec!["*".into()],
+        ));
+        s.push(
+            Statement::allow(
+                "ManageQueueMapping",
+                &[
+                    "lambda:GetEventSourceMapping",
+                    "lambda:UpdateEventSourceMapping",
+                    "lambda:DeleteEventSourceMapping",
+                ],
+                vec![format!("arn:aws:lambda:{region}:{account}:event-source-mapping:*")],
+            )
+            .when("StringEquals", "lambda:FunctionArn", json!(fn_arn)),
+        );
+    }
+    if !tables.is_empty() {
+        s.push(Statement::allow(
+            "ManageTables",
+            &[
+                "dynamodb:CreateTable",
+                "dynamodb:DescribeTable",
+                "dynamodb:DeleteTable",
+                "dynamodb:UpdateTimeToLive",
+                "dynamodb:DescribeTimeToLive",
+                "dynamodb:TagResource",
+                "dynamodb:ListTagsOfResource",
+            ],
+            tables,
+        ));
+    }
+    if config.vpc.is_some() {
+        s.push(Statement::allow(
+            "ValidateVpcConfig",
+            &[
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeVpcs",
+            ],
+            vec!["*".into()],
+        ));
+    }
+    PolicyDocument::new(s)
+}
+
+/// Fills the API id into a generated invoke policy.
+pub fn with_api_id(doc: &PolicyDocument, api_id: &str) -> PolicyDocument {
+    let text = serde_json::to_string(doc).unwrap_or_default();
+    serde_json::from_str(&text.replace(API_ID_PLACEHOLDER, api_id)).unwrap_or_else(|_| doc.clone())
+}
