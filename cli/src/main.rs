@@ -1,1 +1,5 @@
-fn main() {}
+//! The `claw` binary: everything lives in the library; this only hands over the exit code.
+
+fn main() -> std::process::ExitCode {
+    claw::main()
+}

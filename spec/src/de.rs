@@ -99,8 +99,10 @@ pub fn suggest<'a>(got: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(c, _)| *c)
 }
 
-/// Deserializes `T` from the tree, returning every problem found.
-pub fn from_node<T: DeserializeOwned>(root: &Node) -> Result<T, Vec<DeError>> {
+/// Deserializes `T` from the tree, returning every problem found. A value comes
+/// back whenever one could be built (unknown keys skipped, bad optional values
+/// dropped), so later validation can still run and report its own findings.
+pub fn from_node<T: DeserializeOwned>(root: &Node) -> (Option<T>, Vec<DeError>) {
     let mut tree = root.clone();
     let mut errors: Vec<DeError> = Vec::new();
     let mut removed: Vec<Vec<PathSeg>> = Vec::new();
@@ -119,9 +121,7 @@ pub fn from_node<T: DeserializeOwned>(root: &Node) -> Result<T, Vec<DeError>> {
             }
         }
         match result {
-            Ok(v) => {
-                return if errors.is_empty() { Ok(v) } else { Err(errors) };
-            }
+            Ok(v) => return (Some(v), errors),
             Err(e) => {
                 let was_removed = e.missing.as_ref().is_some_and(|field| {
                     let mut p = e.path.clone();
@@ -139,7 +139,7 @@ pub fn from_node<T: DeserializeOwned>(root: &Node) -> Result<T, Vec<DeError>> {
                         if errors.is_empty() {
                             errors.push(e);
                         }
-                        return Err(errors);
+                        return (None, errors);
                     }
                     if tree.remove(&path) {
                         removed.push(path);
@@ -150,7 +150,7 @@ pub fn from_node<T: DeserializeOwned>(root: &Node) -> Result<T, Vec<DeError>> {
             }
         }
     }
-    Err(errors)
+    (None, errors)
 }
 
 struct NodeDe<'a> {
@@ -578,7 +578,7 @@ mod tests {
     #[test]
     fn collects_every_problem_with_positions() {
         let doc = "inner:\n  size: big\n  nmae: x\nlist: [1, 300, 2]\nflag: yes\nextra: 1\n";
-        let errs = from_node::<Outer>(&load(doc).unwrap()).unwrap_err();
+        let errs = from_node::<Outer>(&load(doc).unwrap()).1;
         let shown: Vec<String> = errs
             .iter()
             .map(|e| format!("{} {} {}", e.mark, path_string(&e.path), e.message))

@@ -204,15 +204,14 @@ pub fn load(
         problems.push(diag(Severity::Error, mark, &path, message));
         root.remove(&path);
     }
-    let mut config: Config = match de::from_node(&root) {
-        Ok(c) => c,
-        Err(errors) => {
-            for e in errors {
-                problems.push(diag(Severity::Error, e.mark, &e.path, e.message));
-            }
-            problems.sort_by_key(|d| (d.line, d.column));
-            return Err(problems);
-        }
+    let (config, de_errors) = de::from_node::<Config>(&root);
+    let reported: Vec<Vec<PathSeg>> = de_errors.iter().map(|e| e.path.clone()).collect();
+    for e in de_errors {
+        problems.push(diag(Severity::Error, e.mark, &e.path, e.message));
+    }
+    let Some(mut config) = config else {
+        problems.sort_by_key(|d| (d.line, d.column));
+        return Err(problems);
     };
     if let Some(stage) = &overrides.stage {
         config.stage = stage.clone();
@@ -222,6 +221,10 @@ pub fn load(
     }
     let mut warnings = Vec::new();
     for f in validate::check(&config) {
+        // A value already reported as malformed was dropped; do not report it twice.
+        if reported.iter().any(|r| f.path.starts_with(r) || r.starts_with(&f.path) && f.path.len() > 1) {
+            continue;
+        }
         let mark = if f.at_key {
             root.locate_key(&f.path)
         } else {

@@ -1,0 +1,81 @@
+//! The command line. Doc comments on these structs are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+
+/// Deploy Claude agents to AWS Lambda from one agent.yaml.
+///
+/// claw cross-builds the agent function, generates its least-privilege IAM, and
+/// provisions Lambda, API Gateway, concurrency limits and alarms through the AWS SDK.
+/// Every command reads ./agent.yaml unless --config says otherwise.
+///
+/// Exit codes: 0 ok, 1 error, 2 difference found (policy diff, plan --detailed-exitcode).
+#[derive(Debug, Parser)]
+#[command(name = "claw", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Path to agent.yaml.
+    #[arg(long, global = true, default_value = "agent.yaml", env = "CLAW_CONFIG")]
+    pub config: PathBuf,
+    /// Deploy stage; overrides `stage:` in agent.yaml.
+    #[arg(long, global = true, env = "CLAW_STAGE")]
+    pub stage: Option<String>,
+    /// AWS region; overrides `region:` in agent.yaml.
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Output format: `text` for people, `json` for CI (one JSON document on stdout).
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// More detail on stderr (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check agent.yaml without touching the network.
+    ///
+    /// Reports every problem at once, each with file:line:column, the key path and,
+    /// for a misspelled key, the nearest valid one.
+    Validate(commands::validate::Args),
+    /// Print the JSON Schema of agent.yaml, for editors' YAML language servers.
+    ///
+    /// Example: claw schema > agent.schema.json, then add
+    /// `# yaml-language-server: $schema=./agent.schema.json` to agent.yaml.
+    Schema(commands::schema::Args),
+    /// Show, write, lint and diff the IAM policies claw generates.
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
+    /// Cross-build the agent function and package it as a deterministic zip.
+    Build(commands::build::Args),
+    /// Show what `claw deploy` would change, without changing anything.
+    Plan(commands::plan::Args),
+    /// Build, plan, and apply: create or update every resource of this app and stage.
+    Deploy(commands::deploy::Args),
+    /// Invoke the deployed function, or run the built package locally (--local).
+    Invoke(commands::invoke::Args),
+    /// Print the function's log events.
+    Logs(commands::logs::Args),
+    /// Delete every resource claw created for this app and stage.
+    Destroy(commands::destroy::Args),
+    /// Manage the Secrets Manager secrets agent.yaml names.
+    #[command(subcommand)]
+    Secrets(commands::secrets::SecretsCommand),
+}

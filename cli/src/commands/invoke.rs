@@ -1,0 +1,11 @@
+//! `claw invoke`.
+
+use crate::context::Context;
+use crate::exit::Exit;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub async fn run(_ctx: &Context, _args: &Args) -> anyhow::Result<Exit> {
+    anyhow::bail!("`claw invoke` is not available in this build yet")
+}
