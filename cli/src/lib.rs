@@ -4,10 +4,13 @@
 //! module. Each command lives in `commands/` with its own clap `Args` struct (the
 //! doc comments are the `--help` text) and returns an [`exit::Exit`].
 
+pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod context;
 pub mod exit;
+pub mod local;
+pub mod package;
 
 use clap::Parser;
 

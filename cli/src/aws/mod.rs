@@ -1,0 +1,1 @@
+//! Provisioning through the AWS SDK: one module per resource kind, each with read / create / update / delete.

@@ -1,0 +1,1 @@
+//! Running the packaged function on this machine under an embedded Lambda Runtime API.

@@ -1,0 +1,1 @@
+//! Cross-building agent-fn and packaging it as a deterministic Lambda zip.
