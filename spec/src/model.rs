@@ -344,8 +344,8 @@ pub struct Tool {
     /// http: largest response body passed to the model, in bytes (default 262144).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_response_bytes: Option<u32>,
-    /// http, for tests only: allow private, loopback and link-local addresses.
-    /// Off by default; never enable it in a deployed stage.
+    /// http, for tests only: allow private, loopback and link-local addresses (and
+    /// plain `http://`). Off by default; never enable it in a deployed stage.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_private_hosts: bool,
     /// dynamodb_*: the table name.

@@ -640,7 +640,8 @@ fn tools_rules(c: &mut Check) {
 fn http_tool(c: &mut Check, name: &str, tool: &crate::model::Tool) {
     let base = |more: &str| p(&["tools", name, more]);
     if let Some(url) = &tool.url {
-        if !url.starts_with("https://") {
+        let plain_ok = tool.allow_private_hosts && url.starts_with("http://");
+        if !url.starts_with("https://") && !plain_ok {
             c.error(
                 base("url"),
                 format!("http tools must use `https://`; found `{url}`"),
