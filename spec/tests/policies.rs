@@ -1,0 +1,185 @@
+//! Snapshots of every generated document for the root agent.yaml and each variant,
+//! plus the invariants every generated document must keep.
+
+use std::path::PathBuf;
+
+use claw_spec::iam::star_allowed;
+use claw_spec::policy::{Kind, generate};
+use claw_spec::{Config, Overrides, lint};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn load(rel: &str) -> Config {
+    let path = repo().join(rel);
+    let text = std::fs::read_to_string(&path).unwrap();
+    match claw_spec::load(rel, &text, &Overrides::default(), &|_| None) {
+        Ok(l) => l.config,
+        Err(p) => panic!("{rel} does not validate: {p:#?}"),
+    }
+}
+
+const CONFIGS: &[(&str, &str)] = &[
+    ("root", "agent.yaml"),
+    ("no_vpc", "tests/fixtures/variants/no-vpc.yaml"),
+    ("async", "tests/fixtures/variants/async.yaml"),
+    ("all_tools", "tests/fixtures/variants/all-tools.yaml"),
+    ("jwt", "tests/fixtures/variants/jwt.yaml"),
+];
+
+#[test]
+fn generated_policies_match_snapshots() {
+    for (name, rel) in CONFIGS {
+        let config = load(rel);
+        for kind in Kind::ALL {
+            insta::assert_json_snapshot!(format!("{name}__{}", kind.name()), generate(kind, &config));
+        }
+    }
+}
+
+#[test]
+fn generated_policies_pass_claws_own_lint() {
+    for (_, rel) in CONFIGS {
+        let config = load(rel);
+        for kind in Kind::ALL {
+            let resource_policy = matches!(kind, Kind::Trust | Kind::Invoke);
+            let findings = lint::lint(&generate(kind, &config), resource_policy);
+            assert!(findings.is_empty(), "{rel} {}: {findings:#?}", kind.name());
+        }
+    }
+}
+
+#[test]
+fn star_resources_are_only_allowlisted_actions() {
+    let mut used = std::collections::BTreeSet::new();
+    for (_, rel) in CONFIGS {
+        let config = load(rel);
+        for kind in Kind::ALL {
+            for st in generate(kind, &config).statement {
+                assert!(st.not_action.is_none() && st.not_resource.is_none());
+                for a in &st.action {
+                    assert!(!a.contains('*'), "wildcard action {a} in {rel}");
+                }
+                if st.resource.iter().any(|r| r == "*") {
+                    assert_eq!(st.resource.len(), 1, "`*` mixed with ARNs in {:?}", st.sid);
+                    for a in &st.action {
+                        assert!(star_allowed(a).is_some(), "{a} on * is not allowlisted");
+                        used.insert(a.to_ascii_lowercase());
+                    }
+                }
+            }
+        }
+    }
+    // The allowlist holds nothing the generator never uses.
+    for (action, _) in claw_spec::iam::STAR_RESOURCE_ALLOWLIST {
+        assert!(
+            used.contains(&action.to_ascii_lowercase()),
+            "{action} is allowlisted but never generated; remove it"
+        );
+    }
+}
+
+#[test]
+fn invoke_permissions_are_one_per_route_and_scoped_to_the_api() {
+    let config = load("tests/fixtures/variants/jwt.yaml");
+    let doc = generate(Kind::Invoke, &config);
+    assert_eq!(doc.statement.len(), 2);
+    let sids: std::collections::BTreeSet<_> = doc.statement.iter().map(|s| s.sid.clone()).collect();
+    assert_eq!(sids.len(), 2, "duplicate statement ids");
+    for st in &doc.statement {
+        let arn = &st.condition.as_ref().unwrap()["ArnLike"]["AWS:SourceArn"];
+        assert!(
+            arn.as_str().unwrap().starts_with("arn:aws:execute-api:us-west-2:123456789012:${ApiId}/*/POST/"),
+            "{arn}"
+        );
+        assert_eq!(st.principal.as_ref().unwrap()["Service"], "apigateway.amazonaws.com");
+    }
+}
+
+#[test]
+fn trust_policy_is_lambda_only_and_pinned_to_the_account() {
+    let doc = generate(Kind::Trust, &load("agent.yaml"));
+    assert_eq!(doc.statement.len(), 1);
+    let st = &doc.statement[0];
+    assert_eq!(st.principal.as_ref().unwrap(), &serde_json::json!({"Service": "lambda.amazonaws.com"}));
+    assert_eq!(st.action, vec!["sts:AssumeRole"]);
+    assert_eq!(
+        st.condition.as_ref().unwrap()["StringEquals"]["aws:SourceAccount"],
+        "123456789012"
+    );
+}
+
+#[test]
+fn deployer_can_only_create_roles_under_the_boundary() {
+    let config = load("agent.yaml");
+    let doc = generate(Kind::Deployer, &config);
+    let boundary = claw_spec::Names::new(&config).boundary_arn();
+    for st in &doc.statement {
+        let grants = |a: &str| st.action.iter().any(|x| x == a);
+        if grants("iam:CreateRole") || grants("iam:PutRolePolicy") || grants("iam:PutRolePermissionsBoundary") {
+            assert_eq!(
+                st.condition.as_ref().unwrap()["StringEquals"]["iam:PermissionsBoundary"],
+                boundary.as_str()
+            );
+        }
+        // The deployer may never change the boundary itself, nor remove it from a role.
+        for forbidden in [
+            "iam:CreatePolicyVersion",
+            "iam:DeleteRolePermissionsBoundary",
+            "iam:AttachRolePolicy",
+            "iam:CreatePolicy",
+            "iam:SetDefaultPolicyVersion",
+        ] {
+            assert!(!grants(forbidden), "deployer grants {forbidden}");
+        }
+    }
+}
+
+#[test]
+fn every_tool_kind_has_its_statement() {
+    let config = load("tests/fixtures/variants/all-tools.yaml");
+    let doc = generate(Kind::Role, &config);
+    let actions: Vec<&str> = doc.statement.iter().flat_map(|s| s.action.iter().map(|a| a.as_str())).collect();
+    for a in [
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "s3:GetObject",
+        "s3:PutObject",
+        "sqs:SendMessage",
+        "lambda:InvokeFunction",
+        "events:PutEvents",
+        "xray:PutTraceSegments",
+        "secretsmanager:GetSecretValue",
+    ] {
+        assert!(actions.contains(&a), "{a} missing");
+    }
+    let query = doc.statement.iter().find(|s| s.sid.as_deref() == Some("ToolListOrders")).unwrap();
+    assert_eq!(
+        query.resource,
+        vec!["arn:aws:dynamodb:ap-southeast-2:123456789012:table/Orders/index/by-customer"]
+    );
+    let s3 = doc.statement.iter().find(|s| s.sid.as_deref() == Some("ToolReadDoc")).unwrap();
+    assert_eq!(s3.resource, vec!["arn:aws:s3:::acme-docs/policies/*"]);
+}
+
+/// The committed lockfile (`policies/<app>-<stage>/`) must match what the root
+/// agent.yaml generates; regenerate with `claw policy write`.
+#[test]
+fn committed_lockfile_is_current() {
+    let config = load("agent.yaml");
+    let dir = repo().join("policies").join(claw_spec::Names::new(&config).function);
+    for kind in Kind::ALL {
+        let path = dir.join(kind.file_name());
+        let committed = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}; run `claw policy write`", path.display()));
+        let mut generated = serde_json::to_string_pretty(&generate(kind, &config)).unwrap();
+        generated.push('\n');
+        assert!(
+            committed == generated,
+            "{} is stale; run `claw policy write` and commit the result",
+            path.display()
+        );
+    }
+}
