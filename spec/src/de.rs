@@ -25,6 +25,13 @@ pub struct DeError {
     located: bool,
 }
 
+impl DeError {
+    /// The key whose absence this error reports, if it is a missing-key error.
+    pub fn missing_key(&self) -> Option<&str> {
+        self.missing.as_deref()
+    }
+}
+
 impl fmt::Display for DeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
@@ -93,7 +100,12 @@ pub fn suggest<'a>(got: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let got_l = got.to_ascii_lowercase();
     candidates
         .iter()
-        .map(|c| (c, strsim::damerau_levenshtein(&got_l, &c.to_ascii_lowercase())))
+        .map(|c| {
+            (
+                c,
+                strsim::damerau_levenshtein(&got_l, &c.to_ascii_lowercase()),
+            )
+        })
         .filter(|(c, d)| *d <= 2.max(c.len() / 3) && *d < c.len().max(got.len()))
         .min_by_key(|(_, d)| *d)
         .map(|(c, _)| *c)
@@ -207,10 +219,7 @@ macro_rules! int_method {
             match &self.node.value {
                 Value::Int(i) => match <$ty>::try_from(*i) {
                     Ok(v) => visitor.$visit(v).map_err(|e| self.locate(e)),
-                    Err(_) => Err(self.error(format!(
-                        "{i} is out of range for {}",
-                        $name
-                    ))),
+                    Err(_) => Err(self.error(format!("{i} is out of range for {}", $name))),
                 },
                 _ => Err(self.wrong_type($name)),
             }
@@ -246,9 +255,24 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     int_method!(deserialize_i32, visit_i32, i32, "an integer");
     int_method!(deserialize_i64, visit_i64, i64, "an integer");
     int_method!(deserialize_u8, visit_u8, u8, "a whole number from 0 to 255");
-    int_method!(deserialize_u16, visit_u16, u16, "a whole number from 0 to 65535");
-    int_method!(deserialize_u32, visit_u32, u32, "a whole number (0 or more)");
-    int_method!(deserialize_u64, visit_u64, u64, "a whole number (0 or more)");
+    int_method!(
+        deserialize_u16,
+        visit_u16,
+        u16,
+        "a whole number from 0 to 65535"
+    );
+    int_method!(
+        deserialize_u32,
+        visit_u32,
+        u32,
+        "a whole number (0 or more)"
+    );
+    int_method!(
+        deserialize_u64,
+        visit_u64,
+        u64,
+        "a whole number (0 or more)"
+    );
 
     fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         self.deserialize_f64(visitor)
@@ -500,10 +524,7 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_> {
                     let mut message = format!("unknown key `{name}` {where_}");
                     match suggest(name, fields) {
                         Some(s) => message.push_str(&format!("; did you mean `{s}`?")),
-                        None => message.push_str(&format!(
-                            "; valid keys: {}",
-                            fields.join(", ")
-                        )),
+                        None => message.push_str(&format!("; valid keys: {}", fields.join(", "))),
                     }
                     self.sink.borrow_mut().push(DeError {
                         path,
@@ -535,7 +556,9 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_> {
         seed: V,
     ) -> Result<V::Value, DeError> {
         let Some((key, value)) = self.entries.get(self.index) else {
-            return Err(de::Error::custom("value requested past the end of a mapping"));
+            return Err(de::Error::custom(
+                "value requested past the end of a mapping",
+            ));
         };
         self.index += 1;
         let name = match &key.value {
@@ -549,7 +572,8 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_> {
             path: path.clone(),
             sink: self.sink,
         };
-        seed.deserialize(de).map_err(|e| locate(e, path, value.mark))
+        seed.deserialize(de)
+            .map_err(|e| locate(e, path, value.mark))
     }
 }
 
@@ -584,27 +608,40 @@ mod tests {
             .map(|e| format!("{} {} {}", e.mark, path_string(&e.path), e.message))
             .collect();
         assert!(
-            shown.contains(&"2:9 inner.size expected a whole number (0 or more), found the string `big`".to_string()),
+            shown.contains(
+                &"2:9 inner.size expected a whole number (0 or more), found the string `big`"
+                    .to_string()
+            ),
             "{shown:#?}"
         );
         assert!(
-            shown.contains(&"3:3 inner.nmae unknown key `nmae` in `inner`; did you mean `name`?".to_string()),
+            shown.contains(
+                &"3:3 inner.nmae unknown key `nmae` in `inner`; did you mean `name`?".to_string()
+            ),
             "{shown:#?}"
         );
         assert!(
-            shown.contains(&"4:11 list[1] 300 is out of range for a whole number from 0 to 255".to_string()),
+            shown.contains(
+                &"4:11 list[1] 300 is out of range for a whole number from 0 to 255".to_string()
+            ),
             "{shown:#?}"
         );
         assert!(
             shown.contains(&"5:7 flag expected true or false, found the string `yes`".to_string()),
             "{shown:#?}"
         );
-        assert!(shown.iter().any(|s| s.starts_with("6:1 extra unknown key")), "{shown:#?}");
+        assert!(
+            shown.iter().any(|s| s.starts_with("6:1 extra unknown key")),
+            "{shown:#?}"
+        );
     }
 
     #[test]
     fn suggestions_are_close_matches_only() {
-        assert_eq!(suggest("memroy_mb", &["memory_mb", "timeout_s"]), Some("memory_mb"));
+        assert_eq!(
+            suggest("memroy_mb", &["memory_mb", "timeout_s"]),
+            Some("memory_mb")
+        );
         assert_eq!(suggest("zzz", &["memory_mb", "timeout_s"]), None);
     }
 }

@@ -52,9 +52,17 @@ pub struct Statement {
     /// Present only when a foreign document uses them; claw never generates these.
     #[serde(rename = "NotAction", default, skip_serializing_if = "Option::is_none")]
     pub not_action: Option<serde_json::Value>,
-    #[serde(rename = "NotResource", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "NotResource",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub not_resource: Option<serde_json::Value>,
-    #[serde(rename = "NotPrincipal", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "NotPrincipal",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub not_principal: Option<serde_json::Value>,
 }
 

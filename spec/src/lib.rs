@@ -42,7 +42,10 @@ impl Diagnostic {
             Severity::Warning => "warning",
         };
         if self.path.is_empty() {
-            format!("{}:{}:{}: {sev}: {}", self.file, self.line, self.column, self.message)
+            format!(
+                "{}:{}:{}: {sev}: {}",
+                self.file, self.line, self.column, self.message
+            )
         } else {
             format!(
                 "{}:{}:{}: {sev}: {}: {}",
@@ -108,7 +111,8 @@ fn interpolate(
                 out.push((
                     path.clone(),
                     node.mark,
-                    "`${env:…}` is not allowed in keys that name secrets; write the name itself".into(),
+                    "`${env:…}` is not allowed in keys that name secrets; write the name itself"
+                        .into(),
                 ));
                 return;
             }
@@ -182,8 +186,8 @@ pub fn load(
         path: path_string(path),
         message,
     };
-    let mut root = yaml::load(source)
-        .map_err(|e| vec![diag(Severity::Error, e.mark, &[], e.message)])?;
+    let mut root =
+        yaml::load(source).map_err(|e| vec![diag(Severity::Error, e.mark, &[], e.message)])?;
     if !matches!(root.value, Value::Map(_)) {
         let what = if root.value == Value::Null {
             "the file is empty".to_string()
@@ -194,7 +198,9 @@ pub fn load(
             Severity::Error,
             root.mark,
             &[],
-            format!("{what}; agent.yaml must be a mapping with at least `app`, `stage`, `region`, `account`, `model` and `agents`"),
+            format!(
+                "{what}; agent.yaml must be a mapping with at least `app`, `stage`, `region`, `account`, `model` and `agents`"
+            ),
         )]);
     }
     let mut problems = Vec::new();
@@ -207,7 +213,13 @@ pub fn load(
     let (config, de_errors) = de::from_node::<Config>(&root);
     let reported: Vec<Vec<PathSeg>> = de_errors.iter().map(|e| e.path.clone()).collect();
     for e in de_errors {
-        problems.push(diag(Severity::Error, e.mark, &e.path, e.message));
+        // A missing key is reported at the key of the mapping that lacks it.
+        let mark = if e.missing_key().is_some() && !e.path.is_empty() {
+            root.locate_key(&e.path)
+        } else {
+            e.mark
+        };
+        problems.push(diag(Severity::Error, mark, &e.path, e.message));
     }
     let Some(mut config) = config else {
         problems.sort_by_key(|d| (d.line, d.column));
@@ -222,7 +234,10 @@ pub fn load(
     let mut warnings = Vec::new();
     for f in validate::check(&config) {
         // A value already reported as malformed was dropped; do not report it twice.
-        if reported.iter().any(|r| f.path.starts_with(r) || r.starts_with(&f.path) && f.path.len() > 1) {
+        if reported
+            .iter()
+            .any(|r| f.path.starts_with(r) || r.starts_with(&f.path) && f.path.len() > 1)
+        {
             continue;
         }
         let mark = if f.at_key {

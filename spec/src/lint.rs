@@ -15,15 +15,36 @@ pub struct LintFinding {
 /// The rules, for `--help` and the docs: (id, what it forbids).
 pub const RULES: &[(&str, &str)] = &[
     ("CLAW001", "a `*` or `?` wildcard in an Action"),
-    ("CLAW002", "NotAction, NotResource or NotPrincipal (they grant everything not listed)"),
-    ("CLAW003", "Resource `*` for an action that is not on the explained allowlist"),
-    ("CLAW004", "a wildcard in an ARN's service, region or account field"),
-    ("CLAW005", "iam:PassRole without an iam:PassedToService condition"),
-    ("CLAW006", "iam:CreateRole or iam:PutRolePolicy without an iam:PermissionsBoundary condition"),
-    ("CLAW007", "a service principal without an aws:SourceArn or aws:SourceAccount condition"),
+    (
+        "CLAW002",
+        "NotAction, NotResource or NotPrincipal (they grant everything not listed)",
+    ),
+    (
+        "CLAW003",
+        "Resource `*` for an action that is not on the explained allowlist",
+    ),
+    (
+        "CLAW004",
+        "a wildcard in an ARN's service, region or account field",
+    ),
+    (
+        "CLAW005",
+        "iam:PassRole without an iam:PassedToService condition",
+    ),
+    (
+        "CLAW006",
+        "iam:CreateRole or iam:PutRolePolicy without an iam:PermissionsBoundary condition",
+    ),
+    (
+        "CLAW007",
+        "a service principal without an aws:SourceArn or aws:SourceAccount condition",
+    ),
     ("CLAW008", "Principal `*` (anyone)"),
     ("CLAW009", "a Sid used twice"),
-    ("CLAW010", "an Allow statement with no Action or no Resource (identity policies)"),
+    (
+        "CLAW010",
+        "an Allow statement with no Action or no Resource (identity policies)",
+    ),
 ];
 
 fn has_condition_key(st: &Statement, key: &str) -> bool {
@@ -49,7 +70,10 @@ pub fn lint(doc: &PolicyDocument, resource_policy: bool) -> Vec<LintFinding> {
         };
         if let Some(sid) = &st.sid {
             if !sids.insert(sid.clone()) {
-                push("CLAW009", format!("the Sid `{sid}` is used by another statement"));
+                push(
+                    "CLAW009",
+                    format!("the Sid `{sid}` is used by another statement"),
+                );
             }
         }
         let allow = st.effect.eq_ignore_ascii_case("Allow");
@@ -61,18 +85,26 @@ pub fn lint(doc: &PolicyDocument, resource_policy: bool) -> Vec<LintFinding> {
         }
         for a in &st.action {
             if a.contains('*') || a.contains('?') {
-                push("CLAW001", format!("the action `{a}` is a wildcard; list the exact actions"));
+                push(
+                    "CLAW001",
+                    format!("the action `{a}` is a wildcard; list the exact actions"),
+                );
             }
         }
         if allow && !resource_policy && (st.action.is_empty() || st.resource.is_empty()) {
-            push("CLAW010", "an Allow statement needs both Action and Resource".into());
+            push(
+                "CLAW010",
+                "an Allow statement needs both Action and Resource".into(),
+            );
         }
         if allow && st.resource.iter().any(|r| r == "*") {
             for a in &st.action {
                 if star_allowed(a).is_none() {
                     push(
                         "CLAW003",
-                        format!("`{a}` is granted on Resource `*`, but it supports resource-level permissions; name the resource"),
+                        format!(
+                            "`{a}` is granted on Resource `*`, but it supports resource-level permissions; name the resource"
+                        ),
                     );
                 }
             }
@@ -108,7 +140,10 @@ pub fn lint(doc: &PolicyDocument, resource_policy: bool) -> Vec<LintFinding> {
         }
         if let Some(p) = &st.principal {
             if p == "*" || p.get("AWS").is_some_and(|a| a == "*") {
-                push("CLAW008", "the Principal is `*`: anyone could use this".into());
+                push(
+                    "CLAW008",
+                    "the Principal is `*`: anyone could use this".into(),
+                );
             }
             let is_service = p.get("Service").is_some();
             let is_lambda_trust = p
@@ -148,10 +183,16 @@ mod tests {
             {"Effect": "Allow", "Action": "xray:PutTraceSegments", "Resource": "*"}
         ]}));
         let rules: Vec<&str> = lint(&d, false).iter().map(|f| f.rule).collect();
-        for r in ["CLAW001", "CLAW002", "CLAW003", "CLAW004", "CLAW005", "CLAW006", "CLAW009"] {
+        for r in [
+            "CLAW001", "CLAW002", "CLAW003", "CLAW004", "CLAW005", "CLAW006", "CLAW009",
+        ] {
             assert!(rules.contains(&r), "{r} missing from {rules:?}");
         }
-        assert_eq!(rules.iter().filter(|r| **r == "CLAW003").count(), 1, "{rules:?}");
+        assert_eq!(
+            rules.iter().filter(|r| **r == "CLAW003").count(),
+            1,
+            "{rules:?}"
+        );
     }
 
     #[test]

@@ -76,7 +76,10 @@ impl Names {
     }
 
     pub fn role_arn(&self) -> String {
-        format!("arn:aws:iam::{}:role{}{}", self.account, IAM_PATH, self.role)
+        format!(
+            "arn:aws:iam::{}:role{}{}",
+            self.account, IAM_PATH, self.role
+        )
     }
 
     pub fn boundary_arn(&self) -> String {
@@ -208,6 +211,9 @@ mod tests {
             Names::permission_sid("POST /agents/{agent}"),
             "claw-apigw-POST-agents-agent"
         );
-        assert_eq!(Names::permission_sid("GET /jobs/{id}"), "claw-apigw-GET-jobs-id");
+        assert_eq!(
+            Names::permission_sid("GET /jobs/{id}"),
+            "claw-apigw-GET-jobs-id"
+        );
     }
 }

@@ -101,7 +101,9 @@ pub fn parse_ip_literal(host: &str) -> Option<IpAddr> {
         return None;
     }
     value |= last;
-    u32::try_from(value).ok().map(|v| IpAddr::V4(Ipv4Addr::from(v)))
+    u32::try_from(value)
+        .ok()
+        .map(|v| IpAddr::V4(Ipv4Addr::from(v)))
 }
 
 fn parse_num(s: &str) -> Option<u64> {
@@ -153,7 +155,10 @@ mod tests {
 
     #[test]
     fn finds_hosts() {
-        assert_eq!(url_host("https://crm.example.com/v2/x"), Some("crm.example.com"));
+        assert_eq!(
+            url_host("https://crm.example.com/v2/x"),
+            Some("crm.example.com")
+        );
         assert_eq!(url_host("https://u:p@10.0.0.1:8443/x"), Some("10.0.0.1"));
         assert_eq!(url_host("https://[::1]:443/"), Some("::1"));
         assert_eq!(url_host("https://h?x=1"), Some("h"));

@@ -111,20 +111,25 @@ pub fn role(config: &Config, names: &Names) -> PolicyDocument {
         ));
         s.push(Statement::allow(
             "JobResults",
-            &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            &[
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ],
             vec![names.table_arn(&names.jobs_table)],
         ));
     }
     if let Some(vpc) = &config.vpc {
         let ec2 = |kind: &str, id: &str| {
-            format!(
-                "arn:aws:ec2:{}:{}:{kind}/{id}",
-                names.region, names.account
-            )
+            format!("arn:aws:ec2:{}:{}:{kind}/{id}", names.region, names.account)
         };
         let eni = ec2("network-interface", "*");
         let mut create: Vec<String> = vpc.subnet_ids.iter().map(|id| ec2("subnet", id)).collect();
-        create.extend(vpc.security_group_ids.iter().map(|id| ec2("security-group", id)));
+        create.extend(
+            vpc.security_group_ids
+                .iter()
+                .map(|id| ec2("security-group", id)),
+        );
         create.push(eni.clone());
         s.push(Statement::allow(
             "VpcCreateInterfaces",
@@ -195,7 +200,11 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
     let role_arn = names.role_arn();
     let fn_arn = names.function_arn();
     let mut s = vec![
-        Statement::allow("ReadCallerIdentity", &["sts:GetCallerIdentity"], vec!["*".into()]),
+        Statement::allow(
+            "ReadCallerIdentity",
+            &["sts:GetCallerIdentity"],
+            vec!["*".into()],
+        ),
         Statement::allow(
             "ManageExecutionRole",
             &[
@@ -221,9 +230,16 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
             ],
             vec![role_arn.clone()],
         )
-        .when("StringEquals", "iam:PermissionsBoundary", json!(names.boundary_arn())),
-        Statement::allow("PassRoleToLambdaOnly", &["iam:PassRole"], vec![role_arn])
-            .when("StringEquals", "iam:PassedToService", json!("lambda.amazonaws.com")),
+        .when(
+            "StringEquals",
+            "iam:PermissionsBoundary",
+            json!(names.boundary_arn()),
+        ),
+        Statement::allow("PassRoleToLambdaOnly", &["iam:PassRole"], vec![role_arn]).when(
+            "StringEquals",
+            "iam:PassedToService",
+            json!("lambda.amazonaws.com"),
+        ),
         Statement::allow(
             "ReadBoundary",
             &["iam:GetPolicy", "iam:GetPolicyVersion"],
@@ -297,7 +313,11 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
             vec![format!("arn:aws:apigateway:{region}::/apis")],
         )
         .when("StringEquals", "aws:RequestTag/claw:app", json!(names.app))
-        .when("StringEquals", "aws:RequestTag/claw:stage", json!(names.stage)),
+        .when(
+            "StringEquals",
+            "aws:RequestTag/claw:stage",
+            json!(names.stage),
+        ),
         Statement::allow(
             "ManageOwnHttpApi",
             &[
@@ -310,7 +330,11 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
             vec![format!("arn:aws:apigateway:{region}::/apis/*")],
         )
         .when("StringEquals", "aws:ResourceTag/claw:app", json!(names.app))
-        .when("StringEquals", "aws:ResourceTag/claw:stage", json!(names.stage)),
+        .when(
+            "StringEquals",
+            "aws:ResourceTag/claw:stage",
+            json!(names.stage),
+        ),
         Statement::allow(
             "ManageAlarms",
             &[
@@ -371,7 +395,9 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                     "lambda:UpdateEventSourceMapping",
                     "lambda:DeleteEventSourceMapping",
                 ],
-                vec![format!("arn:aws:lambda:{region}:{account}:event-source-mapping:*")],
+                vec![format!(
+                    "arn:aws:lambda:{region}:{account}:event-source-mapping:*"
+                )],
             )
             .when("StringEquals", "lambda:FunctionArn", json!(fn_arn)),
         );

@@ -175,6 +175,9 @@ mod tests {
         let d = diff(&a, &b);
         assert_eq!(d.added.len(), 1);
         assert_eq!(d.removed.len(), 1);
-        assert_eq!(d.added[0].to_string(), "Allow s3:putobject on arn:aws:s3:::b/*");
+        assert_eq!(
+            d.added[0].to_string(),
+            "Allow s3:putobject on arn:aws:s3:::b/*"
+        );
     }
 }

@@ -177,8 +177,16 @@ pub fn statements(name: &str, tool: &Tool, names: &Names) -> Vec<Statement> {
             };
             vec![Statement::allow(&sid, &["dynamodb:Query"], vec![resource])]
         }
-        ToolKind::S3Get => vec![Statement::allow(&sid, &["s3:GetObject"], vec![object_arn()])],
-        ToolKind::S3Put => vec![Statement::allow(&sid, &["s3:PutObject"], vec![object_arn()])],
+        ToolKind::S3Get => vec![Statement::allow(
+            &sid,
+            &["s3:GetObject"],
+            vec![object_arn()],
+        )],
+        ToolKind::S3Put => vec![Statement::allow(
+            &sid,
+            &["s3:PutObject"],
+            vec![object_arn()],
+        )],
         ToolKind::SqsSend => vec![Statement::allow(
             &sid,
             &["sqs:SendMessage"],

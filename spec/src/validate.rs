@@ -175,7 +175,15 @@ pub fn looks_like_secret(value: &str) -> Option<&'static str> {
             }
         }
     }
-    for prefix in ["ghp_", "gho_", "github_pat_", "xoxb-", "xoxp-", "glpat-", "sk_live_"] {
+    for prefix in [
+        "ghp_",
+        "gho_",
+        "github_pat_",
+        "xoxb-",
+        "xoxp-",
+        "glpat-",
+        "sk_live_",
+    ] {
         if v.starts_with(prefix) {
             return Some("an access token");
         }
@@ -204,9 +212,18 @@ pub fn looks_like_secret(value: &str) -> Option<&'static str> {
 
 fn secret_named(key: &str) -> bool {
     let k = key.to_ascii_uppercase();
-    ["SECRET", "PASSWORD", "PASSWD", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "CREDENTIAL"]
-        .iter()
-        .any(|w| k.contains(w))
+    [
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "TOKEN",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE_KEY",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
 }
 
 /// Checks a route `METHOD /path`; returns the problem, if any.
@@ -216,7 +233,9 @@ pub fn route_problem(route: &str) -> Option<String> {
             "`{route}` is not a route: write `METHOD /path`, such as `POST /agents/{{agent}}`"
         ));
     };
-    const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"];
+    const METHODS: &[&str] = &[
+        "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
+    ];
     if !METHODS.contains(&method) {
         let mut m = format!("`{method}` is not an HTTP method ({})", METHODS.join(", "));
         if let Some(s) = suggest(method, METHODS) {
@@ -225,7 +244,9 @@ pub fn route_problem(route: &str) -> Option<String> {
         return Some(m);
     }
     if !path.starts_with('/') || path.contains(' ') {
-        return Some(format!("the path `{path}` must start with `/` and contain no spaces"));
+        return Some(format!(
+            "the path `{path}` must start with `/` and contain no spaces"
+        ));
     }
     if path.len() > 1 && path.ends_with('/') {
         return Some(format!("the path `{path}` must not end with `/`"));
@@ -294,7 +315,10 @@ fn identity(c: &mut Check) {
     if !is_region(&cfg.region) {
         c.error(
             p(&["region"]),
-            format!("`{}` is not an AWS region name (such as `ap-southeast-2`)", cfg.region),
+            format!(
+                "`{}` is not an AWS region name (such as `ap-southeast-2`)",
+                cfg.region
+            ),
         );
     }
     if cfg.account.len() != 12 || !cfg.account.bytes().all(|b| b.is_ascii_digit()) {
@@ -322,8 +346,20 @@ fn identity(c: &mut Check) {
 
 fn function(c: &mut Check) {
     let f = &c.config.function;
-    c.range(p(&["function", "memory_mb"]), f.memory_mb.into(), 128, 10240, " MB");
-    c.range(p(&["function", "timeout_s"]), f.timeout_s.into(), 1, 900, " seconds");
+    c.range(
+        p(&["function", "memory_mb"]),
+        f.memory_mb.into(),
+        128,
+        10240,
+        " MB",
+    );
+    c.range(
+        p(&["function", "timeout_s"]),
+        f.timeout_s.into(),
+        1,
+        900,
+        " seconds",
+    );
     if !LOG_RETENTION_DAYS.contains(&f.log_retention_days) {
         let nearest = LOG_RETENTION_DAYS
             .iter()
@@ -370,7 +406,10 @@ fn function(c: &mut Check) {
         } else if RESERVED_ENV.contains(&name.as_str()) || name.starts_with("AWS_LAMBDA_") {
             c.key_error(path.clone(), format!("`{name}` is reserved by Lambda"));
         } else if name.starts_with("CLAW_") {
-            c.key_error(path.clone(), format!("`{name}` is reserved by claw (CLAW_*)"));
+            c.key_error(
+                path.clone(),
+                format!("`{name}` is reserved by claw (CLAW_*)"),
+            );
         } else if name == "ANTHROPIC_API_KEY" || secret_named(name) {
             c.key_error(
                 path.clone(),
@@ -409,21 +448,30 @@ fn vpc(c: &mut Check) {
     if v.security_group_ids.is_empty() || v.security_group_ids.len() > 5 {
         c.error(
             p(&["vpc", "security_group_ids"]),
-            format!("list 1 to 5 security group ids, found {}", v.security_group_ids.len()),
+            format!(
+                "list 1 to 5 security group ids, found {}",
+                v.security_group_ids.len()
+            ),
         );
     }
     for (i, s) in v.subnet_ids.iter().enumerate() {
         if !is_aws_id(s, "subnet-") {
             let mut path = p(&["vpc", "subnet_ids"]);
             path.push(PathSeg::Index(i));
-            c.error(path, format!("`{s}` is not a subnet id (`subnet-` and 8 or 17 hex digits)"));
+            c.error(
+                path,
+                format!("`{s}` is not a subnet id (`subnet-` and 8 or 17 hex digits)"),
+            );
         }
     }
     for (i, s) in v.security_group_ids.iter().enumerate() {
         if !is_aws_id(s, "sg-") {
             let mut path = p(&["vpc", "security_group_ids"]);
             path.push(PathSeg::Index(i));
-            c.error(path, format!("`{s}` is not a security group id (`sg-` and 8 or 17 hex digits)"));
+            c.error(
+                path,
+                format!("`{s}` is not a security group id (`sg-` and 8 or 17 hex digits)"),
+            );
         }
     }
 }
@@ -431,11 +479,20 @@ fn vpc(c: &mut Check) {
 fn model(c: &mut Check) {
     let m = &c.config.model;
     if m.id.trim().is_empty() || m.id.contains(char::is_whitespace) {
-        c.error(p(&["model", "id"]), "the model id must be one word, such as `claude-sonnet-5`");
+        c.error(
+            p(&["model", "id"]),
+            "the model id must be one word, such as `claude-sonnet-5`",
+        );
     }
-    c.range(p(&["model", "max_tokens"]), m.max_tokens.into(), 1, 128_000, "");
+    c.range(
+        p(&["model", "max_tokens"]),
+        m.max_tokens.into(),
+        1,
+        128_000,
+        "",
+    );
     match (m.provider, &m.api_key_secret) {
-        (Provider::Anthropic, None) => c.error(
+        (Provider::Anthropic, None) => c.key_error(
             p(&["model"]),
             "missing required key `api_key_secret`: the Secrets Manager name of the Anthropic API key",
         ),
@@ -446,16 +503,31 @@ fn model(c: &mut Check) {
         _ => {}
     }
     let l = &c.config.limits;
-    c.range(p(&["limits", "max_tool_calls"]), l.max_tool_calls.into(), 1, 1000, "");
+    c.range(
+        p(&["limits", "max_tool_calls"]),
+        l.max_tool_calls.into(),
+        1,
+        1000,
+        "",
+    );
     c.range(p(&["limits", "max_turns"]), l.max_turns.into(), 1, 100, "");
     if let Some(s) = &c.config.sessions {
         if !is_table_name(&s.table) {
             c.error(
                 p(&["sessions", "table"]),
-                format!("`{}` is not a DynamoDB table name (3-255 of letters, digits, `_-.`)", s.table),
+                format!(
+                    "`{}` is not a DynamoDB table name (3-255 of letters, digits, `_-.`)",
+                    s.table
+                ),
             );
         }
-        c.range(p(&["sessions", "ttl_days"]), s.ttl_days.into(), 1, 365, " days");
+        c.range(
+            p(&["sessions", "ttl_days"]),
+            s.ttl_days.into(),
+            1,
+            365,
+            " days",
+        );
     }
 }
 
@@ -465,7 +537,9 @@ fn secrets(c: &mut Check) {
         if !is_secret_name(name) {
             c.error(
                 path,
-                format!("`{name}` is not a Secrets Manager name (1-512 of letters, digits, `/_+=.@-`)"),
+                format!(
+                    "`{name}` is not a Secrets Manager name (1-512 of letters, digits, `/_+=.@-`)"
+                ),
             );
         }
     };
@@ -532,15 +606,21 @@ fn tools_rules(c: &mut Check) {
             );
         }
         if tool.description.trim().is_empty() {
-            c.error(base(&["description"]), "the description is empty; the model needs it to choose the tool");
+            c.error(
+                base(&["description"]),
+                "the description is empty; the model needs it to choose the tool",
+            );
         }
         let (required, optional) = tools::kind_keys(tool.kind);
         let set = tools::keys_set(tool);
         for r in required {
             if !set.contains(r) {
-                c.error(
+                c.key_error(
                     base(&[]),
-                    format!("missing required key `{r}` for a `{}` tool", tool.kind.name()),
+                    format!(
+                        "missing required key `{r}` for a `{}` tool",
+                        tool.kind.name()
+                    ),
                 );
             }
         }
@@ -577,12 +657,18 @@ fn tools_rules(c: &mut Check) {
             ToolKind::DynamodbGet | ToolKind::DynamodbPut | ToolKind::DynamodbQuery => {
                 if let Some(t) = &tool.table {
                     if !is_table_name(t) {
-                        c.error(base(&["table"]), format!("`{t}` is not a DynamoDB table name"));
+                        c.error(
+                            base(&["table"]),
+                            format!("`{t}` is not a DynamoDB table name"),
+                        );
                     }
                 }
                 if let Some(i) = &tool.index {
                     if !is_table_name(i) {
-                        c.error(base(&["index"]), format!("`{i}` is not a DynamoDB index name"));
+                        c.error(
+                            base(&["index"]),
+                            format!("`{i}` is not a DynamoDB index name"),
+                        );
                     }
                 }
             }
@@ -612,7 +698,10 @@ fn tools_rules(c: &mut Check) {
             ToolKind::LambdaInvoke => {
                 if let Some(f) = &tool.function {
                     if !is_name(f, 64) {
-                        c.error(base(&["function"]), format!("`{f}` is not a Lambda function name"));
+                        c.error(
+                            base(&["function"]),
+                            format!("`{f}` is not a Lambda function name"),
+                        );
                     } else if *f == Names::new(cfg).function {
                         c.error(
                             base(&["function"]),
@@ -623,13 +712,20 @@ fn tools_rules(c: &mut Check) {
             }
             ToolKind::EventbridgePut => {
                 if let Some(b) = &tool.bus {
-                    if !b.bytes().all(|x| x.is_ascii_alphanumeric() || b"._-/".contains(&x)) || b.is_empty() {
+                    if !b
+                        .bytes()
+                        .all(|x| x.is_ascii_alphanumeric() || b"._-/".contains(&x))
+                        || b.is_empty()
+                    {
                         c.error(base(&["bus"]), format!("`{b}` is not an event bus name"));
                     }
                 }
                 if let Some(s) = &tool.source {
                     if s.starts_with("aws.") || s.trim().is_empty() {
-                        c.error(base(&["source"]), "the source must be set and must not start with `aws.` (reserved)");
+                        c.error(
+                            base(&["source"]),
+                            "the source must be set and must not start with `aws.` (reserved)",
+                        );
                     }
                 }
             }
@@ -659,7 +755,9 @@ fn http_tool(c: &mut Check, name: &str, tool: &crate::model::Tool) {
                             if !tool.allow_private_hosts {
                                 c.error(
                                     base("url"),
-                                    format!("the host `{host}` is {why}; http tools may not reach it"),
+                                    format!(
+                                        "the host `{host}` is {why}; http tools may not reach it"
+                                    ),
                                 );
                             }
                         }
@@ -667,7 +765,12 @@ fn http_tool(c: &mut Check, name: &str, tool: &crate::model::Tool) {
                         || host.to_ascii_lowercase().ends_with(".localhost")
                     {
                         if !tool.allow_private_hosts {
-                            c.error(base("url"), format!("the host `{host}` is loopback; http tools may not reach it"));
+                            c.error(
+                                base("url"),
+                                format!(
+                                    "the host `{host}` is loopback; http tools may not reach it"
+                                ),
+                            );
                         }
                     }
                 }
@@ -683,7 +786,9 @@ fn http_tool(c: &mut Check, name: &str, tool: &crate::model::Tool) {
                     if !props.contains_key(param) {
                         c.error(
                             base("url"),
-                            format!("the placeholder `{{{param}}}` is not a property of input_schema"),
+                            format!(
+                                "the placeholder `{{{param}}}` is not a property of input_schema"
+                            ),
                         );
                     }
                 }
@@ -699,12 +804,18 @@ fn http_tool(c: &mut Check, name: &str, tool: &crate::model::Tool) {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             apath.push(key("header"));
-            c.error(apath.clone(), format!("`{}` is not an HTTP header name", auth.header));
+            c.error(
+                apath.clone(),
+                format!("`{}` is not an HTTP header name", auth.header),
+            );
             apath.pop();
         }
         if auth.format.matches("{}").count() != 1 {
             apath.push(key("format"));
-            c.error(apath, "the format must contain `{}` exactly once, where the secret goes");
+            c.error(
+                apath,
+                "the format must contain `{}` exactly once, where the secret goes",
+            );
         }
     }
     if let Some(t) = tool.timeout_ms {
@@ -712,7 +823,13 @@ fn http_tool(c: &mut Check, name: &str, tool: &crate::model::Tool) {
         c.range(base("timeout_ms"), t.into(), 1, max.min(300_000), " ms");
     }
     if let Some(m) = tool.max_response_bytes {
-        c.range(base("max_response_bytes"), m.into(), 1, 10 * 1024 * 1024, " bytes");
+        c.range(
+            base("max_response_bytes"),
+            m.into(),
+            1,
+            10 * 1024 * 1024,
+            " bytes",
+        );
     }
     if tool.allow_private_hosts {
         c.warn(
@@ -726,7 +843,10 @@ fn api(c: &mut Check) {
     let cfg = c.config;
     let a = &cfg.api;
     if a.routes.is_empty() && a.mode == ApiMode::Sync {
-        c.error(p(&["api", "routes"]), "list at least one route, such as `POST /agents/{agent}`");
+        c.error(
+            p(&["api", "routes"]),
+            "list at least one route, such as `POST /agents/{agent}`",
+        );
     }
     let mut seen = BTreeSet::new();
     for (i, route) in a.routes.iter().enumerate() {
@@ -741,10 +861,16 @@ fn api(c: &mut Check) {
         }
     }
     match (a.auth, &a.jwt) {
-        (ApiAuth::Jwt, None) => c.error(p(&["api"]), "`auth: jwt` needs a `jwt:` block with `issuer` and `audience`"),
+        (ApiAuth::Jwt, None) => c.key_error(
+            p(&["api"]),
+            "`auth: jwt` needs a `jwt:` block with `issuer` and `audience`",
+        ),
         (ApiAuth::Jwt, Some(j)) => {
             if !j.issuer.starts_with("https://") {
-                c.error(p(&["api", "jwt", "issuer"]), "the issuer must be an `https://` URL");
+                c.error(
+                    p(&["api", "jwt", "issuer"]),
+                    "the issuer must be an `https://` URL",
+                );
             }
             if j.audience.is_empty() {
                 c.error(p(&["api", "jwt", "audience"]), "list at least one audience");
@@ -760,9 +886,21 @@ fn api(c: &mut Check) {
         );
     }
     if !(a.throttle.rate > 0.0 && a.throttle.rate <= 10_000.0) {
-        c.error(p(&["api", "throttle", "rate"]), format!("must be above 0 and at most 10000, found {}", a.throttle.rate));
+        c.error(
+            p(&["api", "throttle", "rate"]),
+            format!(
+                "must be above 0 and at most 10000, found {}",
+                a.throttle.rate
+            ),
+        );
     }
-    c.range(p(&["api", "throttle", "burst"]), a.throttle.burst.into(), 1, 5000, "");
+    c.range(
+        p(&["api", "throttle", "burst"]),
+        a.throttle.burst.into(),
+        1,
+        5000,
+        "",
+    );
     if a.mode == ApiMode::Sync && cfg.function.timeout_s > 30 {
         c.warn(
             p(&["function", "timeout_s"]),
@@ -784,44 +922,70 @@ fn alarms(c: &mut Check) {
             && parts[0] == "arn"
             && parts[1].starts_with("aws")
             && parts[2] == "sns"
-            && parts[5].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && parts[5]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             && !parts[5].is_empty();
         if !ok {
-            c.error(p(&["alarms", "notify"]), format!("`{topic}` is not an SNS topic ARN"));
+            c.error(
+                p(&["alarms", "notify"]),
+                format!("`{topic}` is not an SNS topic ARN"),
+            );
         } else if parts[3] != cfg.region {
             c.error(
                 p(&["alarms", "notify"]),
-                format!("the topic is in {}, but alarms can only notify topics in {}", parts[3], cfg.region),
+                format!(
+                    "the topic is in {}, but alarms can only notify topics in {}",
+                    parts[3], cfg.region
+                ),
             );
         }
     }
     c.range(p(&["alarms", "errors"]), a.errors.into(), 1, 1_000_000, "");
-    c.range(p(&["alarms", "throttles"]), a.throttles.into(), 1, 1_000_000, "");
+    c.range(
+        p(&["alarms", "throttles"]),
+        a.throttles.into(),
+        1,
+        1_000_000,
+        "",
+    );
     if !(a.duration_p99_ratio > 0.0 && a.duration_p99_ratio <= 1.0) {
         c.error(
             p(&["alarms", "duration_p99_ratio"]),
-            format!("must be above 0 and at most 1 (a fraction of the timeout), found {}", a.duration_p99_ratio),
+            format!(
+                "must be above 0 and at most 1 (a fraction of the timeout), found {}",
+                a.duration_p99_ratio
+            ),
         );
     }
     if a.invocations_per_5min == Some(0) {
         c.error(p(&["alarms", "invocations_per_5min"]), "must be at least 1");
     }
     if a.output_tokens_per_hour == Some(0) {
-        c.error(p(&["alarms", "output_tokens_per_hour"]), "must be at least 1");
+        c.error(
+            p(&["alarms", "output_tokens_per_hour"]),
+            "must be at least 1",
+        );
     }
 }
 
 fn tags(c: &mut Check) {
     let cfg = c.config;
     if cfg.tags.len() > 48 {
-        c.error(p(&["tags"]), format!("{} tags; AWS allows 50 and claw adds 2", cfg.tags.len()));
+        c.error(
+            p(&["tags"]),
+            format!("{} tags; AWS allows 50 and claw adds 2", cfg.tags.len()),
+        );
     }
     for (k, v) in &cfg.tags {
         let path = p(&["tags", k]);
         if k.is_empty() || k.len() > 128 {
             c.key_error(path.clone(), "tag keys are 1 to 128 characters");
         } else if k.to_ascii_lowercase().starts_with("aws:") || k.starts_with("claw:") {
-            c.key_error(path.clone(), format!("`{k}`: the `aws:` and `claw:` prefixes are reserved"));
+            c.key_error(
+                path.clone(),
+                format!("`{k}`: the `aws:` and `claw:` prefixes are reserved"),
+            );
         }
         if v.len() > 256 {
             c.error(path, "tag values are at most 256 characters");

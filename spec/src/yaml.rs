@@ -330,10 +330,8 @@ impl<'a> Loader<'a> {
             Event::Scalar(text, style, anchor, tag) => {
                 self.count(1, mark)?;
                 let tag = tag.map(|t| t.to_string());
-                let value = scalar(&text, style, tag.as_deref()).map_err(|message| LoadError {
-                    mark,
-                    message,
-                })?;
+                let value = scalar(&text, style, tag.as_deref())
+                    .map_err(|message| LoadError { mark, message })?;
                 let node = Node { value, mark };
                 if anchor != 0 {
                     self.anchors.insert(anchor, node.clone());
@@ -473,7 +471,9 @@ fn scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Value, St
             "tag:yaml.org,2002:!bool" | "!!bool" => match text {
                 "true" => Ok(Value::Bool(true)),
                 "false" => Ok(Value::Bool(false)),
-                _ => Err(format!("`{text}` is tagged !!bool but is not true or false")),
+                _ => Err(format!(
+                    "`{text}` is tagged !!bool but is not true or false"
+                )),
             },
             "tag:yaml.org,2002:!null" | "!!null" => Ok(Value::Null),
             other => Err(format!("unsupported YAML tag `{other}`")),
@@ -525,7 +525,9 @@ fn parse_int(text: &str) -> Option<i64> {
 fn looks_like_float(text: &str) -> bool {
     let t = text.strip_prefix(['-', '+']).unwrap_or(text);
     !t.is_empty()
-        && t.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'.')
+        && t.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_digit() || b == b'.')
         && t.bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
         && t.bytes().any(|b| b.is_ascii_digit())
@@ -550,7 +552,13 @@ mod tests {
     fn positions_are_one_based() {
         let n = load("app: x\nfunction:\n  memory_mb: 12\n").unwrap();
         let m = n.get("function").unwrap().get("memory_mb").unwrap().mark;
-        assert_eq!(m, Mark { line: 3, column: 14 });
+        assert_eq!(
+            m,
+            Mark {
+                line: 3,
+                column: 14
+            }
+        );
     }
 
     #[test]
@@ -587,7 +595,11 @@ mod tests {
     #[test]
     fn two_documents_are_refused() {
         let e = load("---\na: 1\n---\nb: 2\n").unwrap_err();
-        assert!(e.message.contains("exactly one YAML document"), "{}", e.message);
+        assert!(
+            e.message.contains("exactly one YAML document"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

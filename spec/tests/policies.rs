@@ -33,7 +33,10 @@ fn generated_policies_match_snapshots() {
     for (name, rel) in CONFIGS {
         let config = load(rel);
         for kind in Kind::ALL {
-            insta::assert_json_snapshot!(format!("{name}__{}", kind.name()), generate(kind, &config));
+            insta::assert_json_snapshot!(
+                format!("{name}__{}", kind.name()),
+                generate(kind, &config)
+            );
         }
     }
 }
@@ -90,10 +93,15 @@ fn invoke_permissions_are_one_per_route_and_scoped_to_the_api() {
     for st in &doc.statement {
         let arn = &st.condition.as_ref().unwrap()["ArnLike"]["AWS:SourceArn"];
         assert!(
-            arn.as_str().unwrap().starts_with("arn:aws:execute-api:us-west-2:123456789012:${ApiId}/*/POST/"),
+            arn.as_str()
+                .unwrap()
+                .starts_with("arn:aws:execute-api:us-west-2:123456789012:${ApiId}/*/POST/"),
             "{arn}"
         );
-        assert_eq!(st.principal.as_ref().unwrap()["Service"], "apigateway.amazonaws.com");
+        assert_eq!(
+            st.principal.as_ref().unwrap()["Service"],
+            "apigateway.amazonaws.com"
+        );
     }
 }
 
@@ -102,7 +110,10 @@ fn trust_policy_is_lambda_only_and_pinned_to_the_account() {
     let doc = generate(Kind::Trust, &load("agent.yaml"));
     assert_eq!(doc.statement.len(), 1);
     let st = &doc.statement[0];
-    assert_eq!(st.principal.as_ref().unwrap(), &serde_json::json!({"Service": "lambda.amazonaws.com"}));
+    assert_eq!(
+        st.principal.as_ref().unwrap(),
+        &serde_json::json!({"Service": "lambda.amazonaws.com"})
+    );
     assert_eq!(st.action, vec!["sts:AssumeRole"]);
     assert_eq!(
         st.condition.as_ref().unwrap()["StringEquals"]["aws:SourceAccount"],
@@ -117,7 +128,10 @@ fn deployer_can_only_create_roles_under_the_boundary() {
     let boundary = claw_spec::Names::new(&config).boundary_arn();
     for st in &doc.statement {
         let grants = |a: &str| st.action.iter().any(|x| x == a);
-        if grants("iam:CreateRole") || grants("iam:PutRolePolicy") || grants("iam:PutRolePermissionsBoundary") {
+        if grants("iam:CreateRole")
+            || grants("iam:PutRolePolicy")
+            || grants("iam:PutRolePermissionsBoundary")
+        {
             assert_eq!(
                 st.condition.as_ref().unwrap()["StringEquals"]["iam:PermissionsBoundary"],
                 boundary.as_str()
@@ -140,7 +154,11 @@ fn deployer_can_only_create_roles_under_the_boundary() {
 fn every_tool_kind_has_its_statement() {
     let config = load("tests/fixtures/variants/all-tools.yaml");
     let doc = generate(Kind::Role, &config);
-    let actions: Vec<&str> = doc.statement.iter().flat_map(|s| s.action.iter().map(|a| a.as_str())).collect();
+    let actions: Vec<&str> = doc
+        .statement
+        .iter()
+        .flat_map(|s| s.action.iter().map(|a| a.as_str()))
+        .collect();
     for a in [
         "dynamodb:GetItem",
         "dynamodb:Query",
@@ -155,12 +173,20 @@ fn every_tool_kind_has_its_statement() {
     ] {
         assert!(actions.contains(&a), "{a} missing");
     }
-    let query = doc.statement.iter().find(|s| s.sid.as_deref() == Some("ToolListOrders")).unwrap();
+    let query = doc
+        .statement
+        .iter()
+        .find(|s| s.sid.as_deref() == Some("ToolListOrders"))
+        .unwrap();
     assert_eq!(
         query.resource,
         vec!["arn:aws:dynamodb:ap-southeast-2:123456789012:table/Orders/index/by-customer"]
     );
-    let s3 = doc.statement.iter().find(|s| s.sid.as_deref() == Some("ToolReadDoc")).unwrap();
+    let s3 = doc
+        .statement
+        .iter()
+        .find(|s| s.sid.as_deref() == Some("ToolReadDoc"))
+        .unwrap();
     assert_eq!(s3.resource, vec!["arn:aws:s3:::acme-docs/policies/*"]);
 }
 
@@ -169,7 +195,9 @@ fn every_tool_kind_has_its_statement() {
 #[test]
 fn committed_lockfile_is_current() {
     let config = load("agent.yaml");
-    let dir = repo().join("policies").join(claw_spec::Names::new(&config).function);
+    let dir = repo()
+        .join("policies")
+        .join(claw_spec::Names::new(&config).function);
     for kind in Kind::ALL {
         let path = dir.join(kind.file_name());
         let committed = std::fs::read_to_string(&path)

@@ -198,7 +198,9 @@ fn lint_cmd(ctx: &Context, a: &LintArgs) -> anyhow::Result<Exit> {
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"documents": docs.len(), "findings": findings}))?
+            serde_json::to_string_pretty(
+                &serde_json::json!({"documents": docs.len(), "findings": findings})
+            )?
         );
     } else {
         for (doc, f) in &all {
@@ -212,7 +214,11 @@ fn lint_cmd(ctx: &Context, a: &LintArgs) -> anyhow::Result<Exit> {
             if all.len() == 1 { "" } else { "s" }
         );
     }
-    Ok(if all.is_empty() { Exit::Ok } else { Exit::Error })
+    Ok(if all.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Error
+    })
 }
 
 /// Prints a per-kind semantic diff and returns the exit code. `other` names the
@@ -244,7 +250,9 @@ pub fn report_diff(
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"against": other, "same": !different, "kinds": kinds}))?
+            serde_json::to_string_pretty(
+                &serde_json::json!({"against": other, "same": !different, "kinds": kinds})
+            )?
         );
     } else {
         for (kind, change, notes) in changes {

@@ -42,7 +42,11 @@ pub fn run(ctx: &Context, _args: &Args) -> anyhow::Result<Exit> {
             if loaded.warnings.is_empty() {
                 String::new()
             } else {
-                format!(", {} warning{}", loaded.warnings.len(), plural(loaded.warnings.len()))
+                format!(
+                    ", {} warning{}",
+                    loaded.warnings.len(),
+                    plural(loaded.warnings.len())
+                )
             }
         );
     }
