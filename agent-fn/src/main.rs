@@ -1,1 +1,104 @@
-fn main() {}
+//! `bootstrap`: the Lambda entry point. Init is only reading agent.json; clients
+//! are created on first use (see `agent_fn::aws`), so the first `GET /next` comes
+//! within milliseconds of the process starting.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use agent_fn::app::{App, Invocation, Options};
+use agent_fn::deadline::Deadline;
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::Value;
+
+/// Variables `lambda_runtime` reads (and panics without) before it polls.
+const RUNTIME_VARS: [&str; 4] = [
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+];
+
+fn main() -> ExitCode {
+    // One thread: a function instance serves one invocation at a time, and tool
+    // calls are I/O-bound, so they interleave fine on it.
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bootstrap: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(run())
+}
+
+async fn run() -> ExitCode {
+    let missing: Vec<&str> = RUNTIME_VARS
+        .iter()
+        .copied()
+        .filter(|v| std::env::var_os(v).is_none_or(|s| s.is_empty()))
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "bootstrap: not running under a Lambda Runtime API ({} not set)",
+            missing.join(", ")
+        );
+        return ExitCode::FAILURE;
+    }
+    let config = match agent_fn::config_path().and_then(|p| agent_fn::load_config(&p)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("bootstrap: {e}");
+            report_init_error(&e).await;
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = Arc::new(App::new(config, Options::from_env()));
+    let handler = service_fn(move |event: LambdaEvent<Value>| {
+        let app = Arc::clone(&app);
+        async move {
+            let inv = Invocation {
+                request_id: event.context.request_id.clone(),
+                deadline: Deadline::from_epoch_ms(event.context.deadline),
+            };
+            app.handle(event.payload, &inv)
+                .await
+                .map_err(|e| Diagnostic {
+                    error_type: "AgentError".into(),
+                    error_message: e.to_string(),
+                })
+        }
+    });
+    match lambda_runtime::run(handler).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bootstrap: the runtime loop stopped: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Tells the Runtime API why init failed (`POST /runtime/init/error`), so the
+/// caller sees `Runtime.InitError` with the reason instead of a bare exit.
+async fn report_init_error(message: &str) {
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let base = if api.starts_with("http://") || api.starts_with("https://") {
+        api
+    } else {
+        format!("http://{api}")
+    };
+    let body = serde_json::json!({"errorType": "Runtime.InitError", "errorMessage": message});
+    let Ok(client) = reqwest::Client::builder().no_proxy().build() else {
+        return;
+    };
+    let _ = client
+        .post(format!("{base}/2018-06-01/runtime/init/error"))
+        .header("Lambda-Runtime-Function-Error-Type", "Runtime.InitError")
+        .json(&body)
+        .send()
+        .await;
+}

@@ -1,0 +1,397 @@
+//! The agent loop: ask the model, run the tools it asks for, give it the results,
+//! until it is done or a limit, the deadline or a terminal stop reason ends the run.
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures::future::join_all;
+use serde_json::{Value, json};
+
+use crate::anthropic::{Block, Client, Message, MessagesRequest, ModelError, Role, ToolDef, Usage};
+use crate::deadline::Deadline;
+
+/// What one tool call produced. `content` is JSON text for the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    pub content: String,
+    pub is_error: bool,
+}
+
+impl ToolOutput {
+    pub fn ok(v: &Value) -> ToolOutput {
+        ToolOutput {
+            content: cap_text(v.to_string()),
+            is_error: false,
+        }
+    }
+
+    /// An error the model can read and react to; the run goes on.
+    pub fn error(message: impl Into<String>) -> ToolOutput {
+        ToolOutput {
+            content: json!({"error": message.into()}).to_string(),
+            is_error: true,
+        }
+    }
+}
+
+/// Largest tool result handed to the model. Results are JSON text; a longer one is
+/// replaced by a JSON object carrying its start, so the model still gets valid JSON.
+pub const MAX_TOOL_RESULT_BYTES: usize = 262_144 + 4096;
+
+fn cap_text(s: String) -> String {
+    if s.len() <= MAX_TOOL_RESULT_BYTES {
+        return s;
+    }
+    let mut end = MAX_TOOL_RESULT_BYTES - 1024;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    json!({"truncated": true, "text": &s[..end]}).to_string()
+}
+
+/// Runs tools by name. The loop has already checked the agent may call `name`.
+pub trait ToolRunner {
+    fn run(
+        &self,
+        name: &str,
+        input: &Value,
+        deadline: Deadline,
+    ) -> impl Future<Output = ToolOutput>;
+}
+
+/// Everything that shapes one run besides the conversation.
+#[derive(Debug, Clone)]
+pub struct Settings<'a> {
+    pub model: &'a str,
+    pub max_tokens: u32,
+    pub system: &'a str,
+    /// The tools the agent may call, as sent to the model.
+    pub tools: &'a [ToolDef],
+    pub max_tool_calls: u32,
+    pub max_turns: u32,
+    /// Stop this long before the deadline, leaving time to save and answer.
+    pub margin: Duration,
+}
+
+/// Why the loop ended without an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    EndTurn,
+    StopSequence,
+    MaxTokens,
+    Refusal,
+    MaxTurns,
+    MaxToolCalls,
+    Deadline,
+    /// A stop reason this build does not know, reported as the API sent it.
+    Other(String),
+}
+
+impl Stop {
+    /// The `stop_reason` in responses.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Stop::EndTurn => "end_turn",
+            Stop::StopSequence => "stop_sequence",
+            Stop::MaxTokens => "max_tokens",
+            Stop::Refusal => "refusal",
+            Stop::MaxTurns => "max_turns",
+            Stop::MaxToolCalls => "max_tool_calls",
+            Stop::Deadline => "deadline",
+            Stop::Other(s) => s,
+        }
+    }
+
+    /// The audit `outcome`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Stop::EndTurn | Stop::StopSequence | Stop::Other(_) => "ok",
+            Stop::MaxTokens => "max_tokens",
+            Stop::Refusal => "refusal",
+            Stop::MaxTurns | Stop::MaxToolCalls => "limit",
+            Stop::Deadline => "deadline",
+        }
+    }
+}
+
+/// Counters for the audit line and the response, kept even when the run fails.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    pub turns: u32,
+    pub tool_calls: u32,
+    pub usage: Usage,
+    pub model_latency: Duration,
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub stop: Stop,
+    /// The text of the last assistant turn.
+    pub text: String,
+    /// The whole conversation, ready to be stored: it never ends on an unanswered
+    /// `tool_use`, so the next turn of the session is a valid request.
+    pub messages: Vec<Message>,
+    pub stats: Stats,
+}
+
+#[derive(Debug)]
+pub struct Failure {
+    pub error: ModelError,
+    pub stats: Stats,
+}
+
+/// Appends the user's message. Consecutive user turns are merged so that history
+/// ending on tool results (a run stopped at a limit) stays a valid conversation.
+pub fn push_user_text(messages: &mut Vec<Message>, text: &str) {
+    let block = json!({"type": "text", "text": text});
+    match messages.last_mut() {
+        Some(m) if m.role == Role::User => m.content.push(block),
+        _ => messages.push(Message::user_text(text)),
+    }
+}
+
+/// Runs the loop on `messages` (history plus the new user turn).
+pub async fn run<R: ToolRunner>(
+    client: &Client,
+    api_key: &str,
+    settings: &Settings<'_>,
+    allowed: &[String],
+    runner: &R,
+    mut messages: Vec<Message>,
+    deadline: Deadline,
+) -> Result<Outcome, Failure> {
+    let mut stats = Stats::default();
+    let mut text = String::new();
+    let stop = loop {
+        if stats.turns >= settings.max_turns {
+            break Stop::MaxTurns;
+        }
+        if deadline.budget(settings.margin).is_zero() {
+            break Stop::Deadline;
+        }
+        let request = MessagesRequest {
+            model: settings.model,
+            max_tokens: settings.max_tokens,
+            system: settings.system,
+            messages: &messages,
+            tools: settings.tools,
+        };
+        let reply = match client
+            .create(api_key, &request, deadline, settings.margin)
+            .await
+        {
+            Ok(r) => r,
+            // Out of time after at least one turn: answer with what there is.
+            Err(ModelError::Deadline { .. }) if stats.turns > 0 => break Stop::Deadline,
+            Err(error) => return Err(Failure { error, stats }),
+        };
+        stats.turns += 1;
+        stats.usage.add(reply.response.usage);
+        stats.model_latency += reply.latency;
+        let content: Vec<Value> = reply
+            .response
+            .content
+            .into_iter()
+            // Only well-formed blocks go back; the API rejects anything without a type.
+            .filter(|b| b.get("type").and_then(Value::as_str).is_some())
+            .collect();
+        text = content
+            .iter()
+            .filter_map(|b| match Block::of(b) {
+                Block::Text(t) => Some(t),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("");
+        let calls: Vec<(String, String, Value)> = content
+            .iter()
+            .filter_map(|b| match Block::of(b) {
+                Block::ToolUse { id, name, input } => {
+                    Some((id.to_string(), name.to_string(), input.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        if !content.is_empty() {
+            messages.push(Message {
+                role: Role::Assistant,
+                content,
+            });
+        }
+        let reason = reply.response.stop_reason.as_deref().unwrap_or("end_turn");
+        match reason {
+            "tool_use" if !calls.is_empty() => {}
+            "end_turn" | "tool_use" => break Stop::EndTurn,
+            "stop_sequence" => break Stop::StopSequence,
+            "max_tokens" => break Stop::MaxTokens,
+            "refusal" => break Stop::Refusal,
+            other => break Stop::Other(other.to_string()),
+        }
+        if stats.turns >= settings.max_turns {
+            break Stop::MaxTurns;
+        }
+        if deadline.budget(settings.margin).is_zero() {
+            break Stop::Deadline;
+        }
+
+        // Run what the agent may call, within the budget, all at once.
+        let budget = settings.max_tool_calls.saturating_sub(stats.tool_calls) as usize;
+        let mut over_budget = false;
+        let mut planned: Vec<Result<(&str, &Value), ToolOutput>> = Vec::new();
+        let mut runs = 0usize;
+        for (_, name, input) in &calls {
+            if !allowed.iter().any(|a| a == name) {
+                planned.push(Err(ToolOutput::error(format!(
+                    "the tool `{name}` is not available to this agent"
+                ))));
+            } else if runs >= budget {
+                over_budget = true;
+                planned.push(Err(ToolOutput::error(
+                    "not run: the tool call limit for this request is reached",
+                )));
+            } else {
+                runs += 1;
+                planned.push(Ok((name.as_str(), input)));
+            }
+        }
+        stats.tool_calls += runs as u32;
+        let outputs = join_all(planned.into_iter().map(|p| async move {
+            match p {
+                Ok((name, input)) => runner.run(name, input, deadline).await,
+                Err(refused) => refused,
+            }
+        }))
+        .await;
+        let results: Vec<Value> = calls
+            .iter()
+            .zip(outputs)
+            .map(|((id, _, _), out)| tool_result(id, out))
+            .collect();
+        messages.push(Message {
+            role: Role::User,
+            content: results,
+        });
+        if over_budget {
+            break Stop::MaxToolCalls;
+        }
+    };
+    answer_dangling_tool_uses(&mut messages, &stop);
+    Ok(Outcome {
+        stop,
+        text,
+        messages,
+        stats,
+    })
+}
+
+fn tool_result(id: &str, out: ToolOutput) -> Value {
+    let mut v = json!({
+        "type": "tool_result",
+        "tool_use_id": id,
+        "content": out.content,
+    });
+    if out.is_error {
+        v["is_error"] = Value::Bool(true);
+    }
+    v
+}
+
+/// A run that stopped right after the model asked for tools leaves `tool_use`
+/// blocks without results; the API would reject the session's next request. Answer
+/// them with errors saying why they did not run.
+fn answer_dangling_tool_uses(messages: &mut Vec<Message>, stop: &Stop) {
+    let Some(last) = messages.last() else { return };
+    if last.role != Role::Assistant {
+        return;
+    }
+    let ids: Vec<String> = last
+        .content
+        .iter()
+        .filter_map(|b| match Block::of(b) {
+            Block::ToolUse { id, .. } => Some(id.to_string()),
+            _ => None,
+        })
+        .collect();
+    if ids.is_empty() {
+        return;
+    }
+    let why = format!("not run: the request stopped ({})", stop.as_str());
+    let results = ids
+        .iter()
+        .map(|id| tool_result(id, ToolOutput::error(why.clone())))
+        .collect();
+    messages.push(Message {
+        role: Role::User,
+        content: results,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_text_merges_into_trailing_tool_results() {
+        let mut m = vec![
+            Message::user_text("hi"),
+            Message {
+                role: Role::Assistant,
+                content: vec![json!({"type":"tool_use","id":"a","name":"t","input":{}})],
+            },
+            Message {
+                role: Role::User,
+                content: vec![json!({"type":"tool_result","tool_use_id":"a","content":"x"})],
+            },
+        ];
+        push_user_text(&mut m, "again");
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[2].content.len(), 2);
+        assert_eq!(m[2].content[1]["text"], "again");
+        let mut fresh = Vec::new();
+        push_user_text(&mut fresh, "first");
+        assert_eq!(fresh, vec![Message::user_text("first")]);
+    }
+
+    #[test]
+    fn dangling_tool_uses_get_error_results() {
+        let mut m = vec![
+            Message::user_text("hi"),
+            Message {
+                role: Role::Assistant,
+                content: vec![
+                    json!({"type":"text","text":"looking"}),
+                    json!({"type":"tool_use","id":"a","name":"t","input":{}}),
+                    json!({"type":"tool_use","id":"b","name":"t","input":{}}),
+                ],
+            },
+        ];
+        answer_dangling_tool_uses(&mut m, &Stop::MaxTokens);
+        assert_eq!(m.len(), 3);
+        let ids: Vec<&str> = m[2]
+            .content
+            .iter()
+            .map(|b| b["tool_use_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert!(m[2].content.iter().all(|b| b["is_error"] == true));
+    }
+
+    #[test]
+    fn oversized_tool_results_stay_json() {
+        let big = json!({"body": "x".repeat(MAX_TOOL_RESULT_BYTES * 2)});
+        let out = ToolOutput::ok(&big);
+        assert!(out.content.len() <= MAX_TOOL_RESULT_BYTES);
+        let v: Value = serde_json::from_str(&out.content).unwrap();
+        assert_eq!(v["truncated"], true);
+    }
+
+    #[test]
+    fn stop_reasons_map_to_outcomes() {
+        assert_eq!(Stop::EndTurn.outcome(), "ok");
+        assert_eq!(Stop::MaxToolCalls.outcome(), "limit");
+        assert_eq!(Stop::MaxTurns.outcome(), "limit");
+        assert_eq!(Stop::Deadline.outcome(), "deadline");
+        assert_eq!(Stop::Refusal.outcome(), "refusal");
+        assert_eq!(Stop::MaxTokens.as_str(), "max_tokens");
+    }
+}

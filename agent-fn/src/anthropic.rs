@@ -1,0 +1,525 @@
+//! A small typed client for the Anthropic Messages API (`POST /v1/messages`).
+//!
+//! Only what the agent loop needs is typed. Content blocks stay `serde_json::Value`
+//! so the assistant's turns go back to the API exactly as it sent them: block types
+//! this build does not know (thinking, server tools, …) are API output and therefore
+//! valid API input, and rewriting them could drop fields the API requires.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::deadline::Deadline;
+
+/// The default API endpoint; `ANTHROPIC_BASE_URL` overrides it (tests, proxies).
+pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
+pub const API_VERSION: &str = "2023-06-01";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// One conversation turn. `content` is always a list of blocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: Vec<Value>,
+}
+
+impl Message {
+    pub fn user_text(text: &str) -> Message {
+        Message {
+            role: Role::User,
+            content: vec![serde_json::json!({"type": "text", "text": text})],
+        }
+    }
+}
+
+/// A tool as the model sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolDef {
+    pub name: String,
+    pub description: String,
+    pub input_schema: Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessagesRequest<'a> {
+    pub model: &'a str,
+    pub max_tokens: u32,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub system: &'a str,
+    pub messages: &'a [Message],
+    #[serde(skip_serializing_if = "<[ToolDef]>::is_empty")]
+    pub tools: &'a [ToolDef],
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+}
+
+impl Usage {
+    pub fn add(&mut self, other: Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessagesResponse {
+    #[serde(default)]
+    pub content: Vec<Value>,
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    #[serde(default)]
+    pub usage: Usage,
+}
+
+/// The parts of a content block the loop acts on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Block<'a> {
+    Text(&'a str),
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: &'a Value,
+    },
+    Other,
+}
+
+impl<'a> Block<'a> {
+    pub fn of(v: &'a Value) -> Block<'a> {
+        match v.get("type").and_then(Value::as_str) {
+            Some("text") => Block::Text(v.get("text").and_then(Value::as_str).unwrap_or_default()),
+            Some("tool_use") => match (
+                v.get("id").and_then(Value::as_str),
+                v.get("name").and_then(Value::as_str),
+            ) {
+                (Some(id), Some(name)) => Block::ToolUse {
+                    id,
+                    name,
+                    input: v.get("input").unwrap_or(&Value::Null),
+                },
+                _ => Block::Other,
+            },
+            _ => Block::Other,
+        }
+    }
+}
+
+/// How model calls are retried. Production uses [`RetryPolicy::default`]; tests
+/// shrink the delays so they run fast.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub base: Duration,
+    pub cap: Duration,
+    /// A server-sent `retry-after` longer than this is ignored in favour of backoff,
+    /// like the official SDKs do, so one odd header cannot park the function.
+    pub max_server_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 4,
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(8),
+            max_server_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Whether to retry after `attempt` (0-based) failed with `status` and
+    /// `headers`, and how long to wait first. `x-should-retry` overrides the status
+    /// rule both ways; `retry-after-ms`, then `retry-after` (seconds), set the wait
+    /// when they are sane, else jittered exponential backoff does.
+    pub fn decide(
+        &self,
+        attempt: u32,
+        status: Option<StatusCode>,
+        headers: Option<&HeaderMap>,
+    ) -> Option<Duration> {
+        if attempt >= self.max_retries {
+            return None;
+        }
+        let header = |name: &str| {
+            headers
+                .and_then(|h| h.get(name))
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
+        let should = match header("x-should-retry") {
+            Some("true") => true,
+            Some("false") => false,
+            _ => status.is_none_or(retryable_status),
+        };
+        if !should {
+            return None;
+        }
+        let server = header("retry-after-ms")
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|ms| ms / 1000.0)
+            .or_else(|| header("retry-after").and_then(|v| v.parse::<f64>().ok()))
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+            .filter(|d| *d <= self.max_server_delay);
+        Some(server.unwrap_or_else(|| self.backoff(attempt)))
+    }
+
+    /// `base * 2^attempt`, capped, minus up to 25% jitter so a fleet of functions
+    /// that failed together does not retry together.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX));
+        let d = exp.min(self.cap);
+        let jitter: f64 = 1.0 - rand::random::<f64>() * 0.25;
+        d.mul_f64(jitter)
+    }
+}
+
+/// 408, 409, 429, 5xx (529 included): transient by the API's own documentation.
+pub fn retryable_status(s: StatusCode) -> bool {
+    matches!(s.as_u16(), 408 | 409 | 429) || s.is_server_error() || s.as_u16() == 529
+}
+
+/// Why a model call failed. `Display` is a short category, safe for logs and audit.
+#[derive(Debug)]
+pub enum ModelError {
+    /// The deadline (minus the margin) left no time for the call or another retry.
+    Deadline { last: Option<Box<ModelError>> },
+    /// A non-success status the client would not (or no longer) retry.
+    Status {
+        status: u16,
+        error_type: Option<String>,
+    },
+    /// Could not connect, or the connection broke.
+    Transport(String),
+    /// A 200 whose body was not a Messages response.
+    Decode(String),
+}
+
+impl ModelError {
+    /// A short category for the audit line (`model_http_429`, `model_transport`, …).
+    pub fn category(&self) -> String {
+        match self {
+            ModelError::Deadline { .. } => "model_deadline".into(),
+            ModelError::Status { status, .. } => format!("model_http_{status}"),
+            ModelError::Transport(_) => "model_transport".into(),
+            ModelError::Decode(_) => "model_bad_response".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ModelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelError::Deadline { last: None } => {
+                write!(f, "no time left before the deadline for a model call")
+            }
+            ModelError::Deadline { last: Some(e) } => {
+                write!(f, "gave up before the deadline; last failure: {e}")
+            }
+            ModelError::Status { status, error_type } => write!(
+                f,
+                "the Messages API answered {status} ({})",
+                error_type.as_deref().unwrap_or("no error type")
+            ),
+            ModelError::Transport(e) => write!(f, "calling the Messages API failed: {e}"),
+            ModelError::Decode(e) => write!(f, "the Messages API reply was not understood: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+/// A successful call and what it cost.
+#[derive(Debug)]
+pub struct Reply {
+    pub response: MessagesResponse,
+    /// Time spent in HTTP attempts (not in backoff sleeps).
+    pub latency: Duration,
+    pub attempts: u32,
+}
+
+/// The Messages API client. Cheap to share; holds one connection pool.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    url: String,
+    pub retry: RetryPolicy,
+}
+
+impl Client {
+    /// `base` is the API origin, such as `https://api.anthropic.com`.
+    pub fn new(base: &str, retry: RetryPolicy) -> Result<Client, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Client {
+            http,
+            url: format!("{}/v1/messages", base.trim_end_matches('/')),
+            retry,
+        })
+    }
+
+    /// One Messages call with retries. Nothing (attempt or sleep) runs past
+    /// `deadline - margin`.
+    pub async fn create(
+        &self,
+        api_key: &str,
+        request: &MessagesRequest<'_>,
+        deadline: Deadline,
+        margin: Duration,
+    ) -> Result<Reply, ModelError> {
+        let body = serde_json::to_vec(request)
+            .map_err(|e| ModelError::Decode(format!("encoding the request: {e}")))?;
+        let mut key = HeaderValue::from_str(api_key)
+            .map_err(|_| ModelError::Transport("the API key is not a valid header value".into()))?;
+        key.set_sensitive(true);
+        let mut latency = Duration::ZERO;
+        let mut attempt = 0u32;
+        loop {
+            let budget = deadline.budget(margin);
+            if budget.is_zero() {
+                return Err(ModelError::Deadline { last: None });
+            }
+            let started = Instant::now();
+            let outcome = self.attempt(&key, &body, budget).await;
+            latency += started.elapsed();
+            let (err, status, headers) = match outcome {
+                Ok(response) => {
+                    return Ok(Reply {
+                        response,
+                        latency,
+                        attempts: attempt + 1,
+                    });
+                }
+                Err(Attempt::Timeout) => return Err(ModelError::Deadline { last: None }),
+                Err(Attempt::Failed {
+                    error,
+                    status,
+                    headers,
+                }) => (error, status, headers),
+            };
+            let Some(wait) = self.retry.decide(attempt, status, headers.as_ref()) else {
+                return Err(err);
+            };
+            // Sleeping only makes sense if a call can still finish afterwards.
+            if wait >= deadline.budget(margin) {
+                return Err(ModelError::Deadline {
+                    last: Some(Box::new(err)),
+                });
+            }
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        key: &HeaderValue,
+        body: &[u8],
+        budget: Duration,
+    ) -> Result<MessagesResponse, Attempt> {
+        let send = self
+            .http
+            .post(&self.url)
+            .header("x-api-key", key.clone())
+            .header("anthropic-version", API_VERSION)
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send();
+        let call = async {
+            let resp = send.await.map_err(|e| Attempt::transport(&e))?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let bytes = resp.bytes().await.map_err(|e| Attempt::transport(&e))?;
+            if !status.is_success() {
+                let error_type = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
+                    v.pointer("/error/type")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                });
+                return Err(Attempt::Failed {
+                    error: ModelError::Status {
+                        status: status.as_u16(),
+                        error_type,
+                    },
+                    status: Some(status),
+                    headers: Some(headers),
+                });
+            }
+            // A corrupt or truncated 200 is a transport failure in effect: retry it.
+            serde_json::from_slice::<MessagesResponse>(&bytes).map_err(|e| Attempt::Failed {
+                error: ModelError::Decode(e.to_string()),
+                status: None,
+                headers: Some(headers),
+            })
+        };
+        match tokio::time::timeout(budget, call).await {
+            Ok(r) => r,
+            Err(_) => Err(Attempt::Timeout),
+        }
+    }
+}
+
+enum Attempt {
+    Timeout,
+    Failed {
+        error: ModelError,
+        status: Option<StatusCode>,
+        headers: Option<HeaderMap>,
+    },
+}
+
+impl Attempt {
+    fn transport(e: &reqwest::Error) -> Attempt {
+        // reqwest's Display never includes header values, so the key cannot leak here.
+        let mut msg = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            msg.push_str(": ");
+            msg.push_str(&s.to_string());
+            source = s.source();
+        }
+        Attempt::Failed {
+            error: ModelError::Transport(msg),
+            status: None,
+            headers: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy::default()
+    }
+
+    #[test]
+    fn retryable_statuses() {
+        for s in [408, 409, 429, 500, 502, 503, 504, 529] {
+            assert!(
+                retryable_status(StatusCode::from_u16(s).unwrap()),
+                "{s} should be retried"
+            );
+        }
+        for s in [400, 401, 403, 404, 413, 422] {
+            assert!(
+                !retryable_status(StatusCode::from_u16(s).unwrap()),
+                "{s} should not be retried"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_ms_wins_over_retry_after() {
+        let h = headers(&[("retry-after-ms", "1500"), ("retry-after", "30")]);
+        assert_eq!(
+            policy().decide(0, Some(StatusCode::TOO_MANY_REQUESTS), Some(&h)),
+            Some(Duration::from_millis(1500))
+        );
+    }
+
+    #[test]
+    fn retry_after_seconds_is_honoured() {
+        let h = headers(&[("retry-after", "7")]);
+        assert_eq!(
+            policy().decide(1, Some(StatusCode::TOO_MANY_REQUESTS), Some(&h)),
+            Some(Duration::from_secs(7))
+        );
+    }
+
+    #[test]
+    fn absurd_retry_after_falls_back_to_backoff() {
+        let h = headers(&[("retry-after", "86400")]);
+        let d = policy()
+            .decide(0, Some(StatusCode::TOO_MANY_REQUESTS), Some(&h))
+            .unwrap();
+        assert!(d <= Duration::from_millis(500), "{d:?}");
+        let h = headers(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]);
+        let d = policy()
+            .decide(0, Some(StatusCode::TOO_MANY_REQUESTS), Some(&h))
+            .unwrap();
+        assert!(d <= Duration::from_millis(500), "{d:?}");
+    }
+
+    #[test]
+    fn x_should_retry_overrides_the_status() {
+        let yes = headers(&[("x-should-retry", "true")]);
+        assert!(
+            policy()
+                .decide(0, Some(StatusCode::BAD_REQUEST), Some(&yes))
+                .is_some()
+        );
+        let no = headers(&[("x-should-retry", "false")]);
+        assert!(
+            policy()
+                .decide(0, Some(StatusCode::SERVICE_UNAVAILABLE), Some(&no))
+                .is_none()
+        );
+        assert!(
+            policy()
+                .decide(0, Some(StatusCode::BAD_REQUEST), None)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn connection_errors_are_retried_until_the_budget_is_spent() {
+        let p = policy();
+        for attempt in 0..p.max_retries {
+            assert!(p.decide(attempt, None, None).is_some());
+        }
+        assert!(p.decide(p.max_retries, None, None).is_none());
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered_down_only() {
+        let p = policy();
+        for attempt in 0..40 {
+            let d = p.backoff(attempt);
+            let full = p.base.saturating_mul(1 << attempt.min(20)).min(p.cap);
+            assert!(d <= full && d >= full.mul_f64(0.75), "{attempt}: {d:?}");
+        }
+        assert!(p.backoff(30) <= p.cap);
+    }
+
+    #[test]
+    fn blocks_are_classified_and_unknown_ones_tolerated() {
+        let t = serde_json::json!({"type": "text", "text": "hi"});
+        let u = serde_json::json!({"type": "tool_use", "id": "t1", "name": "x", "input": {}});
+        let odd = serde_json::json!({"type": "thinking", "thinking": "…", "signature": "s"});
+        let broken = serde_json::json!({"type": "tool_use", "name": "x"});
+        assert_eq!(Block::of(&t), Block::Text("hi"));
+        assert!(matches!(Block::of(&u), Block::ToolUse { id: "t1", .. }));
+        assert_eq!(Block::of(&odd), Block::Other);
+        assert_eq!(Block::of(&broken), Block::Other);
+        assert_eq!(Block::of(&serde_json::json!(42)), Block::Other);
+    }
+}

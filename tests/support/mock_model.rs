@@ -1,0 +1,583 @@
+//! A scripted stand-in for the Anthropic Messages API, for tests only.
+//!
+//! It listens on 127.0.0.1 (an ephemeral port), answers `POST /v1/messages` from a
+//! script of [`Step`]s — canned replies and injected faults — and records every
+//! request so a test can assert on what the agent sent. It checks what the real API
+//! would reject, so a bug in the agent shows up as a failed test rather than as a
+//! surprise in production:
+//!
+//! - `x-api-key` must equal the expected key (401 otherwise) and `anthropic-version`
+//!   must be present (400 otherwise);
+//! - the body must carry `model`, `max_tokens` and a non-empty `messages` array
+//!   starting with a user turn;
+//! - every `tool_result` must answer a `tool_use` id of the assistant turn just before
+//!   it, and every `tool_use` of an earlier assistant turn must be answered in the
+//!   next user turn.
+//!
+//! Requests that fail these checks get an Anthropic-style error body
+//! (`{"type":"error","error":{"type":"invalid_request_error","message":…}}`) and do
+//! not consume a step. When the script runs out the mock answers 400 (not retryable),
+//! so a test that expected fewer calls fails quickly instead of retrying.
+//!
+//! Include it from `tests/` with `mod support;` (`support::mock_model`) or from a
+//! crate's own tests with
+//! `#[path = "../../tests/support/mock_model.rs"] mod mock_model;`.
+//! It depends only on std, serde_json and tiny_http.
+#![allow(dead_code)]
+
+use std::collections::{HashSet, VecDeque};
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// 200 with this message as the JSON body. `id` and `model` are filled in when
+    /// absent (the model echoes the request's).
+    Reply(Value),
+    /// Any status with these headers and this raw body: rate limits, overload, 5xx.
+    Fault {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
+    /// Wait, then answer with the inner step: a slow model.
+    Delay(Duration, Box<Step>),
+}
+
+impl Step {
+    /// A final answer: one text block, `stop_reason: end_turn`.
+    pub fn text(text: &str) -> Step {
+        Step::Reply(message(vec![text_block(text)], "end_turn"))
+    }
+
+    /// One tool call: `stop_reason: tool_use`.
+    pub fn tool_use(id: &str, name: &str, input: Value) -> Step {
+        Step::Reply(message(vec![tool_use_block(id, name, input)], "tool_use"))
+    }
+
+    /// Several tool calls in one turn, optionally after some text.
+    pub fn tool_uses(text: Option<&str>, calls: &[(&str, &str, Value)]) -> Step {
+        let mut content = Vec::new();
+        if let Some(t) = text {
+            content.push(text_block(t));
+        }
+        for (id, name, input) in calls {
+            content.push(tool_use_block(id, name, input.clone()));
+        }
+        Step::Reply(message(content, "tool_use"))
+    }
+
+    /// Any content with any stop reason (`max_tokens`, `refusal`, `stop_sequence`, …).
+    pub fn reply(content: Vec<Value>, stop_reason: &str) -> Step {
+        Step::Reply(message(content, stop_reason))
+    }
+
+    /// 429 with `retry-after: <seconds>`.
+    pub fn rate_limited(retry_after_s: u64) -> Step {
+        Step::error(429, "rate_limit_error", "mock: rate limited")
+            .with_header("retry-after", &retry_after_s.to_string())
+    }
+
+    /// 429 with `retry-after-ms: <ms>` (and a `retry-after` the client should not prefer).
+    pub fn rate_limited_ms(retry_after_ms: u64) -> Step {
+        Step::error(429, "rate_limit_error", "mock: rate limited")
+            .with_header("retry-after-ms", &retry_after_ms.to_string())
+            .with_header("retry-after", &(retry_after_ms / 1000 + 1).to_string())
+    }
+
+    /// 529 overloaded.
+    pub fn overloaded() -> Step {
+        Step::error(529, "overloaded_error", "mock: overloaded")
+    }
+
+    /// 500 internal error.
+    pub fn server_error() -> Step {
+        Step::error(500, "api_error", "mock: internal error")
+    }
+
+    /// Any status with an Anthropic-style error body.
+    pub fn error(status: u16, kind: &str, msg: &str) -> Step {
+        Step::Fault {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: error_body(kind, msg).to_string(),
+        }
+    }
+
+    /// 200 whose body is JSON cut off halfway (a truncated or corrupted reply).
+    pub fn malformed() -> Step {
+        Step::Fault {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: r#"{"id":"msg_trunc","type":"message","role":"assistant","content":[{"type":"text","te"#
+                .into(),
+        }
+    }
+
+    /// The same answer, after a delay.
+    pub fn delayed(self, delay: Duration) -> Step {
+        Step::Delay(delay, Box::new(self))
+    }
+
+    /// Adds a response header (`x-should-retry`, `retry-after`, …).
+    pub fn with_header(self, name: &str, value: &str) -> Step {
+        match self {
+            Step::Fault {
+                status,
+                mut headers,
+                body,
+            } => {
+                headers.push((name.into(), value.into()));
+                Step::Fault {
+                    status,
+                    headers,
+                    body,
+                }
+            }
+            Step::Reply(v) => Step::Fault {
+                status: 200,
+                headers: vec![
+                    ("content-type".into(), "application/json".into()),
+                    (name.into(), value.into()),
+                ],
+                body: v.to_string(),
+            },
+            Step::Delay(d, inner) => Step::Delay(d, Box::new(inner.with_header(name, value))),
+        }
+    }
+
+    /// Sets the reply's token usage (defaults: 10 in, 5 out).
+    pub fn with_usage(self, input_tokens: u64, output_tokens: u64) -> Step {
+        match self {
+            Step::Reply(mut v) => {
+                v["usage"] = json!({"input_tokens": input_tokens, "output_tokens": output_tokens});
+                Step::Reply(v)
+            }
+            Step::Delay(d, inner) => {
+                Step::Delay(d, Box::new(inner.with_usage(input_tokens, output_tokens)))
+            }
+            other => other,
+        }
+    }
+}
+
+/// A `text` content block.
+pub fn text_block(text: &str) -> Value {
+    json!({"type": "text", "text": text})
+}
+
+/// A `tool_use` content block.
+pub fn tool_use_block(id: &str, name: &str, input: Value) -> Value {
+    json!({"type": "tool_use", "id": id, "name": name, "input": input})
+}
+
+/// An assistant message as the API returns it.
+pub fn message(content: Vec<Value>, stop_reason: &str) -> Value {
+    json!({
+        "type": "message",
+        "role": "assistant",
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": null,
+        "usage": {"input_tokens": 10, "output_tokens": 5}
+    })
+}
+
+/// An Anthropic-style error body.
+pub fn error_body(kind: &str, msg: &str) -> Value {
+    json!({"type": "error", "error": {"type": kind, "message": msg}})
+}
+
+/// One request the mock received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    /// Header names lower-cased, in arrival order.
+    pub headers: Vec<(String, String)>,
+    /// The body parsed as JSON, or `Null` when it was not JSON.
+    pub body: Value,
+    /// The status the mock answered with.
+    pub status: u16,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `messages` array of the request.
+    pub fn messages(&self) -> &[Value] {
+        self.body["messages"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// The content blocks of the last message (the new user turn or tool results).
+    pub fn last_content(&self) -> Vec<Value> {
+        match self.messages().last().map(|m| &m["content"]) {
+            Some(Value::Array(blocks)) => blocks.clone(),
+            Some(Value::String(s)) => vec![text_block(s)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The `tool_result` blocks of the last message, in order.
+    pub fn tool_results(&self) -> Vec<Value> {
+        self.last_content()
+            .into_iter()
+            .filter(|b| b["type"] == "tool_result")
+            .collect()
+    }
+}
+
+/// How to start a mock.
+#[derive(Debug, Clone)]
+pub struct MockOptions {
+    /// The `x-api-key` the mock accepts.
+    pub api_key: String,
+    /// When set, the request's `model` must equal it (400 otherwise).
+    pub expect_model: Option<String>,
+    /// Start the script again when it runs out (for benchmarks that loop).
+    pub repeat: bool,
+}
+
+struct State {
+    script: Vec<Step>,
+    pending: VecDeque<Step>,
+    requests: Vec<Recorded>,
+}
+
+/// A running mock Messages API. Dropping it stops the server.
+pub struct MockModel {
+    addr: std::net::SocketAddr,
+    server: Arc<tiny_http::Server>,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MockModel {
+    /// Starts a mock that accepts `api_key` and plays `script` once.
+    pub fn start(api_key: &str, script: Vec<Step>) -> MockModel {
+        MockModel::with_options(
+            MockOptions {
+                api_key: api_key.into(),
+                expect_model: None,
+                repeat: false,
+            },
+            script,
+        )
+    }
+
+    pub fn with_options(options: MockOptions, script: Vec<Step>) -> MockModel {
+        let server =
+            Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("mock model: bind 127.0.0.1:0"));
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .expect("mock model: listening on an IP address");
+        let state = Arc::new(Mutex::new(State {
+            pending: script.iter().cloned().collect(),
+            script,
+            requests: Vec::new(),
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let server = Arc::clone(&server);
+            let state = Arc::clone(&state);
+            let stop = Arc::clone(&stop);
+            let options = Arc::new(options);
+            let counter = Arc::new(AtomicU64::new(0));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let request = match server.recv_timeout(Duration::from_millis(100)) {
+                        Ok(Some(r)) => r,
+                        Ok(None) => continue,
+                        Err(_) => break,
+                    };
+                    serve(request, &state, &options, &counter);
+                }
+            })
+        };
+        MockModel {
+            addr,
+            server,
+            state,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`: the value for `ANTHROPIC_BASE_URL`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Every request received so far, valid or not, in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.state).requests.clone()
+    }
+
+    pub fn request_count(&self) -> usize {
+        lock(&self.state).requests.len()
+    }
+
+    /// Steps not yet played.
+    pub fn steps_left(&self) -> usize {
+        lock(&self.state).pending.len()
+    }
+}
+
+impl Drop for MockModel {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    // A panicking test thread must not hide the recorded requests from the others.
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn serve(
+    mut request: tiny_http::Request,
+    state: &Arc<Mutex<State>>,
+    options: &MockOptions,
+    counter: &AtomicU64,
+) {
+    let method = request.method().to_string();
+    let path = request.url().to_string();
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_ascii_lowercase(),
+                h.value.as_str().to_string(),
+            )
+        })
+        .collect();
+    let mut raw = String::new();
+    let read_ok = request.as_reader().read_to_string(&mut raw).is_ok();
+    let body: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+
+    let rejection = if method != "POST" || path.split('?').next() != Some("/v1/messages") {
+        Some((
+            404,
+            error_body(
+                "not_found_error",
+                &format!("mock: no route {method} {path}"),
+            ),
+        ))
+    } else if header("x-api-key") != Some(options.api_key.as_str()) {
+        Some((
+            401,
+            error_body("authentication_error", "mock: invalid x-api-key"),
+        ))
+    } else if header("anthropic-version").is_none() {
+        Some((
+            400,
+            error_body(
+                "invalid_request_error",
+                "mock: anthropic-version header is required",
+            ),
+        ))
+    } else if !read_ok || body.is_null() {
+        Some((
+            400,
+            error_body("invalid_request_error", "mock: body is not JSON"),
+        ))
+    } else {
+        validate(&body, options)
+            .err()
+            .map(|msg| (400, error_body("invalid_request_error", &msg)))
+    };
+
+    let step = if rejection.is_some() {
+        None
+    } else {
+        let mut st = lock(state);
+        if st.pending.is_empty() && options.repeat {
+            let again: Vec<Step> = st.script.clone();
+            st.pending.extend(again);
+        }
+        st.pending.pop_front()
+    };
+    let (status, headers_out, body_out, delay) = match (rejection, step) {
+        (Some((status, err)), _) => (status, json_headers(), err.to_string(), None),
+        (None, None) => (
+            400,
+            json_headers(),
+            error_body("invalid_request_error", "mock: script exhausted").to_string(),
+            None,
+        ),
+        (None, Some(step)) => render(step, &body, counter),
+    };
+    lock(state).requests.push(Recorded {
+        method,
+        path,
+        headers,
+        body,
+        status,
+    });
+    let respond = move || {
+        if let Some(d) = delay {
+            std::thread::sleep(d);
+        }
+        let mut response = tiny_http::Response::from_string(body_out).with_status_code(status);
+        for (k, v) in headers_out {
+            if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+                response.add_header(h);
+            }
+        }
+        // The client may have given up (deadline tests); that is not the mock's error.
+        let _ = request.respond(response);
+    };
+    if delay.is_some() {
+        std::thread::spawn(respond);
+    } else {
+        respond();
+    }
+}
+
+fn json_headers() -> Vec<(String, String)> {
+    vec![("content-type".into(), "application/json".into())]
+}
+
+fn render(
+    step: Step,
+    request: &Value,
+    counter: &AtomicU64,
+) -> (u16, Vec<(String, String)>, String, Option<Duration>) {
+    match step {
+        Step::Reply(mut v) => {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            if v.get("id").is_none() {
+                v["id"] = json!(format!("msg_mock_{n}"));
+            }
+            if v.get("model").is_none() {
+                v["model"] = request["model"].clone();
+            }
+            (200, json_headers(), v.to_string(), None)
+        }
+        Step::Fault {
+            status,
+            headers,
+            body,
+        } => (status, headers, body, None),
+        Step::Delay(d, inner) => {
+            let (s, h, b, inner_delay) = render(*inner, request, counter);
+            (s, h, b, Some(d + inner_delay.unwrap_or_default()))
+        }
+    }
+}
+
+/// What the real API rejects with 400, checked here so agent bugs fail tests.
+fn validate(body: &Value, options: &MockOptions) -> Result<(), String> {
+    let model = body["model"]
+        .as_str()
+        .ok_or("mock: `model` must be a string")?;
+    if let Some(want) = &options.expect_model {
+        if model != want {
+            return Err(format!("mock: expected model `{want}`, got `{model}`"));
+        }
+    }
+    if !body["max_tokens"].is_u64() {
+        return Err("mock: `max_tokens` must be a positive integer".into());
+    }
+    let messages = body["messages"]
+        .as_array()
+        .filter(|m| !m.is_empty())
+        .ok_or("mock: `messages` must be a non-empty array")?;
+    if messages[0]["role"] != "user" {
+        return Err("mock: the first message must have role `user`".into());
+    }
+    if let Some(tools) = body.get("tools") {
+        let tools = tools.as_array().ok_or("mock: `tools` must be an array")?;
+        for t in tools {
+            if !t["name"].is_string() || !t["input_schema"].is_object() {
+                return Err("mock: every tool needs `name` and an object `input_schema`".into());
+            }
+        }
+    }
+    let blocks = |m: &Value| -> Vec<Value> {
+        match &m["content"] {
+            Value::Array(b) => b.clone(),
+            Value::String(s) => vec![text_block(s)],
+            _ => Vec::new(),
+        }
+    };
+    let mut prev_tool_uses: HashSet<String> = HashSet::new();
+    for (i, m) in messages.iter().enumerate() {
+        let role = m["role"].as_str().unwrap_or_default();
+        if role != "user" && role != "assistant" {
+            return Err(format!("messages.{i}.role: must be `user` or `assistant`"));
+        }
+        let content = blocks(m);
+        if content.is_empty() {
+            return Err(format!("messages.{i}: content must not be empty"));
+        }
+        if role == "user" {
+            let mut answered = HashSet::new();
+            for b in &content {
+                if b["type"] == "tool_result" {
+                    let id = b["tool_use_id"].as_str().unwrap_or_default().to_string();
+                    if !prev_tool_uses.contains(&id) {
+                        return Err(format!(
+                            "messages.{i}: unexpected `tool_use_id` found in `tool_result` blocks: {id}. \
+                             Each `tool_result` block must have a corresponding `tool_use` block in the previous message."
+                        ));
+                    }
+                    answered.insert(id);
+                }
+            }
+            if let Some(missing) = prev_tool_uses.iter().find(|id| !answered.contains(*id)) {
+                return Err(format!(
+                    "messages.{i}: `tool_use` ids were found without `tool_result` blocks immediately after: {missing}"
+                ));
+            }
+            prev_tool_uses.clear();
+        } else {
+            if !prev_tool_uses.is_empty() {
+                return Err(format!(
+                    "messages.{i}: `tool_use` blocks of the previous assistant turn were not answered"
+                ));
+            }
+            prev_tool_uses = content
+                .iter()
+                .filter(|b| b["type"] == "tool_use")
+                .filter_map(|b| b["id"].as_str().map(str::to_string))
+                .collect();
+        }
+    }
+    if messages.last().map(|m| &m["role"]) != Some(&json!("user")) {
+        return Err("mock: the last message must have role `user`".into());
+    }
+    Ok(())
+}
