@@ -5,7 +5,24 @@
 //! `aws_config` load, so the credential chain, region, `AWS_ENDPOINT_URL` and the
 //! retry policy are resolved once per command.
 
+pub mod alarms;
+pub mod api;
+pub mod boundary;
+pub mod doc;
+pub mod function;
+pub mod log_group;
+pub mod permissions;
+pub mod plan;
+pub mod progress;
+pub mod queues;
+pub mod role;
+pub mod secrets;
+pub mod stack;
+pub mod tables;
+
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -21,6 +38,8 @@ pub const MAX_ATTEMPTS: u32 = 6;
 #[derive(Clone, Debug)]
 pub struct Aws {
     pub region: String,
+    /// Every API call these clients made.
+    pub calls: Arc<CallCounter>,
     pub iam: aws_sdk_iam::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub apigw: aws_sdk_apigatewayv2::Client,
@@ -46,18 +65,120 @@ impl Aws {
             )
             .load()
             .await;
+        let calls = Arc::new(CallCounter::from_env());
+        let counter = Counting(calls.clone());
+        // Each service's config builder takes the same interceptor; the trait is
+        // shared by every SDK crate.
+        macro_rules! client {
+            ($krate:ident) => {
+                $krate::Client::from_conf(
+                    $krate::config::Builder::from(&shared)
+                        .interceptor(counter.clone())
+                        .build(),
+                )
+            };
+        }
         Aws {
             region: region.to_string(),
-            iam: aws_sdk_iam::Client::new(&shared),
-            lambda: aws_sdk_lambda::Client::new(&shared),
-            apigw: aws_sdk_apigatewayv2::Client::new(&shared),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&shared),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&shared),
-            secrets: aws_sdk_secretsmanager::Client::new(&shared),
-            sts: aws_sdk_sts::Client::new(&shared),
-            sqs: aws_sdk_sqs::Client::new(&shared),
-            dynamodb: aws_sdk_dynamodb::Client::new(&shared),
+            calls,
+            iam: client!(aws_sdk_iam),
+            lambda: client!(aws_sdk_lambda),
+            apigw: client!(aws_sdk_apigatewayv2),
+            cloudwatch: client!(aws_sdk_cloudwatch),
+            logs: client!(aws_sdk_cloudwatchlogs),
+            secrets: client!(aws_sdk_secretsmanager),
+            sts: client!(aws_sdk_sts),
+            sqs: client!(aws_sdk_sqs),
+            dynamodb: client!(aws_sdk_dynamodb),
         }
+    }
+}
+
+/// Counts the API operations made through [`Aws`], split into reads and mutations.
+///
+/// A mutation is any operation whose name does not start with a read verb. The
+/// counter also implements the `CLAW_TEST_ABORT_AFTER_MUTATIONS=N` switch used by
+/// the end-to-end tests: the process exits with code 137 (as if SIGKILLed) right
+/// after its Nth successful mutating call, so a test can prove that re-running a
+/// deploy interrupted at any point converges.
+#[derive(Debug, Default)]
+pub struct CallCounter {
+    reads: AtomicUsize,
+    mutations: AtomicUsize,
+    abort_after: Option<usize>,
+    log: std::sync::Mutex<Vec<String>>,
+}
+
+/// The environment variable that makes claw stop dead after N mutating calls.
+pub const ABORT_AFTER_ENV: &str = "CLAW_TEST_ABORT_AFTER_MUTATIONS";
+
+const READ_PREFIXES: &[&str] = &[
+    "Get", "List", "Describe", "Head", "BatchGet", "Query", "Scan",
+];
+
+/// Whether an operation name is a read.
+pub fn is_read_operation(name: &str) -> bool {
+    READ_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+impl CallCounter {
+    fn from_env() -> CallCounter {
+        CallCounter {
+            abort_after: std::env::var(ABORT_AFTER_ENV)
+                .ok()
+                .and_then(|v| v.trim().parse().ok()),
+            ..CallCounter::default()
+        }
+    }
+
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
+    }
+
+    pub fn mutations(&self) -> usize {
+        self.mutations.load(Ordering::SeqCst)
+    }
+
+    /// `service:Operation` of every mutating call so far, in completion order.
+    pub fn mutation_log(&self) -> Vec<String> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    fn record(&self, service: &str, operation: &str, ok: bool) {
+        if is_read_operation(operation) {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        let n = self.mutations.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Ok(mut log) = self.log.lock() {
+            log.push(format!("{service}:{operation}"));
+        }
+        if ok && self.abort_after == Some(n) {
+            eprintln!("{ABORT_AFTER_ENV}={n}: stopping dead after {service}:{operation}");
+            std::process::exit(137);
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Counting(Arc<CallCounter>);
+
+impl aws_sdk_iam::config::Intercept for Counting {
+    fn name(&self) -> &'static str {
+        "claw-call-counter"
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &aws_sdk_iam::config::interceptors::FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_iam::config::RuntimeComponents,
+        cfg: &mut aws_sdk_iam::config::ConfigBag,
+    ) -> Result<(), aws_sdk_iam::error::BoxError> {
+        if let Some(meta) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>() {
+            let ok = matches!(context.output_or_error(), Some(Ok(_)));
+            self.0.record(meta.service(), meta.name(), ok);
+        }
+        Ok(())
     }
 }
 

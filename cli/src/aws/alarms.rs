@@ -1,0 +1,469 @@
+//! CloudWatch alarms on the function, named `{app}-{stage}-<what>`:
+//!
+//! - `errors`: AWS/Lambda Errors, Sum over 5 minutes ≥ `alarms.errors`
+//! - `throttles`: AWS/Lambda Throttles, Sum over 5 minutes ≥ `alarms.throttles`
+//! - `duration-p99`: AWS/Lambda Duration p99 over 5 minutes > ratio × timeout (ms)
+//! - `invocations-per-5min`: AWS/Lambda Invocations, Sum over 5 minutes > the value
+//! - `output-tokens-per-hour`: namespace `claw`, metric `OutputTokens` with
+//!   dimensions `app`, `stage`, Sum over one hour > the value.
+//!
+//! The token alarm relies on the function's embedded-metric-format records
+//! declaring the dimension set `[app, stage]` beside `[app, stage, agent]`, so
+//! CloudWatch keeps an all-agents series: an alarm needs exact dimensions, and a
+//! metric-math SUM over agents would need one metric per agent name in the alarm.
+//!
+//! Alarm actions go to `alarms.notify` when set. Missing data is not breaching.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+
+use super::plan::{Action, FieldChange, Kind, Plan, ResourceChange, TagDiff};
+use super::progress::{Progress, step};
+use super::stack::Target;
+use super::{Aws, AwsResultExt, is_ours};
+
+/// The EMF namespace and metric the function writes its token counts to.
+pub const TOKENS_NAMESPACE: &str = "claw";
+pub const TOKENS_METRIC: &str = "OutputTokens";
+
+/// Every alarm suffix claw may create, wanted or not.
+pub const SUFFIXES: &[&str] = &[
+    "errors",
+    "throttles",
+    "duration-p99",
+    "invocations-per-5min",
+    "output-tokens-per-hour",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub name: String,
+    pub namespace: String,
+    pub metric: String,
+    pub dimensions: BTreeMap<String, String>,
+    /// `Sum`, or an extended statistic such as `p99`.
+    pub statistic: String,
+    pub period: i32,
+    pub evaluation_periods: i32,
+    pub threshold: f64,
+    pub comparison: String,
+    pub treat_missing: String,
+    pub actions: Vec<String>,
+    pub description: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub arn: String,
+    pub spec: Spec,
+    pub tags: BTreeMap<String, String>,
+}
+
+pub fn desired(t: &Target) -> Vec<Spec> {
+    let a = &t.config.alarms;
+    let f = &t.names.function;
+    let p = &t.names.alarm_prefix;
+    let fn_dims: BTreeMap<String, String> = [("FunctionName".to_string(), f.clone())].into();
+    let actions: Vec<String> = a.notify.iter().cloned().collect();
+    let lambda =
+        |suffix: &str, metric: &str, stat: &str, threshold: f64, cmp: &str, desc: String| Spec {
+            name: format!("{p}{suffix}"),
+            namespace: "AWS/Lambda".into(),
+            metric: metric.into(),
+            dimensions: fn_dims.clone(),
+            statistic: stat.into(),
+            period: 300,
+            evaluation_periods: 1,
+            threshold,
+            comparison: cmp.into(),
+            treat_missing: "notBreaching".into(),
+            actions: actions.clone(),
+            description: desc,
+        };
+    let mut out = vec![
+        lambda(
+            "errors",
+            "Errors",
+            "Sum",
+            a.errors as f64,
+            "GreaterThanOrEqualToThreshold",
+            format!("claw: {f} had {} or more errors in 5 minutes", a.errors),
+        ),
+        lambda(
+            "throttles",
+            "Throttles",
+            "Sum",
+            a.throttles as f64,
+            "GreaterThanOrEqualToThreshold",
+            format!(
+                "claw: {f} was throttled {} or more times in 5 minutes",
+                a.throttles
+            ),
+        ),
+    ];
+    let timeout_ms = t.config.function.timeout_s as f64 * 1000.0;
+    let p99 = (a.duration_p99_ratio * timeout_ms).round();
+    out.push(lambda(
+        "duration-p99",
+        "Duration",
+        "p99",
+        p99,
+        "GreaterThanThreshold",
+        format!(
+            "claw: {f}'s p99 duration exceeded {p99} ms ({} of the {} s timeout)",
+            a.duration_p99_ratio, t.config.function.timeout_s
+        ),
+    ));
+    if let Some(n) = a.invocations_per_5min {
+        out.push(lambda(
+            "invocations-per-5min",
+            "Invocations",
+            "Sum",
+            n as f64,
+            "GreaterThanThreshold",
+            format!("claw: {f} was invoked more than {n} times in 5 minutes"),
+        ));
+    }
+    if let Some(n) = a.output_tokens_per_hour {
+        out.push(Spec {
+            name: format!("{p}output-tokens-per-hour"),
+            namespace: TOKENS_NAMESPACE.into(),
+            metric: TOKENS_METRIC.into(),
+            dimensions: [
+                ("app".to_string(), t.config.app.clone()),
+                ("stage".to_string(), t.config.stage.clone()),
+            ]
+            .into(),
+            statistic: "Sum".into(),
+            period: 3600,
+            evaluation_periods: 1,
+            threshold: n as f64,
+            comparison: "GreaterThanThreshold".into(),
+            treat_missing: "notBreaching".into(),
+            actions: actions.clone(),
+            description: format!(
+                "claw: {f}'s agents produced more than {n} output tokens in an hour"
+            ),
+        });
+    }
+    out
+}
+
+/// Reads every alarm with one of claw's names; returns them by name.
+pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<BTreeMap<String, Live>> {
+    let names: Vec<String> = SUFFIXES
+        .iter()
+        .map(|s| format!("{}{s}", t.names.alarm_prefix))
+        .collect();
+    let out = aws
+        .cloudwatch
+        .describe_alarms()
+        .set_alarm_names(Some(names))
+        .send()
+        .await
+        .ctx("DescribeAlarms", format!("{}*", t.names.alarm_prefix))?;
+    let alarms = out.metric_alarms.unwrap_or_default();
+    let lives = futures::future::try_join_all(alarms.into_iter().map(|a| async move {
+        let arn = a.alarm_arn.clone().unwrap_or_default();
+        let name = a.alarm_name.clone().unwrap_or_default();
+        let tags = aws
+            .cloudwatch
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .ctx("ListTagsForResource", &name)?
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| Some((t.key?, t.value?)))
+            .collect();
+        let statistic = a
+            .extended_statistic
+            .clone()
+            .or_else(|| a.statistic.as_ref().map(|s| s.as_str().to_string()))
+            .unwrap_or_default();
+        anyhow::Ok(Live {
+            arn,
+            spec: Spec {
+                name: name.clone(),
+                namespace: a.namespace.unwrap_or_default(),
+                metric: a.metric_name.unwrap_or_default(),
+                dimensions: a
+                    .dimensions
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|d| Some((d.name?, d.value?)))
+                    .collect(),
+                statistic,
+                period: a.period.unwrap_or_default(),
+                evaluation_periods: a.evaluation_periods.unwrap_or_default(),
+                threshold: a.threshold.unwrap_or_default(),
+                comparison: a
+                    .comparison_operator
+                    .map(|c| c.as_str().to_string())
+                    .unwrap_or_default(),
+                treat_missing: a.treat_missing_data.unwrap_or_else(|| "missing".into()),
+                actions: a.alarm_actions.unwrap_or_default(),
+                description: a.alarm_description.unwrap_or_default(),
+            },
+            tags,
+        })
+    }))
+    .await?;
+    Ok(lives
+        .into_iter()
+        .map(|l| (l.spec.name.clone(), l))
+        .collect())
+}
+
+fn num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+pub fn spec_diff(live: &Spec, want: &Spec) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    if live.threshold != want.threshold {
+        out.push(FieldChange::new(
+            "threshold",
+            num(live.threshold),
+            num(want.threshold),
+        ));
+    }
+    if live.comparison != want.comparison {
+        out.push(FieldChange::new(
+            "comparison",
+            &live.comparison,
+            &want.comparison,
+        ));
+    }
+    if live.statistic != want.statistic {
+        out.push(FieldChange::new(
+            "statistic",
+            &live.statistic,
+            &want.statistic,
+        ));
+    }
+    if live.period != want.period {
+        out.push(FieldChange::new("period_s", live.period, want.period));
+    }
+    if live.evaluation_periods != want.evaluation_periods {
+        out.push(FieldChange::new(
+            "evaluation_periods",
+            live.evaluation_periods,
+            want.evaluation_periods,
+        ));
+    }
+    if live.namespace != want.namespace
+        || live.metric != want.metric
+        || live.dimensions != want.dimensions
+    {
+        let show = |s: &Spec| {
+            let dims: Vec<String> = s
+                .dimensions
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            format!("{}/{} [{}]", s.namespace, s.metric, dims.join(","))
+        };
+        out.push(FieldChange::new("metric", show(live), show(want)));
+    }
+    if live.treat_missing != want.treat_missing {
+        out.push(FieldChange::new(
+            "treat_missing_data",
+            &live.treat_missing,
+            &want.treat_missing,
+        ));
+    }
+    if live.actions != want.actions {
+        let show = |a: &[String]| {
+            if a.is_empty() {
+                "(none)".to_string()
+            } else {
+                a.join(",")
+            }
+        };
+        out.push(FieldChange::new(
+            "actions",
+            show(&live.actions),
+            show(&want.actions),
+        ));
+    }
+    // The description follows from the fields above; on its own it means a hand edit.
+    if out.is_empty() && live.description != want.description {
+        out.push(FieldChange::new("description", "(edited)", "(claw's)"));
+    }
+    out
+}
+
+pub fn plan(t: &Target, live: &BTreeMap<String, Live>, plan: &mut Plan) {
+    let want = desired(t);
+    for spec in &want {
+        match live.get(&spec.name) {
+            None => plan.push(ResourceChange::new(Kind::Alarm, &spec.name, Action::Create)),
+            Some(l) if !is_ours(&l.tags, &t.config) => plan.blockers.push(format!(
+                "CloudWatch alarm {} exists but is not tagged claw:app={} claw:stage={}; claw does not touch resources it did not create (delete or rename it)",
+                l.spec.name, t.config.app, t.config.stage
+            )),
+            Some(l) => {
+                let mut fields = spec_diff(&l.spec, spec);
+                fields.extend(TagDiff::field(&l.tags, &t.tags));
+                plan.push(ResourceChange::new(
+                    Kind::Alarm,
+                    &spec.name,
+                    if fields.is_empty() {
+                        Action::NoChange
+                    } else {
+                        Action::Update { fields }
+                    },
+                ));
+            }
+        }
+    }
+    for (name, l) in live {
+        if want.iter().any(|s| &s.name == name) {
+            continue;
+        }
+        if is_ours(&l.tags, &t.config) {
+            plan.push(ResourceChange::new(Kind::Alarm, name, Action::Delete));
+        }
+    }
+}
+
+async fn put(aws: &Aws, t: &Target, s: &Spec) -> anyhow::Result<()> {
+    let mut req = aws
+        .cloudwatch
+        .put_metric_alarm()
+        .alarm_name(&s.name)
+        .alarm_description(&s.description)
+        .namespace(&s.namespace)
+        .metric_name(&s.metric)
+        .set_dimensions(Some(
+            s.dimensions
+                .iter()
+                .map(|(k, v)| Dimension::builder().name(k).value(v).build())
+                .collect(),
+        ))
+        .period(s.period)
+        .evaluation_periods(s.evaluation_periods)
+        .threshold(s.threshold)
+        .comparison_operator(ComparisonOperator::from(s.comparison.as_str()))
+        .treat_missing_data(&s.treat_missing)
+        .actions_enabled(true)
+        .set_alarm_actions(Some(s.actions.clone()))
+        // Tags count only when the alarm is created; updates re-tag separately.
+        .set_tags(Some(
+            t.tags
+                .iter()
+                .map(|(k, v)| {
+                    aws_sdk_cloudwatch::types::Tag::builder()
+                        .key(k)
+                        .value(v)
+                        .build()
+                })
+                .collect(),
+        ));
+    req = if s.statistic.starts_with('p') {
+        req.extended_statistic(&s.statistic)
+    } else {
+        req.statistic(Statistic::from(s.statistic.as_str()))
+    };
+    req.send().await.ctx("PutMetricAlarm", &s.name)?;
+    Ok(())
+}
+
+pub async fn apply(
+    aws: &Aws,
+    t: &Target,
+    live: &BTreeMap<String, Live>,
+    plan: &Plan,
+    progress: &Progress,
+) -> anyhow::Result<()> {
+    let want = desired(t);
+    let work = plan
+        .of_kind(Kind::Alarm)
+        .filter(|c| c.action != Action::NoChange)
+        .map(|c| {
+            let spec = want.iter().find(|s| s.name == c.name);
+            let l = live.get(&c.name);
+            async move {
+                let what = format!("{} {}", Kind::Alarm.label(), c.name);
+                match (&c.action, spec) {
+                    (Action::Create, Some(s)) => {
+                        step(progress, "creating", "created", &what, put(aws, t, s)).await
+                    }
+                    (Action::Update { fields }, Some(s)) => {
+                        step(progress, "updating", "updated", &what, async {
+                            if fields.iter().any(|f| f.field != "tags") {
+                                put(aws, t, s).await?;
+                            }
+                            if let Some(l) = l {
+                                let d = TagDiff::between(&l.tags, &t.tags);
+                                if !d.set.is_empty() {
+                                    aws.cloudwatch
+                                        .tag_resource()
+                                        .resource_arn(&l.arn)
+                                        .set_tags(Some(
+                                            d.set
+                                                .iter()
+                                                .map(|(k, v)| {
+                                                    aws_sdk_cloudwatch::types::Tag::builder()
+                                                        .key(k)
+                                                        .value(v)
+                                                        .build()
+                                                })
+                                                .collect(),
+                                        ))
+                                        .send()
+                                        .await
+                                        .ctx("TagResource", &c.name)?;
+                                }
+                                if !d.remove.is_empty() {
+                                    aws.cloudwatch
+                                        .untag_resource()
+                                        .resource_arn(&l.arn)
+                                        .set_tag_keys(Some(d.remove.clone()))
+                                        .send()
+                                        .await
+                                        .ctx("UntagResource", &c.name)?;
+                                }
+                            }
+                            Ok(())
+                        })
+                        .await
+                    }
+                    (Action::Delete, _) => {
+                        step(
+                            progress,
+                            "deleting",
+                            "deleted",
+                            &what,
+                            delete(aws, std::slice::from_ref(&c.name)),
+                        )
+                        .await
+                    }
+                    _ => Ok(()),
+                }
+            }
+        });
+    futures::future::try_join_all(work).await?;
+    Ok(())
+}
+
+pub async fn delete(aws: &Aws, names: &[String]) -> anyhow::Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    aws.cloudwatch
+        .delete_alarms()
+        .set_alarm_names(Some(names.to_vec()))
+        .send()
+        .await
+        .ctx("DeleteAlarms", names.join(", "))?;
+    Ok(())
+}
