@@ -26,7 +26,6 @@
 #![allow(dead_code)]
 
 use std::collections::{HashSet, VecDeque};
-use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
