@@ -1,4 +1,6 @@
-# Source me (bash or zsh): `source scripts/env.sh` after scripts/setup.
+# shellcheck shell=bash
+# Source me after scripts/setup: `source scripts/env.sh` (bash/zsh, from
+# anywhere; plain sh: `. scripts/env.sh` from the repo root).
 # Puts the repo's .venv/bin first on PATH (moto_server, parliament,
 # cloudsplaining, cargo-zigbuild, python -m ziglang) and keeps cargo's build
 # output outside the work tree, where it survives a fresh checkout.
@@ -7,9 +9,10 @@
 if [ -n "${BASH_SOURCE:-}" ]; then
     _claw_env_file="${BASH_SOURCE[0]}"
 elif [ -n "${ZSH_VERSION:-}" ]; then
-    _claw_env_file="${(%):-%x}"
+    eval '_claw_env_file="${(%):-%x}"' # zsh: path of the sourced file
 else
-    _claw_env_file="$0"
+    # POSIX sh cannot tell which file it is sourcing: source from the repo root.
+    _claw_env_file="$PWD/scripts/env.sh"
 fi
 CLAW_ROOT="$(cd "$(dirname "$_claw_env_file")/.." && pwd)"
 unset _claw_env_file

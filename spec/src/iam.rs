@@ -139,6 +139,10 @@ pub const STAR_RESOURCE_ALLOWLIST: &[(&str, &str)] = &[
         "has no resource-level permissions; scoped instead by the lambda:FunctionArn condition",
     ),
     (
+        "logs:DescribeLogGroups",
+        "has no resource-level permissions; claw reads its own log groups by name prefix",
+    ),
+    (
         "ec2:DescribeSecurityGroups",
         "EC2 Describe actions have no resource-level permissions; Lambda checks the deployer can read the VPC config it sets",
     ),

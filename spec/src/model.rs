@@ -166,7 +166,7 @@ pub enum Provider {
     /// The Anthropic API, with a key from Secrets Manager.
     #[default]
     Anthropic,
-    /// Amazon Bedrock, authorised by IAM alone (no key).
+    /// Amazon Bedrock, authorised by IAM alone (no key). Planned; refused for now.
     Bedrock,
 }
 

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::iam::{PolicyDocument, Statement};
-use crate::model::{ApiMode, Config, Provider, Tracing};
+use crate::model::{ApiMode, Config, Tracing};
 use crate::names::{API_ID_PLACEHOLDER, Names};
 use crate::tools;
 
@@ -76,16 +76,6 @@ pub fn role(config: &Config, names: &Names) -> PolicyDocument {
             "ReadDeclaredSecrets",
             &["secretsmanager:GetSecretValue"],
             secrets.iter().map(|n| names.secret_arn(n)).collect(),
-        ));
-    }
-    if config.model.provider == Provider::Bedrock {
-        s.push(Statement::allow(
-            "InvokeModel",
-            &["bedrock:InvokeModel"],
-            vec![format!(
-                "arn:aws:bedrock:{}::foundation-model/{}",
-                names.region, config.model.id
-            )],
         ));
     }
     for (name, tool) in &config.tools {
@@ -231,7 +221,7 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
             vec![role_arn.clone()],
         )
         .when(
-            "StringEquals",
+            "ArnEquals",
             "iam:PermissionsBoundary",
             json!(names.boundary_arn()),
         ),
@@ -289,7 +279,7 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
         Statement::allow(
             "FindLogGroups",
             &["logs:DescribeLogGroups"],
-            vec![format!("arn:aws:logs:{region}:{account}:log-group:*")],
+            vec!["*".into()],
         ),
         Statement::allow(
             "ApiAccessLogDelivery",
@@ -380,7 +370,7 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                 &["lambda:CreateEventSourceMapping"],
                 vec!["*".into()],
             )
-            .when("StringEquals", "lambda:FunctionArn", json!(fn_arn)),
+            .when("ArnEquals", "lambda:FunctionArn", json!(fn_arn)),
         );
         s.push(Statement::allow(
             "FindQueueMapping",
@@ -399,7 +389,7 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                     "arn:aws:lambda:{region}:{account}:event-source-mapping:*"
                 )],
             )
-            .when("StringEquals", "lambda:FunctionArn", json!(fn_arn)),
+            .when("ArnEquals", "lambda:FunctionArn", json!(fn_arn)),
         );
     }
     if !tables.is_empty() {

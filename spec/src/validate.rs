@@ -496,9 +496,9 @@ fn model(c: &mut Check) {
             p(&["model"]),
             "missing required key `api_key_secret`: the Secrets Manager name of the Anthropic API key",
         ),
-        (Provider::Bedrock, Some(_)) => c.key_error(
-            p(&["model", "api_key_secret"]),
-            "Bedrock is authorised by IAM alone; remove `api_key_secret`",
+        (Provider::Bedrock, _) => c.error(
+            p(&["model", "provider"]),
+            "`bedrock` is planned but not supported by this version of claw; use `anthropic`",
         ),
         _ => {}
     }

@@ -133,7 +133,7 @@ fn deployer_can_only_create_roles_under_the_boundary() {
             || grants("iam:PutRolePermissionsBoundary")
         {
             assert_eq!(
-                st.condition.as_ref().unwrap()["StringEquals"]["iam:PermissionsBoundary"],
+                st.condition.as_ref().unwrap()["ArnEquals"]["iam:PermissionsBoundary"],
                 boundary.as_str()
             );
         }
