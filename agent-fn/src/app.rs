@@ -547,6 +547,7 @@ impl App {
         let runs = join_all(records.iter().map(|r| self.job_record(r, inv))).await;
         let mut failures = Vec::new();
         let mut agents: Vec<String> = Vec::new();
+        let mut worst = 0;
         audit.records = Some(records.len());
         for (record, (retry, a)) in records.iter().zip(runs) {
             if retry {
@@ -557,13 +558,21 @@ impl App {
             audit.input_tokens += a.input_tokens;
             audit.output_tokens += a.output_tokens;
             audit.model_latency_ms += a.model_latency_ms;
-            if let Some(ag) = a.agent {
-                if !agents.contains(&ag) {
-                    agents.push(ag);
-                }
+            if let Some(ag) = &a.agent
+                && !agents.contains(ag)
+            {
+                agents.push(ag.clone());
             }
-            if audit.error.is_none() && a.error.is_some() {
-                audit.error = a.error;
+            // The invocation's outcome is its worst record's: one SQS will deliver
+            // again beats one that was dropped, which beats none.
+            let rank = match (retry, a.error.is_some()) {
+                (true, _) => 2,
+                (false, true) => 1,
+                _ => 0,
+            };
+            if rank > worst {
+                worst = rank;
+                audit.error = a.error.clone();
                 audit.outcome = a.outcome;
                 audit.status = a.status;
             }
@@ -597,12 +606,10 @@ impl App {
         audit.job_id = Some(job.job_id.clone());
         let track = self.config.api.mode == ApiMode::Async;
         let agent = job.request.agent.clone().unwrap_or_default();
-        if track {
-            if let Err(e) = self.jobs().update(&job.job_id, "running", None, None).await {
-                let err = RunError::internal("job_update", e);
-                self.note_error(&mut audit, &err);
-                return (true, audit);
-            }
+        if track && let Err(e) = self.jobs().update(&job.job_id, "running", None, None).await {
+            let err = RunError::internal("job_update", e);
+            self.note_error(&mut audit, &err);
+            return (true, audit);
         }
         let result = self.converse(&agent, &job.request, inv, &mut audit).await;
         let (status, value, error) = match &result {
@@ -614,16 +621,15 @@ impl App {
             self.note_error(&mut audit, e);
             retry = e.retryable();
         }
-        if track {
-            if let Err(e) = self
+        if track
+            && let Err(e) = self
                 .jobs()
                 .update(&job.job_id, status, value.as_ref(), error.as_deref())
                 .await
-            {
-                let err = RunError::internal("job_update", e);
-                self.note_error(&mut audit, &err);
-                retry = true;
-            }
+        {
+            let err = RunError::internal("job_update", e);
+            self.note_error(&mut audit, &err);
+            retry = true;
         }
         (retry, audit)
     }

@@ -249,10 +249,10 @@ fn checked(raw: RawRequest, what: &str) -> Result<AgentRequest, BadRequest> {
     if let Some(s) = &raw.session_id {
         check_id(s, "session_id")?;
     }
-    if let Some(a) = &raw.agent {
-        if a.is_empty() {
-            return Err(BadRequest(format!("{what}: `agent` is empty")));
-        }
+    if let Some(a) = &raw.agent
+        && a.is_empty()
+    {
+        return Err(BadRequest(format!("{what}: `agent` is empty")));
     }
     Ok(AgentRequest {
         agent: raw.agent,

@@ -502,10 +502,10 @@ fn validate(body: &Value, options: &MockOptions) -> Result<(), String> {
     let model = body["model"]
         .as_str()
         .ok_or("mock: `model` must be a string")?;
-    if let Some(want) = &options.expect_model {
-        if model != want {
-            return Err(format!("mock: expected model `{want}`, got `{model}`"));
-        }
+    if let Some(want) = &options.expect_model
+        && model != want
+    {
+        return Err(format!("mock: expected model `{want}`, got `{model}`"));
     }
     if !body["max_tokens"].is_u64() {
         return Err("mock: `max_tokens` must be a positive integer".into());

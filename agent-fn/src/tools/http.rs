@@ -321,10 +321,10 @@ async fn send(
         let mut req = client
             .request(method.clone(), url.clone())
             .header("accept", "application/json");
-        if let Some((name, value)) = &call.auth {
-            if url.origin() == origin {
-                req = req.header(name.clone(), value.clone());
-            }
+        if let Some((name, value)) = &call.auth
+            && url.origin() == origin
+        {
+            req = req.header(name.clone(), value.clone());
         }
         if let Some(b) = &body {
             req = req.json(b);
@@ -334,26 +334,26 @@ async fn send(
             None => format!("the request failed: {}", chain(&e)),
         })?;
         let status = resp.status();
-        if status.is_redirection() {
-            if let Some(loc) = resp.headers().get("location") {
-                if hop == MAX_REDIRECTS {
-                    return Err(format!("more than {MAX_REDIRECTS} redirects"));
-                }
-                let loc = loc
-                    .to_str()
-                    .map_err(|_| "a redirect Location is not text".to_string())?;
-                url = url
-                    .join(loc)
-                    .map_err(|e| format!("a redirect Location is not a URL: {e}"))?;
-                if !matches!(
-                    status,
-                    StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
-                ) {
-                    method = Method::GET;
-                    body = None;
-                }
-                continue;
+        if status.is_redirection()
+            && let Some(loc) = resp.headers().get("location")
+        {
+            if hop == MAX_REDIRECTS {
+                return Err(format!("more than {MAX_REDIRECTS} redirects"));
             }
+            let loc = loc
+                .to_str()
+                .map_err(|_| "a redirect Location is not text".to_string())?;
+            url = url
+                .join(loc)
+                .map_err(|e| format!("a redirect Location is not a URL: {e}"))?;
+            if !matches!(
+                status,
+                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+            ) {
+                method = Method::GET;
+                body = None;
+            }
+            continue;
         }
         return read_capped(resp, cap).await;
     }

@@ -1,0 +1,462 @@
+//! The whole handler, per event shape, against the mock model with fixed secrets:
+//! response shapes and statuses, the audit and EMF lines, and that neither the API
+//! key nor internals reach a response or a log line.
+
+#[path = "../../tests/support/mock_model.rs"]
+mod mock_model;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agent_fn::anthropic::RetryPolicy;
+use agent_fn::app::{App, Invocation, Options};
+use agent_fn::deadline::Deadline;
+use mock_model::{MockModel, Step};
+use serde_json::{Value, json};
+
+const KEY: &str = "sk-ant-test-0123456789";
+
+struct Harness {
+    app: App,
+    lines: Arc<Mutex<Vec<String>>>,
+    mock: MockModel,
+}
+
+impl Harness {
+    fn new(script: Vec<Step>, edit: impl FnOnce(&mut Value)) -> Harness {
+        let mock = MockModel::start(KEY, script);
+        let mut config = json!({
+            "app": "crm-leads", "stage": "test", "region": "ap-southeast-2", "account": "123456789012",
+            "function": {"timeout_s": 30},
+            "model": {"id": "claude-test", "max_tokens": 512, "api_key_secret": "anthropic-key"},
+            "limits": {"max_tool_calls": 5, "max_turns": 4},
+            "agents": {
+                "lead-qualifier": {"system": "Qualify leads.", "tools": []},
+                "other": {"system": "Other.", "tools": []}
+            },
+        });
+        edit(&mut config);
+        let config: claw_spec::Config = serde_json::from_value(config).unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = {
+            let lines = Arc::clone(&lines);
+            Arc::new(move |l: &str| lines.lock().unwrap().push(l.to_string()))
+        };
+        let app = App::new(
+            config,
+            Options {
+                model_base_url: mock.base_url(),
+                retry: RetryPolicy {
+                    max_retries: 2,
+                    base: Duration::from_millis(1),
+                    cap: Duration::from_millis(2),
+                    max_server_delay: Duration::from_secs(60),
+                },
+                margin: Some(Duration::from_millis(200)),
+                static_secrets: Some(HashMap::from([(
+                    "anthropic-key".to_string(),
+                    KEY.to_string(),
+                )])),
+                address_policy: None,
+                sink: Some(sink),
+            },
+        );
+        Harness { app, lines, mock }
+    }
+
+    async fn invoke(&self, payload: Value) -> Result<Value, String> {
+        let inv = Invocation {
+            request_id: "req-123".into(),
+            deadline: Deadline::after(Duration::from_secs(30)),
+        };
+        self.app
+            .handle(payload, &inv)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn lines(&self) -> Vec<Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("every log line is JSON"))
+            .collect()
+    }
+
+    fn audit(&self) -> Value {
+        let audits: Vec<Value> = self
+            .lines()
+            .into_iter()
+            .filter(|l| l["type"] == "audit")
+            .collect();
+        assert_eq!(audits.len(), 1, "exactly one audit line per invocation");
+        audits[0].clone()
+    }
+
+    fn emf(&self) -> Value {
+        let emf: Vec<Value> = self
+            .lines()
+            .into_iter()
+            .filter(|l| l.get("_aws").is_some())
+            .collect();
+        assert_eq!(emf.len(), 1, "exactly one EMF line per invocation");
+        emf[0].clone()
+    }
+
+    /// Nothing the function printed or answered holds the API key.
+    fn assert_no_key(&self, response: &Value) {
+        assert!(!response.to_string().contains(KEY));
+        for l in self.lines.lock().unwrap().iter() {
+            assert!(!l.contains(KEY), "the API key leaked into a log line: {l}");
+        }
+    }
+}
+
+fn apigw(route: &str, params: Value, body: Option<&str>) -> Value {
+    let (method, path) = route.split_once(' ').unwrap();
+    json!({
+        "version": "2.0",
+        "routeKey": route,
+        "rawPath": path,
+        "headers": {"content-type": "application/json"},
+        "pathParameters": params,
+        "requestContext": {
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7"},
+            "requestId": "api-req", "routeKey": route, "stage": "$default", "timeEpoch": 0
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+}
+
+fn http_body(resp: &Value) -> Value {
+    assert_eq!(resp["headers"]["content-type"], "application/json");
+    serde_json::from_str(resp["body"].as_str().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn api_gateway_success() {
+    let h = Harness::new(vec![Step::text("Score: 80").with_usage(50, 7)], |_| {});
+    let resp = h
+        .invoke(apigw(
+            "POST /agents/{agent}",
+            json!({"agent": "lead-qualifier"}),
+            Some(r#"{"message":"lead 42","session_id":"sess-1"}"#),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(resp["statusCode"], 200);
+    let body = http_body(&resp);
+    assert_eq!(body["response"], "Score: 80");
+    assert_eq!(body["session_id"], "sess-1");
+    assert_eq!(body["tool_calls"], 0);
+    assert_eq!(
+        body["usage"],
+        json!({"input_tokens": 50, "output_tokens": 7})
+    );
+    assert_eq!(body["stop_reason"], "end_turn");
+    let req = &h.mock.requests()[0];
+    assert_eq!(req.body["model"], "claude-test");
+    assert_eq!(req.body["system"], "Qualify leads.");
+    assert_eq!(req.body["messages"][0]["content"][0]["text"], "lead 42");
+    let a = h.audit();
+    assert_eq!(a["request_id"], "req-123");
+    assert_eq!(a["source"], "apigw");
+    assert_eq!(a["agent"], "lead-qualifier");
+    assert_eq!(a["session_id"], "sess-1");
+    assert_eq!(a["outcome"], "ok");
+    assert_eq!(a["status"], 200);
+    assert_eq!(a["turns"], 1);
+    assert_eq!(a["input_tokens"], 50);
+    assert_eq!(a["output_tokens"], 7);
+    assert!(a["duration_ms"].is_u64() && a["model_latency_ms"].is_u64());
+    assert!(a["error"].is_null());
+    let emf = h.emf();
+    assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "claw");
+    assert_eq!(
+        emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["app", "stage", "agent"]])
+    );
+    assert_eq!(
+        (emf["app"].as_str(), emf["stage"].as_str()),
+        (Some("crm-leads"), Some("test"))
+    );
+    assert_eq!(emf["OutputTokens"], 7);
+    assert_eq!(emf["Errors"], 0);
+    h.assert_no_key(&resp);
+}
+
+#[tokio::test]
+async fn api_gateway_generates_a_session_id() {
+    let h = Harness::new(vec![Step::text("hi")], |_| {});
+    let resp = h
+        .invoke(apigw(
+            "POST /agents/{agent}",
+            json!({"agent": "other"}),
+            Some(r#"{"message":"x"}"#),
+        ))
+        .await
+        .unwrap();
+    let sid = http_body(&resp)["session_id"].as_str().unwrap().to_string();
+    assert_eq!(sid.len(), 32);
+    assert!(sid.bytes().all(|b| b.is_ascii_hexdigit()));
+}
+
+#[tokio::test]
+async fn api_gateway_bad_requests_name_the_problem() {
+    let h = Harness::new(vec![], |_| {});
+    let resp = h
+        .invoke(apigw(
+            "POST /agents/{agent}",
+            json!({"agent": "lead-qualifier"}),
+            Some("{oops"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(resp["statusCode"], 400);
+    let body = http_body(&resp);
+    assert!(
+        body["error"].as_str().unwrap().contains("not valid JSON"),
+        "{body}"
+    );
+    assert_eq!(body["request_id"], "req-123");
+    let a = h.audit();
+    assert_eq!(a["outcome"], "bad_request");
+    assert_eq!(a["error"], "bad_request");
+    assert_eq!(h.mock.request_count(), 0);
+}
+
+#[tokio::test]
+async fn api_gateway_unknown_agent_is_404_and_never_a_metric_dimension() {
+    let h = Harness::new(vec![], |_| {});
+    let resp = h
+        .invoke(apigw(
+            "POST /agents/{agent}",
+            json!({"agent": "nope"}),
+            Some(r#"{"message":"x"}"#),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(resp["statusCode"], 404);
+    assert!(
+        http_body(&resp)["error"]
+            .as_str()
+            .unwrap()
+            .contains("no agent named `nope`")
+    );
+    assert!(h.audit()["agent"].is_null());
+    assert_eq!(h.emf()["agent"], "none");
+}
+
+#[tokio::test]
+async fn model_failures_are_generic_to_the_caller_and_detailed_in_the_log() {
+    let h = Harness::new(
+        vec![Step::error(403, "permission_error", "key revoked")],
+        |_| {},
+    );
+    let resp = h
+        .invoke(apigw(
+            "POST /agents/{agent}",
+            json!({"agent": "lead-qualifier"}),
+            Some(r#"{"message":"x"}"#),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(resp["statusCode"], 500);
+    assert_eq!(
+        http_body(&resp),
+        json!({"error": "agent error", "request_id": "req-123"})
+    );
+    let a = h.audit();
+    assert_eq!(a["outcome"], "error");
+    assert_eq!(a["error"], "model_http_403");
+    assert_eq!(h.emf()["Errors"], 1);
+    let errors: Vec<Value> = h
+        .lines()
+        .into_iter()
+        .filter(|l| l["type"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0]["detail"].as_str().unwrap().contains("403"));
+    h.assert_no_key(&resp);
+}
+
+#[tokio::test]
+async fn direct_invoke_answers_with_the_same_body() {
+    let h = Harness::new(vec![Step::text("direct answer")], |_| {});
+    let resp = h
+        .invoke(json!({"agent": "lead-qualifier", "message": "hello", "session_id": "s-9"}))
+        .await
+        .unwrap();
+    assert_eq!(resp["response"], "direct answer");
+    assert_eq!(resp["session_id"], "s-9");
+    assert_eq!(resp["stop_reason"], "end_turn");
+    assert_eq!(h.audit()["source"], "direct");
+}
+
+#[tokio::test]
+async fn direct_invoke_errors_are_objects_with_a_status() {
+    let h = Harness::new(vec![], |_| {});
+    let resp = h.invoke(json!({"agent": "lead-qualifier"})).await.unwrap();
+    assert_eq!(resp["status"], 400);
+    assert_eq!(resp["request_id"], "req-123");
+    assert!(
+        resp["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing field `message`")
+    );
+    let resp = h
+        .invoke(json!({"agent": "ghost", "message": "x"}))
+        .await
+        .unwrap();
+    assert_eq!(resp["status"], 404);
+}
+
+#[tokio::test]
+async fn unknown_event_shapes_are_bad_requests() {
+    let h = Harness::new(vec![], |_| {});
+    let resp = h.invoke(json!({"hello": "world"})).await.unwrap();
+    assert_eq!(resp["status"], 400);
+    assert!(
+        resp["error"]
+            .as_str()
+            .unwrap()
+            .contains("unrecognised event")
+    );
+    let a = h.audit();
+    assert_eq!(a["source"], "unknown");
+    assert_eq!(a["outcome"], "bad_request");
+}
+
+#[tokio::test]
+async fn eventbridge_runs_the_detail_and_fails_retryable_errors() {
+    let event = |detail: Value| {
+        json!({"version": "0", "id": "e", "detail-type": "LeadCreated", "source": "crm",
+               "account": "123456789012", "time": "2024-03-12T19:03:58Z", "region": "ap-southeast-2",
+               "resources": [], "detail": detail})
+    };
+    let h = Harness::new(vec![Step::text("from events")], |_| {});
+    let resp = h
+        .invoke(event(json!({"agent": "other", "message": "new lead"})))
+        .await
+        .unwrap();
+    assert_eq!(resp["response"], "from events");
+    assert_eq!(h.audit()["source"], "eventbridge");
+
+    // A model outage fails the invocation so Lambda retries the event.
+    let h = Harness::new((0..3).map(|_| Step::server_error()).collect(), |_| {});
+    let err = h
+        .invoke(event(json!({"agent": "other", "message": "new lead"})))
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("agent error") && err.contains("req-123"),
+        "{err}"
+    );
+
+    // A bad event would fail every retry: answered, not failed.
+    let h = Harness::new(vec![], |_| {});
+    let resp = h
+        .invoke(event(json!({"message": "no agent"})))
+        .await
+        .unwrap();
+    assert_eq!(resp["status"], 400);
+}
+
+fn sqs(records: &[(&str, &str)]) -> Value {
+    json!({"Records": records.iter().map(|(id, body)| json!({
+        "messageId": id, "receiptHandle": "rh", "body": body, "attributes": {},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:ap-southeast-2:123456789012:crm-leads-test-jobs",
+        "awsRegion": "ap-southeast-2"
+    })).collect::<Vec<_>>()})
+}
+
+#[tokio::test]
+async fn sqs_reports_only_records_a_retry_could_fix() {
+    // Three records run concurrently; the mock answers in arrival order, so every
+    // reply is a failure or a success regardless of which record gets it: two
+    // valid jobs, one of which meets a 400 from the model (not retryable by the
+    // client, but a job a later delivery could complete), and two malformed ones.
+    let h = Harness::new(
+        vec![
+            Step::text("job done"),
+            Step::error(400, "invalid_request_error", "nope"),
+        ],
+        |_| {},
+    );
+    let resp = h
+        .invoke(sqs(&[
+            ("m-ok", r#"{"job_id":"j1","agent":"other","message":"a"}"#),
+            ("m-garbage", "not json"),
+            (
+                "m-fail",
+                r#"{"job_id":"j2","agent":"lead-qualifier","message":"b"}"#,
+            ),
+            (
+                "m-ghost",
+                r#"{"job_id":"j3","agent":"ghost","message":"c"}"#,
+            ),
+        ]))
+        .await
+        .unwrap();
+    let failures = resp["batchItemFailures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{resp}");
+    let failed = failures[0]["itemIdentifier"].as_str().unwrap();
+    assert!(failed == "m-ok" || failed == "m-fail", "{failed}");
+    let a = h.audit();
+    assert_eq!(a["source"], "sqs");
+    assert_eq!(a["records"], 4);
+    assert_eq!(a["failed_records"], 1);
+    assert_eq!(a["outcome"], "error");
+    assert_eq!(a["error"], "model_http_400");
+}
+
+#[tokio::test]
+async fn bedrock_is_refused_clearly() {
+    let h = Harness::new(vec![], |c| {
+        c["model"] = json!({"provider": "bedrock", "id": "anthropic.claude-test"});
+    });
+    let resp = h
+        .invoke(json!({"agent": "other", "message": "x"}))
+        .await
+        .unwrap();
+    assert_eq!(resp["status"], 500);
+    assert_eq!(resp["error"], "agent error");
+    assert_eq!(h.audit()["error"], "unsupported_provider");
+    let errors: Vec<Value> = h
+        .lines()
+        .into_iter()
+        .filter(|l| l["type"] == "error")
+        .collect();
+    assert!(errors[0]["detail"].as_str().unwrap().contains("bedrock"));
+}
+
+#[tokio::test]
+async fn a_deadline_before_any_answer_is_a_504() {
+    let h = Harness::new(
+        vec![Step::text("late").delayed(Duration::from_secs(20))],
+        |_| {},
+    );
+    let inv = Invocation {
+        request_id: "req-t".into(),
+        deadline: Deadline::after(Duration::from_millis(700)),
+    };
+    let resp = h
+        .app
+        .handle(
+            apigw(
+                "POST /agents/{agent}",
+                json!({"agent": "other"}),
+                Some(r#"{"message":"x"}"#),
+            ),
+            &inv,
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp["statusCode"], 504);
+    assert_eq!(h.audit()["outcome"], "deadline");
+}
