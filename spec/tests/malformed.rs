@@ -673,12 +673,12 @@ fn cases() -> Vec<Case> {
             "exactly one YAML document",
         ),
         c(
-            "bedrock with key",
+            "bedrock not supported yet",
             with("model:\n", "model:\n  provider: bedrock\n"),
-            8,
-            3,
-            "model.api_key_secret",
-            "Bedrock is authorised by IAM alone",
+            6,
+            13,
+            "model.provider",
+            "`bedrock` is planned but not supported",
         ),
     ]
 }
