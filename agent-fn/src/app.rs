@@ -54,6 +54,8 @@ pub struct Options {
     /// Replaces every http tool's address policy (tests of the SSRF guard).
     pub address_policy: Option<AddressPolicy>,
     pub sink: Option<Sink>,
+    /// An SDK config to use instead of the environment's (tests against moto).
+    pub aws_config: Option<aws_config::SdkConfig>,
 }
 
 impl Options {
@@ -69,6 +71,7 @@ impl Options {
             static_secrets: None,
             address_policy: None,
             sink: None,
+            aws_config: None,
         }
     }
 }
@@ -207,7 +210,10 @@ impl App {
     pub fn new(config: Config, options: Options) -> App {
         let config = Arc::new(config);
         let names = Names::new(&config);
-        let aws = Arc::new(Aws::new(&config.region));
+        let aws = Arc::new(match options.aws_config {
+            Some(c) => Aws::from_config(&config.region, c),
+            None => Aws::new(&config.region),
+        });
         let secrets = Arc::new(Secrets::new(match options.static_secrets {
             Some(m) => Source::Static(m),
             None => Source::Aws(Arc::clone(&aws)),

@@ -28,6 +28,16 @@ impl Aws {
         }
     }
 
+    /// Uses `config` instead of loading one from the environment (tests against a
+    /// local endpoint: the environment cannot be changed safely inside a test).
+    pub fn from_config(fallback_region: &str, config: SdkConfig) -> Aws {
+        Aws {
+            fallback_region: fallback_region.to_string(),
+            config: OnceCell::new_with(Some(config)),
+            ..Aws::default()
+        }
+    }
+
     pub async fn config(&self) -> &SdkConfig {
         self.config
             .get_or_init(|| async {
@@ -57,8 +67,9 @@ impl Aws {
         self.s3
             .get_or_init(|| async {
                 // Path-style works for every bucket name and with local endpoints (moto).
-                let conf = aws_sdk_s3::config::Builder::from(self.config().await)
-                    .force_path_style(std::env::var_os("AWS_ENDPOINT_URL").is_some())
+                let sdk = self.config().await;
+                let conf = aws_sdk_s3::config::Builder::from(sdk)
+                    .force_path_style(sdk.endpoint_url().is_some())
                     .build();
                 aws_sdk_s3::Client::from_conf(conf)
             })

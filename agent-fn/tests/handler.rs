@@ -60,6 +60,7 @@ impl Harness {
                 )])),
                 address_policy: None,
                 sink: Some(sink),
+                aws_config: None,
             },
         );
         Harness { app, lines, mock }
