@@ -7,6 +7,7 @@ pub mod invoke;
 pub mod logs;
 pub mod plan;
 pub mod policy;
+pub mod policy_live;
 pub mod schema;
 pub mod secrets;
 pub mod validate;

@@ -80,7 +80,7 @@ pub async fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Exit> {
         PolicyCommand::Lint(a) => lint_cmd(ctx, a),
         PolicyCommand::Diff(a) => match &a.against {
             Some(dir) => diff_against_dir(ctx, dir),
-            None => crate::commands::deploy::policy_diff_live(ctx).await,
+            None => crate::commands::policy_live::run(ctx).await,
         },
     }
 }
