@@ -4,19 +4,22 @@
 //! - `throttles`: AWS/Lambda Throttles, Sum over 5 minutes ≥ `alarms.throttles`
 //! - `duration-p99`: AWS/Lambda Duration p99 over 5 minutes > ratio × timeout (ms)
 //! - `invocations-per-5min`: AWS/Lambda Invocations, Sum over 5 minutes > the value
-//! - `output-tokens-per-hour`: namespace `claw`, metric `OutputTokens` with
-//!   dimensions `app`, `stage`, Sum over one hour > the value.
+//! - `output-tokens-per-hour`: the function's own EMF metric `claw/OutputTokens`,
+//!   summed over one hour across all agents > the value.
 //!
-//! The token alarm relies on the function's embedded-metric-format records
-//! declaring the dimension set `[app, stage]` beside `[app, stage, agent]`, so
-//! CloudWatch keeps an all-agents series: an alarm needs exact dimensions, and a
-//! metric-math SUM over agents would need one metric per agent name in the alarm.
+//! The function publishes OutputTokens with the dimensions `app`, `stage`, `agent`
+//! (one series per agent). An alarm needs exact dimensions, so the token alarm is a
+//! metric-math alarm: one `Sum` query per agent named in agent.yaml and
+//! `SUM([m0, m1, …])` over them. CloudWatch allows 10 metrics per alarm, so this
+//! covers up to 9 agents; the plan refuses more.
 //!
 //! Alarm actions go to `alarms.notify` when set. Missing data is not breaching.
 
 use std::collections::BTreeMap;
 
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+use aws_sdk_cloudwatch::types::{
+    ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, Statistic,
+};
 
 use super::plan::{Action, FieldChange, Kind, Plan, ResourceChange, TagDiff};
 use super::progress::{Progress, step};
@@ -26,6 +29,9 @@ use super::{Aws, AwsResultExt, is_ours};
 /// The EMF namespace and metric the function writes its token counts to.
 pub const TOKENS_NAMESPACE: &str = "claw";
 pub const TOKENS_METRIC: &str = "OutputTokens";
+
+/// CloudWatch's limit on metrics in one alarm, the expression included.
+pub const MAX_ALARM_METRICS: usize = 10;
 
 /// Every alarm suffix claw may create, wanted or not.
 pub const SUFFIXES: &[&str] = &[
@@ -42,6 +48,9 @@ pub struct Spec {
     pub namespace: String,
     pub metric: String,
     pub dimensions: BTreeMap<String, String>,
+    /// When not empty: a metric-math alarm summing one series per value of the
+    /// `agent` dimension (sorted).
+    pub per_agent: Vec<String>,
     /// `Sum`, or an extended statistic such as `p99`.
     pub statistic: String,
     pub period: i32,
@@ -72,6 +81,7 @@ pub fn desired(t: &Target) -> Vec<Spec> {
             namespace: "AWS/Lambda".into(),
             metric: metric.into(),
             dimensions: fn_dims.clone(),
+            per_agent: Vec::new(),
             statistic: stat.into(),
             period: 300,
             evaluation_periods: 1,
@@ -135,6 +145,7 @@ pub fn desired(t: &Target) -> Vec<Spec> {
                 ("stage".to_string(), t.config.stage.clone()),
             ]
             .into(),
+            per_agent: t.config.agents.keys().cloned().collect(),
             statistic: "Sum".into(),
             period: 3600,
             evaluation_periods: 1,
@@ -179,25 +190,53 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<BTreeMap<String, Live
             .into_iter()
             .filter_map(|t| Some((t.key?, t.value?)))
             .collect();
-        let statistic = a
+        let mut statistic = a
             .extended_statistic
             .clone()
             .or_else(|| a.statistic.as_ref().map(|s| s.as_str().to_string()))
             .unwrap_or_default();
-        anyhow::Ok(Live {
-            arn,
-            spec: Spec {
-                name: name.clone(),
-                namespace: a.namespace.unwrap_or_default(),
-                metric: a.metric_name.unwrap_or_default(),
-                dimensions: a
+        let mut namespace = a.namespace.clone().unwrap_or_default();
+        let mut metric = a.metric_name.clone().unwrap_or_default();
+        let mut period = a.period.unwrap_or_default();
+        let mut dimensions: BTreeMap<String, String> = a
+            .dimensions
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|d| Some((d.name?, d.value?)))
+            .collect();
+        let mut per_agent = Vec::new();
+        // A metric-math alarm: the per-agent queries carry the metric.
+        for q in a.metrics.clone().unwrap_or_default() {
+            let Some(ms) = q.metric_stat else { continue };
+            if let Some(m) = ms.metric {
+                namespace = m.namespace.unwrap_or_default();
+                metric = m.metric_name.unwrap_or_default();
+                let mut dims: BTreeMap<String, String> = m
                     .dimensions
                     .unwrap_or_default()
                     .into_iter()
                     .filter_map(|d| Some((d.name?, d.value?)))
-                    .collect(),
+                    .collect();
+                if let Some(agent) = dims.remove("agent") {
+                    per_agent.push(agent);
+                }
+                dimensions = dims;
+            }
+            period = ms.period.unwrap_or_default();
+            statistic = ms.stat.unwrap_or_default();
+        }
+        per_agent.sort();
+        anyhow::Ok(Live {
+            arn,
+            spec: Spec {
+                name: name.clone(),
+                namespace,
+                metric,
+                dimensions,
+                per_agent,
                 statistic,
-                period: a.period.unwrap_or_default(),
+                period,
                 evaluation_periods: a.evaluation_periods.unwrap_or_default(),
                 threshold: a.threshold.unwrap_or_default(),
                 comparison: a
@@ -262,6 +301,7 @@ pub fn spec_diff(live: &Spec, want: &Spec) -> Vec<FieldChange> {
     if live.namespace != want.namespace
         || live.metric != want.metric
         || live.dimensions != want.dimensions
+        || live.per_agent != want.per_agent
     {
         let show = |s: &Spec| {
             let dims: Vec<String> = s
@@ -269,7 +309,11 @@ pub fn spec_diff(live: &Spec, want: &Spec) -> Vec<FieldChange> {
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            format!("{}/{} [{}]", s.namespace, s.metric, dims.join(","))
+            let mut out = format!("{}/{} [{}]", s.namespace, s.metric, dims.join(","));
+            if !s.per_agent.is_empty() {
+                out.push_str(&format!(" summed over agents {}", s.per_agent.join(",")));
+            }
+            out
         };
         out.push(FieldChange::new("metric", show(live), show(want)));
     }
@@ -304,6 +348,14 @@ pub fn spec_diff(live: &Spec, want: &Spec) -> Vec<FieldChange> {
 pub fn plan(t: &Target, live: &BTreeMap<String, Live>, plan: &mut Plan) {
     let want = desired(t);
     for spec in &want {
+        if spec.per_agent.len() + 1 > MAX_ALARM_METRICS {
+            plan.blockers.push(format!(
+                "alarm {} sums OutputTokens over {} agents, but a CloudWatch alarm takes at most {MAX_ALARM_METRICS} metrics (9 agents); drop alarms.output_tokens_per_hour or split the agents",
+                spec.name,
+                spec.per_agent.len()
+            ));
+            continue;
+        }
         match live.get(&spec.name) {
             None => plan.push(ResourceChange::new(Kind::Alarm, &spec.name, Action::Create)),
             Some(l) if !is_ours(&l.tags, &t.config) => plan.blockers.push(format!(
@@ -335,21 +387,58 @@ pub fn plan(t: &Target, live: &BTreeMap<String, Live>, plan: &mut Plan) {
     }
 }
 
+fn dims(d: &BTreeMap<String, String>) -> Vec<Dimension> {
+    d.iter()
+        .map(|(k, v)| Dimension::builder().name(k).value(v).build())
+        .collect()
+}
+
+/// The queries of a metric-math alarm: one Sum per agent, and their SUM.
+fn agent_queries(s: &Spec) -> Vec<MetricDataQuery> {
+    let mut out: Vec<MetricDataQuery> = s
+        .per_agent
+        .iter()
+        .enumerate()
+        .map(|(i, agent)| {
+            let mut d = s.dimensions.clone();
+            d.insert("agent".into(), agent.clone());
+            MetricDataQuery::builder()
+                .id(format!("m{i}"))
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(
+                            Metric::builder()
+                                .namespace(&s.namespace)
+                                .metric_name(&s.metric)
+                                .set_dimensions(Some(dims(&d)))
+                                .build(),
+                        )
+                        .period(s.period)
+                        .stat(&s.statistic)
+                        .build(),
+                )
+                .return_data(false)
+                .build()
+        })
+        .collect();
+    let ids: Vec<String> = (0..s.per_agent.len()).map(|i| format!("m{i}")).collect();
+    out.push(
+        MetricDataQuery::builder()
+            .id("total")
+            .expression(format!("SUM([{}])", ids.join(",")))
+            .label(format!("{} (all agents)", s.metric))
+            .return_data(true)
+            .build(),
+    );
+    out
+}
+
 async fn put(aws: &Aws, t: &Target, s: &Spec) -> anyhow::Result<()> {
     let mut req = aws
         .cloudwatch
         .put_metric_alarm()
         .alarm_name(&s.name)
         .alarm_description(&s.description)
-        .namespace(&s.namespace)
-        .metric_name(&s.metric)
-        .set_dimensions(Some(
-            s.dimensions
-                .iter()
-                .map(|(k, v)| Dimension::builder().name(k).value(v).build())
-                .collect(),
-        ))
-        .period(s.period)
         .evaluation_periods(s.evaluation_periods)
         .threshold(s.threshold)
         .comparison_operator(ComparisonOperator::from(s.comparison.as_str()))
@@ -368,10 +457,19 @@ async fn put(aws: &Aws, t: &Target, s: &Spec) -> anyhow::Result<()> {
                 })
                 .collect(),
         ));
-    req = if s.statistic.starts_with('p') {
-        req.extended_statistic(&s.statistic)
+    req = if !s.per_agent.is_empty() {
+        req.set_metrics(Some(agent_queries(s)))
     } else {
-        req.statistic(Statistic::from(s.statistic.as_str()))
+        let req = req
+            .namespace(&s.namespace)
+            .metric_name(&s.metric)
+            .set_dimensions(Some(dims(&s.dimensions)))
+            .period(s.period);
+        if s.statistic.starts_with('p') {
+            req.extended_statistic(&s.statistic)
+        } else {
+            req.statistic(Statistic::from(s.statistic.as_str()))
+        }
     };
     req.send().await.ctx("PutMetricAlarm", &s.name)?;
     Ok(())

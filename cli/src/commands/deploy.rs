@@ -165,7 +165,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
         println!("Function:    {}", outcome.function_arn);
         println!("CodeSha256:  {}", outcome.code_sha256);
         println!(
-            "Done in {secs:.1} s ({} API calls, {} changes).",
+            "Done in {secs:.1} s ({} API calls, {} of them changes).",
             aws.calls.reads() + aws.calls.mutations(),
             aws.calls.mutations()
         );
