@@ -966,6 +966,21 @@ async fn hand_added_statements_are_drift_removed_after_approval() {
         plan.stdout
     );
 
+    // `claw policy diff` against the deployed stack names both and exits 2.
+    let diff = env.claw(&["policy", "diff"]);
+    assert_eq!(diff.code, 2, "{}\n{}", diff.stdout, diff.stderr);
+    assert!(
+        diff.stdout
+            .contains("s3:getobject on arn:aws:s3:::some-bucket/*"),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        diff.stdout.contains("s3.amazonaws.com"),
+        "the hand-added invoke permission is named: {}",
+        diff.stdout
+    );
+
     // Without a terminal and without --yes, deploy stops and changes nothing.
     let mut refused = None;
     let mutations = env.mutations_during(|| {
@@ -995,6 +1010,8 @@ async fn hand_added_statements_are_drift_removed_after_approval() {
     );
     let plan = env.claw(&["plan", "--detailed-exitcode", "--zip", &env.zip_arg()]);
     assert_eq!(plan.code, 0, "{}", plan.stdout);
+    let diff = env.claw(&["policy", "diff"]);
+    assert_eq!(diff.code, 0, "{}\n{}", diff.stdout, diff.stderr);
 }
 
 /// Test 5: removing a route and the VPC block removes the route, its permission

@@ -172,10 +172,3 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
     }
     Ok(Exit::Ok)
 }
-
-/// `claw policy diff` without `--against`: generated vs deployed documents.
-pub async fn policy_diff_live(_ctx: &Context) -> anyhow::Result<Exit> {
-    anyhow::bail!(
-        "comparing with the deployed stack is not available in this build yet; use --against DIR"
-    )
-}
