@@ -7,7 +7,6 @@
 //! config no longer wants come last.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -49,14 +48,23 @@ impl Code {
         }
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes))
             .with_context(|| format!("{} is not a zip file", path.display()))?;
-        let mut entry = archive.by_name("bootstrap").map_err(|_| {
+        let entry = archive.by_name("bootstrap").map_err(|_| {
             anyhow::anyhow!(
                 "{} has no `bootstrap` entry; Lambda's provided runtimes run ./bootstrap",
                 path.display()
             )
         })?;
-        let mut head = [0u8; 4];
-        let _ = entry.read(&mut head);
+        // Zips made on Unix carry the mode; a bootstrap without an execute bit
+        // fails at the first invocation with a permission error.
+        if let Some(mode) = entry.unix_mode()
+            && mode & 0o111 == 0
+        {
+            anyhow::bail!(
+                "`bootstrap` in {} is not executable (mode {:o}); package it with mode 0755",
+                path.display(),
+                mode & 0o777
+            );
+        }
         drop(entry);
         let sha256 = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
         Ok(Code {
@@ -700,4 +708,127 @@ pub async fn destroy(
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    fn zip_with(name: &str, mode: u32) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let mut z = zip::ZipWriter::new(f.reopen().unwrap());
+        let opts = zip::write::SimpleFileOptions::default().unix_permissions(mode);
+        z.start_file(name, opts).unwrap();
+        z.write_all(b"#!/bin/sh\n").unwrap();
+        z.finish().unwrap();
+        f
+    }
+
+    #[test]
+    fn packages_must_be_zips_with_an_executable_bootstrap() {
+        let ok = zip_with("bootstrap", 0o755);
+        let code = Code::from_zip(ok.path()).unwrap();
+        assert_eq!(code.sha256.len(), 44, "base64 of 32 bytes");
+        let err = Code::from_zip(zip_with("main", 0o755).path()).unwrap_err();
+        assert!(err.to_string().contains("no `bootstrap` entry"), "{err}");
+        let err = Code::from_zip(zip_with("bootstrap", 0o644).path()).unwrap_err();
+        assert!(err.to_string().contains("not executable"), "{err}");
+        let junk = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(junk.path(), b"not a zip").unwrap();
+        let err = Code::from_zip(junk.path()).unwrap_err();
+        assert!(format!("{err:#}").contains("is not a zip file"), "{err:#}");
+    }
+
+    fn target() -> Target {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../agent.yaml"),
+        )
+        .unwrap();
+        let loaded = claw_spec::load("agent.yaml", &text, &Default::default(), &|_| None).unwrap();
+        Target::new(loaded.config, None)
+    }
+
+    fn empty_live(t: &Target) -> Live {
+        Live {
+            account: t.config.account.clone(),
+            caller_arn: String::new(),
+            secrets: t
+                .config
+                .secret_names()
+                .into_iter()
+                .map(|n| {
+                    let l = secrets::Live {
+                        name: n.clone(),
+                        arn: String::new(),
+                        deleted: false,
+                        tags: BTreeMap::new(),
+                    };
+                    (n, Some(l))
+                })
+                .collect(),
+            boundary: None,
+            role: None,
+            log_groups: log_group::desired(t)
+                .into_iter()
+                .map(|d| (d, None))
+                .collect(),
+            function: None,
+            api: api::Found::default(),
+            permissions: permissions::Live::default(),
+            alarms: BTreeMap::new(),
+            queues: queues::Live::default(),
+            jobs_table: None,
+            sessions_table: None,
+        }
+    }
+
+    #[test]
+    fn an_empty_account_plans_every_resource_as_a_create() {
+        let t = target();
+        let p = plan(&t, &empty_live(&t));
+        assert!(p.blockers.is_empty(), "{:?}", p.blockers);
+        assert!(
+            p.changes.iter().all(|c| c.action == Action::Create),
+            "{:#?}",
+            p.changes
+        );
+        let kinds: std::collections::BTreeSet<Kind> = p.changes.iter().map(|c| c.kind).collect();
+        for k in [
+            Kind::Boundary,
+            Kind::Role,
+            Kind::LogGroup,
+            Kind::Function,
+            Kind::Concurrency,
+            Kind::Table,
+            Kind::Api,
+            Kind::Integration,
+            Kind::Route,
+            Kind::Stage,
+            Kind::Permission,
+            Kind::Alarm,
+        ] {
+            assert!(kinds.contains(&k), "no {k:?} in the plan");
+        }
+        // Sync mode: nothing of async mode's.
+        assert!(!kinds.contains(&Kind::Queue));
+        assert!(p.needs_approval(), "a first deploy grants permissions");
+    }
+
+    #[test]
+    fn missing_secrets_and_a_wrong_account_are_refused() {
+        let t = target();
+        let mut live = empty_live(&t);
+        live.secrets[0].1 = None;
+        let p = plan(&t, &live);
+        assert_eq!(p.blockers.len(), 1, "{:?}", p.blockers);
+        assert!(p.blockers[0].contains("claw secrets set"));
+        live.account = "999999999999".into();
+        let err = check_account(&t, &live).unwrap_err().to_string();
+        assert!(
+            err.contains("999999999999") && err.contains(&t.config.account),
+            "{err}"
+        );
+    }
 }
