@@ -308,12 +308,54 @@ fn tracing(s: &Settings) -> TracingConfig {
         .build()
 }
 
-/// Whether Lambda's answer means "the role is not assumable yet": IAM changes take
-/// a few seconds to reach Lambda after CreateRole.
-fn role_not_ready(msg: Option<&str>) -> bool {
+/// How long claw keeps retrying while a new or changed role reaches Lambda.
+const IAM_PROPAGATION: Duration = Duration::from_secs(90);
+
+/// Whether Lambda's answer means "the role (or its new policy) has not reached
+/// Lambda yet": IAM is eventually consistent, and a role created a second ago can
+/// be refused as not assumable, or as lacking the ENI or SQS permissions its
+/// inline policy already grants.
+fn iam_not_ready(msg: Option<&str>) -> bool {
     msg.is_some_and(|m| {
-        m.contains("cannot be assumed") || m.contains("role defined for the function")
+        m.contains("cannot be assumed")
+            || m.contains("role defined for the function")
+            || m.contains("execution role does not have permissions")
     })
+}
+
+/// Runs a Lambda call, retrying for up to 90 s while IAM changes propagate.
+pub async fn while_iam_propagates<T, E, F, Fut>(
+    operation: &'static str,
+    resource: &str,
+    mut call: F,
+) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<
+            Output = Result<
+                T,
+                aws_sdk_lambda::error::SdkError<
+                    E,
+                    aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+                >,
+            >,
+        >,
+    E: aws_sdk_lambda::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let started = Instant::now();
+    loop {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.code() == Some("InvalidParameterValueException") && iam_not_ready(s.message())
+                }) && started.elapsed() < IAM_PROPAGATION =>
+            {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+            Err(e) => return Err(aws_error(operation, resource, e).into()),
+        }
+    }
 }
 
 /// Creates or updates the function; returns (ARN, CodeSha256).
@@ -333,10 +375,8 @@ pub async fn apply(
                 "creating the function needs its package: run `claw build` or pass --zip",
             )?;
             step(progress, "creating", "created", &what, async {
-                let started = Instant::now();
-                loop {
-                    let res = aws
-                        .lambda
+                while_iam_propagates("CreateFunction", name, || {
+                    aws.lambda
                         .create_function()
                         .function_name(name)
                         .runtime(Runtime::from(want.runtime.as_str()))
@@ -356,20 +396,8 @@ pub async fn apply(
                         )
                         .set_tags(Some(t.tags.clone().into_iter().collect()))
                         .send()
-                        .await;
-                    match res {
-                        Ok(_) => break,
-                        Err(e)
-                            if e.as_service_error().is_some_and(|s| {
-                                s.is_invalid_parameter_value_exception()
-                                    && role_not_ready(s.meta().message())
-                            }) && started.elapsed() < Duration::from_secs(90) =>
-                        {
-                            tokio::time::sleep(Duration::from_secs(3)).await;
-                        }
-                        Err(e) => return Err(aws_error("CreateFunction", name, e).into()),
-                    }
-                }
+                })
+                .await?;
                 wait_ready(aws, name).await
             })
             .await?;
@@ -400,20 +428,21 @@ pub async fn apply(
                     "memory_mb", "timeout_s", "environment", "vpc", "tracing", "role", "runtime", "handler",
                 ];
                 if CONFIG.iter().any(|f| has(f)) {
-                    aws.lambda
-                        .update_function_configuration()
-                        .function_name(name)
-                        .runtime(Runtime::from(want.runtime.as_str()))
-                        .handler(&want.handler)
-                        .role(&want.role)
-                        .memory_size(want.memory_mb)
-                        .timeout(want.timeout_s)
-                        .environment(environment(&want))
-                        .vpc_config(vpc_config(&want))
-                        .tracing_config(tracing(&want))
-                        .send()
-                        .await
-                        .ctx("UpdateFunctionConfiguration", name)?;
+                    while_iam_propagates("UpdateFunctionConfiguration", name, || {
+                        aws.lambda
+                            .update_function_configuration()
+                            .function_name(name)
+                            .runtime(Runtime::from(want.runtime.as_str()))
+                            .handler(&want.handler)
+                            .role(&want.role)
+                            .memory_size(want.memory_mb)
+                            .timeout(want.timeout_s)
+                            .environment(environment(&want))
+                            .vpc_config(vpc_config(&want))
+                            .tracing_config(tracing(&want))
+                            .send()
+                    })
+                    .await?;
                     wait_ready(aws, name).await?;
                 }
                 let tags = TagDiff::between(&live.tags, &t.tags);

@@ -382,16 +382,19 @@ pub async fn apply_mapping(
     match plan.action(Kind::EventSourceMapping, &name) {
         Action::Create => {
             step(progress, "creating", "created", &what, async {
-                aws.lambda
-                    .create_event_source_mapping()
-                    .function_name(&t.names.function)
-                    .event_source_arn(t.names.queue_arn(&t.names.queue))
-                    .batch_size(BATCH_SIZE)
-                    .function_response_types(FunctionResponseType::ReportBatchItemFailures)
-                    .enabled(true)
-                    .send()
-                    .await
-                    .ctx("CreateEventSourceMapping", &name)?;
+                // Lambda checks the role may read the queue; a policy put a moment
+                // ago may not have reached it yet.
+                super::function::while_iam_propagates("CreateEventSourceMapping", &name, || {
+                    aws.lambda
+                        .create_event_source_mapping()
+                        .function_name(&t.names.function)
+                        .event_source_arn(t.names.queue_arn(&t.names.queue))
+                        .batch_size(BATCH_SIZE)
+                        .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+                        .enabled(true)
+                        .send()
+                })
+                .await?;
                 Ok(())
             })
             .await
