@@ -95,7 +95,13 @@ impl Step {
 
     fn finish(self, line: String) {
         match &self.bar {
-            Some(bar) => bar.finish_with_message(line.trim_start().to_string()),
+            Some(bar) => {
+                // The finished line drops the spinner and the running clock.
+                if let Ok(style) = ProgressStyle::with_template("{msg}") {
+                    bar.set_style(style);
+                }
+                bar.finish_with_message(line);
+            }
             None if self.to_stderr => eprintln!("{line}"),
             None => println!("{line}"),
         }
