@@ -239,6 +239,18 @@ where
     }
 }
 
+/// Whether an error is AWS refusing the caller's permissions.
+pub fn is_access_denied(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<AwsError>().is_some_and(|a| {
+            matches!(
+                a.code.as_deref(),
+                Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation")
+            )
+        })
+    })
+}
+
 /// `result.map_err(aws_error(...))` without the closure noise.
 pub trait AwsResultExt<T> {
     fn ctx(self, operation: &'static str, resource: impl Into<String>) -> Result<T, AwsError>;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use base64::Engine as _;
+use claw_spec::model::ApiMode;
 use claw_spec::policy_diff::Change;
 use claw_spec::{Config, Names};
 use sha2::Digest as _;
@@ -98,6 +99,8 @@ impl Target {
 /// The live state of every resource of the stack.
 #[derive(Debug, Clone)]
 pub struct Live {
+    /// What the read could not see, and why that is fine.
+    pub notes: Vec<String>,
     pub account: String,
     pub caller_arn: String,
     pub secrets: Vec<(String, Option<secrets::Live>)>,
@@ -148,8 +151,14 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         api::read(aws, t),
         permissions::read(aws, t),
         alarms::read(aws, t),
-        queues::read(aws, t),
-        tables::read(aws, &t.names.jobs_table),
+        async { leftover(t, "async-mode queues", queues::read(aws, t).await,) },
+        async {
+            leftover(
+                t,
+                "the async-mode jobs table",
+                tables::read(aws, &t.names.jobs_table).await,
+            )
+        },
         async {
             match &sessions {
                 Some(s) => tables::read(aws, &s.name).await,
@@ -157,7 +166,10 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
             }
         },
     )?;
+    let (queues, queue_note) = queues;
+    let (jobs_table, jobs_note) = jobs_table;
     Ok(Live {
+        notes: queue_note.into_iter().chain(jobs_note).collect(),
         account: ident.account.unwrap_or_default(),
         caller_arn: ident.arn.unwrap_or_default(),
         secrets,
@@ -172,6 +184,26 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         jobs_table,
         sessions_table,
     })
+}
+
+/// In sync mode claw still looks for async-mode resources, to delete what a
+/// switch back from async left behind. A deployer role made for sync mode may not
+/// read them; that is no reason to fail: claw could not delete them either.
+fn leftover<T: Default>(
+    t: &Target,
+    what: &str,
+    read: anyhow::Result<T>,
+) -> anyhow::Result<(T, Option<String>)> {
+    match read {
+        Ok(v) => Ok((v, None)),
+        Err(e) if t.config.api.mode == ApiMode::Sync && super::is_access_denied(&e) => Ok((
+            T::default(),
+            Some(format!(
+                "could not look for {what} left from async mode (access denied: {e}); skipped"
+            )),
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 /// Refuses credentials for another account than agent.yaml's `account:`.
@@ -222,6 +254,7 @@ pub fn plan(t: &Target, live: &Live) -> Plan {
     };
     p.blockers
         .extend(secrets::problems(&live.secrets, &t.config.region));
+    p.notes.extend(live.notes.iter().cloned());
     boundary::plan(t, live.boundary.as_ref(), &mut p);
     role::plan(t, live.role.as_ref(), &mut p);
     for (d, l) in &live.log_groups {
@@ -752,6 +785,7 @@ mod tests {
 
     fn empty_live(t: &Target) -> Live {
         Live {
+            notes: Vec::new(),
             account: t.config.account.clone(),
             caller_arn: String::new(),
             secrets: t
@@ -830,5 +864,27 @@ mod tests {
             err.contains("999999999999") && err.contains(&t.config.account),
             "{err}"
         );
+    }
+
+    #[test]
+    fn sync_mode_tolerates_a_denied_look_for_async_leftovers() {
+        let t = target();
+        let denied = || -> anyhow::Result<Option<u8>> {
+            Err(crate::aws::AwsError {
+                operation: "GetQueueUrl",
+                resource: "q".into(),
+                code: Some("AccessDenied".into()),
+                message: "not allowed".into(),
+            }
+            .into())
+        };
+        let (v, note) = leftover(&t, "queues", denied()).unwrap();
+        assert_eq!(v, None);
+        assert!(note.unwrap().contains("access denied"));
+        let mut async_t = t.clone();
+        async_t.config.api.mode = ApiMode::Async;
+        assert!(leftover(&async_t, "queues", denied()).is_err());
+        let other = || -> anyhow::Result<Option<u8>> { Err(anyhow::anyhow!("boom")) };
+        assert!(leftover(&t, "queues", other()).is_err());
     }
 }
