@@ -1,0 +1,353 @@
+//! LocalFunction against a tiny Runtime API client written in shell with curl: it
+//! exercises the protocol, the environment, timeouts and failures without
+//! building agent-fn (the end-to-end tests in tests/ run the real bootstrap).
+
+use super::*;
+
+const RUNTIME: &str = r#"#!/bin/sh
+set -eu
+api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+env > "$LAMBDA_TASK_ROOT/env.txt"
+if [ -f "$LAMBDA_TASK_ROOT/init-fail" ]; then
+  curl -sS -X POST -H 'Lambda-Runtime-Function-Error-Type: Runtime.Config' \
+    -d '{"errorType":"Runtime.Config","errorMessage":"no config"}' "$api/init/error" >/dev/null
+  exit 1
+fi
+echo "init done"
+while true; do
+  headers="$LAMBDA_TASK_ROOT/headers"
+  body=$(curl -sS -D "$headers" "$api/invocation/next")
+  id=$(grep -i '^lambda-runtime-aws-request-id:' "$headers" | cut -d' ' -f2 | tr -d '\r')
+  deadline=$(grep -i '^lambda-runtime-deadline-ms:' "$headers" | cut -d' ' -f2 | tr -d '\r')
+  echo "handling $id" >&2
+  case "$body" in
+    *sleep*) sleep 30 ;;
+    *fail*) curl -sS -X POST -d '{"errorType":"Boom","errorMessage":"it failed"}' \
+              "$api/invocation/$id/error" >/dev/null; continue ;;
+    *exit*) exit 3 ;;
+  esac
+  curl -sS -X POST --data-binary "{\"echo\":$body,\"deadline\":$deadline}" \
+    "$api/invocation/$id/response" >/dev/null
+done
+"#;
+
+fn have_curl() -> bool {
+    Path::new("/usr/bin/curl").is_file() || Path::new("/bin/curl").is_file()
+}
+
+/// A package whose bootstrap is the shell runtime above, for this host's CPU.
+fn shell_package() -> Option<Package> {
+    if !have_curl() {
+        eprintln!(
+            "SKIPPED: curl is not installed at /usr/bin/curl; the LocalFunction tests need it"
+        );
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bootstrap");
+    std::fs::write(&path, RUNTIME).unwrap();
+    set_mode(&path, 0o755).unwrap();
+    Some(Package {
+        dir,
+        arch: host_arch().expect("tests run on x86_64 or arm64"),
+        agent_json: None,
+    })
+}
+
+fn opts(timeout: Duration) -> LocalOptions {
+    LocalOptions {
+        function_name: "crm-leads-dev".into(),
+        region: "ap-southeast-2".into(),
+        account: "123456789012".into(),
+        memory_mb: 256,
+        timeout,
+        log_group: "/aws/lambda/crm-leads-dev".into(),
+        environment: BTreeMap::from([("LOG_LEVEL".to_string(), "debug".to_string())]),
+        passthrough: vec![
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("ANTHROPIC_BASE_URL".into(), "http://127.0.0.1:9".into()),
+        ],
+        logs: LogSink::Capture,
+    }
+}
+
+fn response_json(r: &InvokeResult) -> serde_json::Value {
+    match &r.outcome {
+        Outcome::Response(body) => serde_json::from_slice(body).unwrap(),
+        other => panic!("expected a response, got {other:?}"),
+    }
+}
+
+#[test]
+fn warm_invocations_reuse_one_process() {
+    let Some(pkg) = shell_package() else { return };
+    let mut f = LocalFunction::start(&pkg, &opts(Duration::from_secs(10))).unwrap();
+    let pid = f.pid();
+    let first = f.invoke(br#"{"n":1}"#).unwrap();
+    assert!(
+        first.init_duration.is_some(),
+        "the first invocation reports init"
+    );
+    let v = response_json(&first);
+    assert_eq!(v["echo"]["n"], 1);
+    // The deadline header is about now + 10 s.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let deadline = v["deadline"].as_u64().unwrap();
+    assert!(
+        deadline > now + 8_000 && deadline <= now + 10_000,
+        "{deadline} vs {now}"
+    );
+
+    for n in 2..=4 {
+        let r = f.invoke(format!(r#"{{"n":{n}}}"#).as_bytes()).unwrap();
+        assert_eq!(response_json(&r)["echo"]["n"], n);
+        assert!(
+            r.init_duration.is_none(),
+            "warm invocations do not report init"
+        );
+        assert_ne!(r.request_id, first.request_id);
+        assert!(r.duration <= r.round_trip);
+    }
+    assert_eq!(f.pid(), pid);
+    let report = first.report_line();
+    assert!(report.starts_with(&format!(
+        "REPORT RequestId: {}\tDuration: ",
+        first.request_id
+    )));
+    assert!(report.contains("Memory Size: 256 MB"));
+    assert!(report.contains("Init Duration: "));
+    assert!(first.max_memory_kib.unwrap() > 0);
+    assert!(f.wait_idle(Duration::from_secs(5)));
+    let logs = f.stop();
+    assert!(logs.iter().any(|l| l == "init done"), "{logs:?}");
+    assert_eq!(
+        logs.iter().filter(|l| l.starts_with("handling ")).count(),
+        4
+    );
+}
+
+#[test]
+fn the_environment_is_lambdas_and_nothing_else() {
+    let Some(pkg) = shell_package() else { return };
+    let mut f = LocalFunction::start(&pkg, &opts(Duration::from_secs(10))).unwrap();
+    let addr = f.runtime_api();
+    f.invoke(b"{}").unwrap();
+    let text = std::fs::read_to_string(pkg.dir().join("env.txt")).unwrap();
+    let env: BTreeMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
+    assert_eq!(env["AWS_LAMBDA_RUNTIME_API"], addr.to_string());
+    assert!(env["AWS_LAMBDA_RUNTIME_API"].starts_with("127.0.0.1:"));
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "crm-leads-dev");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "256");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_VERSION"], "$LATEST");
+    assert_eq!(
+        env["AWS_LAMBDA_LOG_GROUP_NAME"],
+        "/aws/lambda/crm-leads-dev"
+    );
+    assert!(env["AWS_LAMBDA_LOG_STREAM_NAME"].contains("/[$LATEST]"));
+    assert_eq!(env["LAMBDA_TASK_ROOT"], pkg.dir().to_str().unwrap());
+    assert_eq!(env["_HANDLER"], "bootstrap");
+    assert_eq!(env["AWS_REGION"], "ap-southeast-2");
+    assert_eq!(env["AWS_DEFAULT_REGION"], "ap-southeast-2");
+    assert_eq!(env["LOG_LEVEL"], "debug");
+    assert_eq!(env["AWS_ACCESS_KEY_ID"], "testing");
+    assert_eq!(env["ANTHROPIC_BASE_URL"], "http://127.0.0.1:9");
+    // Nothing leaks from the test process's environment.
+    assert!(!env.contains_key("HOME"), "{env:?}");
+    assert!(!env.contains_key("CARGO_MANIFEST_DIR"), "{env:?}");
+    assert!(!env.contains_key("CARGO_PKG_NAME"), "{env:?}");
+}
+
+#[test]
+fn function_errors_are_reported_and_the_function_stays_warm() {
+    let Some(pkg) = shell_package() else { return };
+    let mut f = LocalFunction::start(&pkg, &opts(Duration::from_secs(10))).unwrap();
+    let r = f.invoke(br#""fail""#).unwrap();
+    match &r.outcome {
+        Outcome::FunctionError(e) => {
+            assert_eq!(e.error_type, "Boom");
+            assert_eq!(e.error_message, "it failed");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(r.outcome.error(&r.request_id).unwrap().0, "Boom");
+    let ok = f.invoke(br#""again""#).unwrap();
+    assert_eq!(response_json(&ok)["echo"], "again");
+}
+
+#[test]
+fn the_timeout_kills_the_process() {
+    let Some(pkg) = shell_package() else { return };
+    let mut f = LocalFunction::start(&pkg, &opts(Duration::from_secs(1))).unwrap();
+    let started = Instant::now();
+    let r = f.invoke(br#""sleep""#).unwrap();
+    assert_eq!(
+        r.outcome,
+        Outcome::TimedOut {
+            timeout: Duration::from_secs(1)
+        }
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let (ty, msg) = r.outcome.error(&r.request_id).unwrap();
+    assert_eq!(ty, "Sandbox.Timedout");
+    assert!(msg.ends_with("Task timed out after 1.00 seconds"), "{msg}");
+    assert!(r.report_line().contains("Status: timeout"));
+    let again = f.invoke(b"{}").unwrap_err().to_string();
+    assert!(again.contains("no longer running"), "{again}");
+}
+
+#[test]
+fn an_exit_during_an_invocation_is_reported() {
+    let Some(pkg) = shell_package() else { return };
+    let mut f = LocalFunction::start(&pkg, &opts(Duration::from_secs(10))).unwrap();
+    let r = f.invoke(br#""exit""#).unwrap();
+    assert_eq!(
+        r.outcome,
+        Outcome::Exited {
+            status: "exit status 3".into()
+        }
+    );
+    assert!(
+        r.outcome
+            .error(&r.request_id)
+            .unwrap()
+            .1
+            .contains("Runtime exited with error: exit status 3")
+    );
+}
+
+#[test]
+fn an_init_error_is_reported() {
+    let Some(pkg) = shell_package() else { return };
+    std::fs::write(pkg.dir().join("init-fail"), "").unwrap();
+    let mut f = LocalFunction::start(&pkg, &opts(Duration::from_secs(10))).unwrap();
+    let r = f.invoke(b"{}").unwrap();
+    match &r.outcome {
+        Outcome::InitError(e) => {
+            assert_eq!(e.error_type, "Runtime.Config");
+            assert_eq!(e.error_message, "no config");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn passthrough_takes_only_the_allowed_variables() {
+    let vars = vec![
+        ("AWS_ACCESS_KEY_ID", "a"),
+        ("AWS_SECRET_ACCESS_KEY", "b"),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:5001"),
+        ("AWS_ENDPOINT_URL_", "x"),
+        ("AWS_PROFILE", "prod"),
+        ("HOME", "/root"),
+        ("ANTHROPIC_API_KEY", "sk-ant-secret"),
+        ("ANTHROPIC_BASE_URL", ""),
+    ];
+    let got = passthrough_from(
+        vars.into_iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+    );
+    let keys: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_SECRET_ACCESS_KEY"
+        ]
+    );
+}
+
+#[test]
+fn package_open_checks_the_bootstrap() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, entries: Vec<archive::Entry>| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, archive::write_zip(&entries).unwrap()).unwrap();
+        p
+    };
+    let elf = |machine: u16| {
+        let mut b = vec![0u8; 128];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = 2;
+        b[5] = 1;
+        b[18..20].copy_from_slice(&machine.to_le_bytes());
+        b
+    };
+    let entry = |name: &str, data: Vec<u8>| archive::Entry {
+        name: name.into(),
+        mode: 0o644,
+        data,
+    };
+
+    let garbage = dir.path().join("garbage.zip");
+    std::fs::write(&garbage, b"PK not really").unwrap();
+    let e = Package::open(&garbage, None).unwrap_err().to_string();
+    assert!(
+        e.contains("not a valid zip") && e.contains("garbage.zip"),
+        "{e}"
+    );
+
+    let no_bootstrap = write("a.zip", vec![entry("agent.json", b"{}".to_vec())]);
+    let e = Package::open(&no_bootstrap, None).unwrap_err().to_string();
+    assert!(
+        e.contains("no `bootstrap`") && e.contains("agent.json"),
+        "{e}"
+    );
+
+    let script = write("b.zip", vec![entry("bootstrap", b"#!/bin/sh\n".to_vec())]);
+    let e = Package::open(&script, None).unwrap_err().to_string();
+    assert!(e.contains("not an ELF"), "{e}");
+
+    let arm = write("c.zip", vec![entry("bootstrap", elf(183))]);
+    let e = Package::open(&arm, Some(Architecture::X86_64))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("built for arm64") && e.contains("should be x86_64"),
+        "{e}"
+    );
+
+    let riscv = write("d.zip", vec![entry("bootstrap", elf(243))]);
+    let e = Package::open(&riscv, None).unwrap_err().to_string();
+    assert!(e.contains("RISC-V"), "{e}");
+
+    // A good one: extracted with bootstrap executable whatever the zip said.
+    let ok = write(
+        "e.zip",
+        vec![
+            entry("bootstrap", elf(62)),
+            entry("agent.json", b"{\"a\":1}".to_vec()),
+        ],
+    );
+    let pkg = Package::open(&ok, Some(Architecture::X86_64)).unwrap();
+    assert_eq!(pkg.arch, Architecture::X86_64);
+    assert_eq!(pkg.agent_json.as_deref(), Some(&b"{\"a\":1}"[..]));
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(pkg.bootstrap())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+}
+
+#[test]
+fn civil_dates() {
+    assert_eq!(civil_from_days(0), (1970, 1, 1));
+    assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+    assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+}
+
+#[test]
+fn request_ids_look_like_uuids_and_differ() {
+    let a = new_request_id();
+    let b = new_request_id();
+    assert_ne!(a, b);
+    assert_eq!(a.len(), 36);
+    assert_eq!(a.matches('-').count(), 4);
+    assert_eq!(&a[14..15], "4");
+}
