@@ -78,4 +78,6 @@ pub enum Command {
     /// Manage the Secrets Manager secrets agent.yaml names.
     #[command(subcommand)]
     Secrets(commands::secrets::SecretsCommand),
+    /// Clear a stuck deploy lock (only when no claw command is running).
+    Unlock(commands::unlock::Args),
 }

@@ -277,6 +277,22 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
             ],
         ),
         Statement::allow(
+            "DeployLock",
+            &[
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:TagResource",
+                "logs:CreateLogStream",
+                "logs:DeleteLogStream",
+                "logs:PutLogEvents",
+                "logs:GetLogEvents",
+            ],
+            vec![
+                names.log_group_arn(&names.lock_group),
+                format!("{}:*", names.log_group_arn(&names.lock_group)),
+            ],
+        ),
+        Statement::allow(
             "FindLogGroups",
             &["logs:DescribeLogGroups"],
             vec!["*".into()],

@@ -1,0 +1,37 @@
+//! `claw unlock`: clear a stuck deploy lock.
+
+use crate::aws::{Aws, lock};
+use crate::context::Context;
+use crate::exit::Exit;
+
+/// Clear the deploy lock of this app and stage.
+///
+/// `claw deploy` and `claw destroy` hold a lock (the CloudWatch Logs stream `lock`
+/// in `/claw/locks/{app}-{stage}`) while they change anything, so two runs never
+/// interleave. A run that dies stops its heartbeat and the lock clears itself 90 s
+/// later (at once when the dead process was on this machine). Use this only when
+/// you are sure no claw command is running for this app and stage.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub async fn run(ctx: &Context, _args: &Args) -> anyhow::Result<Exit> {
+    let loaded = ctx.load()?;
+    let names = claw_spec::Names::new(&loaded.config);
+    let aws = Aws::new(&loaded.config.region).await;
+    let holder = lock::force_unlock(&aws, &names.function).await?;
+    if ctx.json() {
+        println!(
+            "{}",
+            serde_json::json!({"function": names.function, "cleared": holder.is_some(), "holder": holder})
+        );
+    } else {
+        match holder {
+            Some(h) => println!(
+                "cleared the deploy lock of {} (held by `claw {}` on {} pid {})",
+                names.function, h.command, h.host, h.pid
+            ),
+            None => println!("{} was not locked", names.function),
+        }
+    }
+    Ok(Exit::Ok)
+}
