@@ -10,6 +10,7 @@ pub mod api;
 pub mod boundary;
 pub mod doc;
 pub mod function;
+pub mod lock;
 pub mod log_group;
 pub mod permissions;
 pub mod plan;

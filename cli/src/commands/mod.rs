@@ -4,12 +4,14 @@ pub mod build;
 pub mod deploy;
 pub mod destroy;
 pub mod invoke;
+pub mod invoke_remote;
 pub mod logs;
 pub mod plan;
 pub mod policy;
 pub mod policy_live;
 pub mod schema;
 pub mod secrets;
+pub mod unlock;
 pub mod validate;
 
 use crate::cli::Command;
@@ -29,5 +31,6 @@ pub async fn run(ctx: &Context, command: &Command) -> anyhow::Result<Exit> {
         Command::Logs(args) => logs::run(ctx, args).await,
         Command::Destroy(args) => destroy::run(ctx, args).await,
         Command::Secrets(cmd) => secrets::run(ctx, cmd).await,
+        Command::Unlock(args) => unlock::run(ctx, args).await,
     }
 }
