@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 struct Outcome {
     code: i32,
-    stdout: String,
     stderr: String,
 }
 
@@ -53,7 +52,6 @@ fn claw(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Outcome {
     let out = child.wait_with_output().unwrap();
     Outcome {
         code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
