@@ -408,6 +408,11 @@ impl App {
             Ok(o) => o,
             Err(f) => {
                 record(audit, &f.stats);
+                if matches!(f.error, ModelError::Status { status: 401, .. }) {
+                    // A rotated key: fetch it again next time instead of failing
+                    // until the container is recycled.
+                    self.secrets.forget(key_name);
+                }
                 return Err(match f.error {
                     ModelError::Deadline { .. } => RunError::Timeout,
                     e => RunError::internal(&e.category(), e.to_string()),

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::OnceCell;
+
 use crate::aws::Aws;
 
 pub enum Source {
@@ -13,9 +15,13 @@ pub enum Source {
     Static(HashMap<String, String>),
 }
 
+type Cell = Arc<OnceCell<Arc<str>>>;
+
 pub struct Secrets {
     source: Source,
-    cache: Mutex<HashMap<String, Arc<str>>>,
+    /// One cell per name: concurrent first uses (parallel tools, parallel SQS records) share a
+    /// single fetch; a failed fetch leaves the cell empty for the next try.
+    cache: Mutex<HashMap<String, Cell>>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -32,11 +38,27 @@ impl Secrets {
         }
     }
 
+    /// Drops a cached value, so the next use fetches it again (after the API
+    /// rejected a key that may have been rotated).
+    pub fn forget(&self, name: &str) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.remove(name);
+        }
+    }
+
     /// The secret's value. Errors name the secret, never its value.
     pub async fn get(&self, name: &str) -> Result<Arc<str>, String> {
-        if let Some(v) = self.cache.lock().ok().and_then(|c| c.get(name).cloned()) {
-            return Ok(v);
-        }
+        let cell: Cell = {
+            let mut c = self
+                .cache
+                .lock()
+                .map_err(|_| "the secret cache is poisoned".to_string())?;
+            Arc::clone(c.entry(name.to_string()).or_default())
+        };
+        cell.get_or_try_init(|| self.fetch(name)).await.cloned()
+    }
+
+    async fn fetch(&self, name: &str) -> Result<Arc<str>, String> {
         let value: Arc<str> = match &self.source {
             Source::Static(m) => m
                 .get(name)
@@ -62,9 +84,6 @@ impl Secrets {
         };
         if value.is_empty() {
             return Err(format!("the secret `{name}` is empty"));
-        }
-        if let Ok(mut c) = self.cache.lock() {
-            c.insert(name.to_string(), Arc::clone(&value));
         }
         Ok(value)
     }

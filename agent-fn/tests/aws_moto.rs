@@ -421,3 +421,24 @@ async fn aws_tools_do_their_one_call() {
     assert!(!err, "{v}");
     assert!(v["event_id"].is_string(), "{v}");
 }
+
+#[tokio::test]
+async fn a_rejected_key_is_fetched_again_after_rotation() {
+    let moto = Moto::start();
+    let sdk = sdk(&moto).await;
+    secret(&sdk, "prod/anthropic-key", "sk-old-revoked").await;
+    let mock = MockModel::start(KEY, vec![Step::text("after rotation")]);
+    let (app, _) = app(config(|_| {}), &mock, sdk.clone());
+    let ask = json!({"agent": "lead-qualifier", "message": "hi"});
+    let r1 = app.handle(ask.clone(), &inv("k1")).await.unwrap();
+    assert_eq!(r1["status"], 500, "{r1}");
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .put_secret_value()
+        .secret_id("prod/anthropic-key")
+        .secret_string(KEY)
+        .send()
+        .await
+        .unwrap();
+    let r2 = app.handle(ask, &inv("k2")).await.unwrap();
+    assert_eq!(r2["response"], "after rotation", "{r2}");
+}
