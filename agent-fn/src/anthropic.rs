@@ -173,8 +173,7 @@ impl RetryPolicy {
             .and_then(|v| v.parse::<f64>().ok())
             .map(|ms| ms / 1000.0)
             .or_else(|| header("retry-after").and_then(|v| v.parse::<f64>().ok()))
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64)
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
             .filter(|d| *d <= self.max_server_delay);
         Some(server.unwrap_or_else(|| self.backoff(attempt)))
     }
@@ -462,6 +461,16 @@ mod tests {
             .decide(0, Some(StatusCode::TOO_MANY_REQUESTS), Some(&h))
             .unwrap();
         assert!(d <= Duration::from_millis(500), "{d:?}");
+        for odd in ["-1", "NaN", "inf", "1e300", "18446744073709551616"] {
+            let h = HeaderMap::from_iter([(
+                reqwest::header::RETRY_AFTER,
+                HeaderValue::from_str(odd).unwrap(),
+            )]);
+            let d = policy()
+                .decide(0, Some(StatusCode::TOO_MANY_REQUESTS), Some(&h))
+                .unwrap();
+            assert!(d <= Duration::from_millis(500), "{odd}: {d:?}");
+        }
         let h = headers(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]);
         let d = policy()
             .decide(0, Some(StatusCode::TOO_MANY_REQUESTS), Some(&h))

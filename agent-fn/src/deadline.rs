@@ -12,10 +12,13 @@ pub struct Deadline {
 }
 
 impl Deadline {
-    /// A deadline `d` from now.
+    /// A deadline `d` from now (at most a year: the clock cannot represent any
+    /// instant, and no invocation lasts that long).
     pub fn after(d: Duration) -> Deadline {
+        let now = Instant::now();
+        let d = d.min(Duration::from_secs(365 * 86_400));
         Deadline {
-            at: Instant::now() + d,
+            at: now.checked_add(d).unwrap_or(now),
         }
     }
 
@@ -60,4 +63,24 @@ pub fn now_epoch_s() -> u64 {
 pub fn random_id() -> String {
     let n: u128 = rand::random();
     format!("{n:032x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absurd_deadlines_do_not_panic() {
+        assert!(Deadline::from_epoch_ms(u64::MAX).remaining() > Duration::from_secs(86_400));
+        assert_eq!(Deadline::from_epoch_ms(0).remaining(), Duration::ZERO);
+        assert!(Deadline::after(Duration::MAX).remaining() > Duration::ZERO);
+    }
+
+    #[test]
+    fn ids_are_32_hex_digits() {
+        let a = random_id();
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(a, random_id());
+    }
 }
