@@ -512,30 +512,30 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_> {
                 self.index += 1;
                 continue;
             };
-            if let Some(fields) = self.fields {
-                if !fields.contains(&name.as_str()) {
-                    let mut path = self.path.to_vec();
-                    path.push(PathSeg::Key(name.clone()));
-                    let where_ = if self.path.is_empty() {
-                        "at the top level".to_string()
-                    } else {
-                        format!("in `{}`", path_string(self.path))
-                    };
-                    let mut message = format!("unknown key `{name}` {where_}");
-                    match suggest(name, fields) {
-                        Some(s) => message.push_str(&format!("; did you mean `{s}`?")),
-                        None => message.push_str(&format!("; valid keys: {}", fields.join(", "))),
-                    }
-                    self.sink.borrow_mut().push(DeError {
-                        path,
-                        mark: key.mark,
-                        message,
-                        missing: None,
-                        located: true,
-                    });
-                    self.index += 1;
-                    continue;
+            if let Some(fields) = self.fields
+                && !fields.contains(&name.as_str())
+            {
+                let mut path = self.path.to_vec();
+                path.push(PathSeg::Key(name.clone()));
+                let where_ = if self.path.is_empty() {
+                    "at the top level".to_string()
+                } else {
+                    format!("in `{}`", path_string(self.path))
+                };
+                let mut message = format!("unknown key `{name}` {where_}");
+                match suggest(name, fields) {
+                    Some(s) => message.push_str(&format!("; did you mean `{s}`?")),
+                    None => message.push_str(&format!("; valid keys: {}", fields.join(", "))),
                 }
+                self.sink.borrow_mut().push(DeError {
+                    path,
+                    mark: key.mark,
+                    message,
+                    missing: None,
+                    located: true,
+                });
+                self.index += 1;
+                continue;
             }
             let mut path = self.path.to_vec();
             path.push(PathSeg::Key(name.clone()));

@@ -68,13 +68,13 @@ pub fn lint(doc: &PolicyDocument, resource_policy: bool) -> Vec<LintFinding> {
                 message,
             })
         };
-        if let Some(sid) = &st.sid {
-            if !sids.insert(sid.clone()) {
-                push(
-                    "CLAW009",
-                    format!("the Sid `{sid}` is used by another statement"),
-                );
-            }
+        if let Some(sid) = &st.sid
+            && !sids.insert(sid.clone())
+        {
+            push(
+                "CLAW009",
+                format!("the Sid `{sid}` is used by another statement"),
+            );
         }
         let allow = st.effect.eq_ignore_ascii_case("Allow");
         if st.not_action.is_some() || st.not_resource.is_some() || st.not_principal.is_some() {

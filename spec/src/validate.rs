@@ -655,36 +655,36 @@ fn tools_rules(c: &mut Check) {
         match tool.kind {
             ToolKind::Http => http_tool(c, name, tool),
             ToolKind::DynamodbGet | ToolKind::DynamodbPut | ToolKind::DynamodbQuery => {
-                if let Some(t) = &tool.table {
-                    if !is_table_name(t) {
-                        c.error(
-                            base(&["table"]),
-                            format!("`{t}` is not a DynamoDB table name"),
-                        );
-                    }
+                if let Some(t) = &tool.table
+                    && !is_table_name(t)
+                {
+                    c.error(
+                        base(&["table"]),
+                        format!("`{t}` is not a DynamoDB table name"),
+                    );
                 }
-                if let Some(i) = &tool.index {
-                    if !is_table_name(i) {
-                        c.error(
-                            base(&["index"]),
-                            format!("`{i}` is not a DynamoDB index name"),
-                        );
-                    }
+                if let Some(i) = &tool.index
+                    && !is_table_name(i)
+                {
+                    c.error(
+                        base(&["index"]),
+                        format!("`{i}` is not a DynamoDB index name"),
+                    );
                 }
             }
             ToolKind::S3Get | ToolKind::S3Put => {
-                if let Some(b) = &tool.bucket {
-                    if !is_bucket_name(b) {
-                        c.error(base(&["bucket"]), format!("`{b}` is not an S3 bucket name"));
-                    }
+                if let Some(b) = &tool.bucket
+                    && !is_bucket_name(b)
+                {
+                    c.error(base(&["bucket"]), format!("`{b}` is not an S3 bucket name"));
                 }
-                if let Some(pre) = &tool.prefix {
-                    if pre.starts_with('/') || pre.contains('*') || pre.contains("..") {
-                        c.error(
-                            base(&["prefix"]),
-                            "the prefix must not start with `/` or contain `*` or `..`",
-                        );
-                    }
+                if let Some(pre) = &tool.prefix
+                    && (pre.starts_with('/') || pre.contains('*') || pre.contains(".."))
+                {
+                    c.error(
+                        base(&["prefix"]),
+                        "the prefix must not start with `/` or contain `*` or `..`",
+                    );
                 }
             }
             ToolKind::SqsSend => {
@@ -711,22 +711,21 @@ fn tools_rules(c: &mut Check) {
                 }
             }
             ToolKind::EventbridgePut => {
-                if let Some(b) = &tool.bus {
-                    if !b
+                if let Some(b) = &tool.bus
+                    && (!b
                         .bytes()
                         .all(|x| x.is_ascii_alphanumeric() || b"._-/".contains(&x))
-                        || b.is_empty()
-                    {
-                        c.error(base(&["bus"]), format!("`{b}` is not an event bus name"));
-                    }
+                        || b.is_empty())
+                {
+                    c.error(base(&["bus"]), format!("`{b}` is not an event bus name"));
                 }
-                if let Some(s) = &tool.source {
-                    if s.starts_with("aws.") || s.trim().is_empty() {
-                        c.error(
-                            base(&["source"]),
-                            "the source must be set and must not start with `aws.` (reserved)",
-                        );
-                    }
+                if let Some(s) = &tool.source
+                    && (s.starts_with("aws.") || s.trim().is_empty())
+                {
+                    c.error(
+                        base(&["source"]),
+                        "the source must be set and must not start with `aws.` (reserved)",
+                    );
                 }
             }
         }
@@ -751,27 +750,22 @@ fn http_tool(c: &mut Check, name: &str, tool: &crate::model::Tool) {
                 ),
                 Some(host) => {
                     if let Some(ip) = net::parse_ip_literal(host) {
-                        if let Some(why) = net::forbidden_reason(ip) {
-                            if !tool.allow_private_hosts {
-                                c.error(
-                                    base("url"),
-                                    format!(
-                                        "the host `{host}` is {why}; http tools may not reach it"
-                                    ),
-                                );
-                            }
-                        }
-                    } else if host.eq_ignore_ascii_case("localhost")
-                        || host.to_ascii_lowercase().ends_with(".localhost")
-                    {
-                        if !tool.allow_private_hosts {
+                        if let Some(why) = net::forbidden_reason(ip)
+                            && !tool.allow_private_hosts
+                        {
                             c.error(
                                 base("url"),
-                                format!(
-                                    "the host `{host}` is loopback; http tools may not reach it"
-                                ),
+                                format!("the host `{host}` is {why}; http tools may not reach it"),
                             );
                         }
+                    } else if (host.eq_ignore_ascii_case("localhost")
+                        || host.to_ascii_lowercase().ends_with(".localhost"))
+                        && !tool.allow_private_hosts
+                    {
+                        c.error(
+                            base("url"),
+                            format!("the host `{host}` is loopback; http tools may not reach it"),
+                        );
                     }
                 }
             }

@@ -132,13 +132,12 @@ impl Node {
                 None => return node.mark,
             }
         }
-        if let (PathSeg::Key(k), Value::Map(entries)) = (last, &node.value) {
-            if let Some((key, _)) = entries
+        if let (PathSeg::Key(k), Value::Map(entries)) = (last, &node.value)
+            && let Some((key, _)) = entries
                 .iter()
                 .find(|(key, _)| matches!(&key.value, Value::Str(s) if s == k))
-            {
-                return key.mark;
-            }
+        {
+            return key.mark;
         }
         self.locate(path)
     }
@@ -408,19 +407,18 @@ impl<'a> Loader<'a> {
                             });
                         }
                     };
-                    if let Value::Str(k) = &key.value {
-                        if let Some((prev, _)) = entries
+                    if let Value::Str(k) = &key.value
+                        && let Some((prev, _)) = entries
                             .iter()
                             .find(|(p, _)| matches!(&p.value, Value::Str(s) if s == k))
-                        {
-                            return Err(LoadError {
-                                mark: key.mark,
-                                message: format!(
-                                    "duplicate key `{k}` (first defined at line {})",
-                                    prev.mark.line
-                                ),
-                            });
-                        }
+                    {
+                        return Err(LoadError {
+                            mark: key.mark,
+                            message: format!(
+                                "duplicate key `{k}` (first defined at line {})",
+                                prev.mark.line
+                            ),
+                        });
                     }
                     entries.push((key, value));
                 }
