@@ -66,10 +66,10 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
                     continue;
                 }
                 order.push_back(id);
-                if order.len() > 10_000 {
-                    if let Some(old) = order.pop_front() {
-                        seen.remove(&old);
-                    }
+                if order.len() > 10_000
+                    && let Some(old) = order.pop_front()
+                {
+                    seen.remove(&old);
                 }
                 let ts = e.timestamp().unwrap_or_default();
                 start = start.max(ts);
