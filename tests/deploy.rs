@@ -1822,3 +1822,50 @@ async fn deploy_refuses_wrong_account_missing_secrets_and_foreign_resources() {
     let plan = env.claw(&["plan", "--zip", &env.zip_arg()]);
     assert_eq!(plan.code, 1, "plan reports the blocker as an error");
 }
+
+/// Without `--zip`, deploy builds the function through `claw build`'s module (an
+/// incremental cross-build; slow when cold) and deploys exactly that package;
+/// `claw plan` then compares against the built package without building.
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_without_zip_builds_and_deploys_the_package() {
+    let env = Env::with_secrets().await;
+    let with_workspace = |args: &[&str]| {
+        let mut c = env.command(args);
+        c.env("CLAW_WORKSPACE", repo_root());
+        c
+    };
+    let run = env.run(with_workspace(&["deploy", "--yes", "--output", "json"]));
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let out = run.json();
+    let target_root = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let dir = target_root.join("claw/crm-leads-dev/arm64");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("function.json")).unwrap()).unwrap();
+    let sha = manifest["code_sha256"].as_str().unwrap().to_string();
+    assert_eq!(out["code_sha256"], sha.as_str());
+    let c = env
+        .lambda()
+        .get_function_configuration()
+        .function_name("crm-leads-dev")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.code_sha256.as_deref(), Some(sha.as_str()));
+    let zip = zip::ZipArchive::new(std::fs::File::open(dir.join("function.zip")).unwrap()).unwrap();
+    let names: BTreeSet<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+    assert!(
+        names.contains("bootstrap") && names.contains("agent.json"),
+        "{names:?}"
+    );
+
+    let plan = env.run(with_workspace(&["plan", "--detailed-exitcode"]));
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        !plan.stdout.contains("was not compared"),
+        "plan uses the built package: {}",
+        plan.stdout
+    );
+}

@@ -30,25 +30,48 @@ pub struct Args {
     /// Without a terminal, a change that needs approval stops the deploy unless --yes.
     #[arg(long, value_enum, default_value_t = Approval::Broadening)]
     pub require_approval: Approval,
-    /// Deploy this package (a zip with `bootstrap`) instead of building.
+    /// Deploy this package (a zip with an executable `bootstrap`) instead of
+    /// building. Without it, deploy runs `claw build` first (incrementally).
     #[arg(long, value_name = "PATH")]
     pub zip: Option<PathBuf>,
 }
 
-/// The package `claw build` last wrote for this config, if there is one. Used by
-/// `claw plan` to compare code without building.
-pub fn existing_package(_config: &Config) -> anyhow::Result<Option<Code>> {
-    Ok(None)
+/// The package `claw build` (or an earlier deploy) last wrote for this config and
+/// architecture, if there is one: `claw plan` compares its CodeSha256 with the
+/// function's without building. No package, or no claw workspace to find it in,
+/// is not an error: the plan then says the code was not compared.
+pub fn existing_package(ctx: &Context, config: &Config) -> anyhow::Result<Option<Code>> {
+    let Ok(workspace) = crate::package::Workspace::locate(&ctx.global.config) else {
+        return Ok(None);
+    };
+    match crate::package::existing(config, &workspace, config.function.architecture) {
+        Ok((zip, _manifest)) => Code::from_zip(&zip).map(Some),
+        Err(_) => Ok(None),
+    }
 }
 
-/// The package to deploy: `--zip`, or a fresh build.
-fn package(_ctx: &Context, zip: Option<&Path>) -> anyhow::Result<Code> {
-    match zip {
-        Some(p) => Code::from_zip(p),
-        None => anyhow::bail!(
-            "building the function is not available in this build; build the zip yourself and pass --zip PATH"
-        ),
+/// The package to deploy: `--zip`, or a build (incremental: an unchanged function
+/// costs cargo's no-op check, and the zip is rewritten only when its inputs change).
+async fn package(ctx: &Context, config: &Config, zip: Option<&Path>) -> anyhow::Result<Code> {
+    if let Some(p) = zip {
+        return Code::from_zip(p);
     }
+    let mut params = crate::package::BuildParams::new(config, &ctx.global.config, None)?;
+    params.progress = crate::package::Progress::Auto;
+    params.verbose = ctx.verbose() > 0;
+    let out = tokio::task::spawn_blocking(move || crate::package::ensure_built(&params))
+        .await
+        .context("the build task panicked")??;
+    let code = Code::from_zip(&out.zip_path)?;
+    if code.sha256 != out.code_sha256 {
+        anyhow::bail!(
+            "{} changed while deploying (CodeSha256 {} after the build, {} now); run claw deploy again",
+            out.zip_path.display(),
+            out.code_sha256,
+            code.sha256
+        );
+    }
+    Ok(code)
 }
 
 /// Asks a yes/no question on the terminal.
@@ -68,12 +91,9 @@ pub fn confirm(question: &str) -> anyhow::Result<bool> {
 
 pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
     let started = Instant::now();
-    let code = {
-        // Validate the config before building: a bad agent.yaml should not cost a build.
-        let loaded = ctx.load_quiet()?;
-        let _ = loaded;
-        package(ctx, args.zip.as_deref())?
-    };
+    // The config is validated before building: a bad agent.yaml costs no build.
+    let loaded = ctx.load_quiet()?;
+    let code = package(ctx, &loaded.config, args.zip.as_deref()).await?;
     let zip = code.path.clone();
     let (aws, target, live, plan) = crate::commands::plan::make_plan(ctx, Some(&zip)).await?;
     let json = ctx.json();

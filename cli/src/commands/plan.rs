@@ -27,7 +27,7 @@ pub async fn make_plan(
     let loaded = ctx.load()?;
     let code = match zip {
         Some(p) => Some(Code::from_zip(p)?),
-        None => crate::commands::deploy::existing_package(&loaded.config)?,
+        None => crate::commands::deploy::existing_package(ctx, &loaded.config)?,
     };
     let target = Target::new(loaded.config, code);
     let aws = Aws::new(&target.config.region).await;
