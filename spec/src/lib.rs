@@ -3,6 +3,7 @@
 //! CLI and the Lambda function share one definition of what an agent may do.
 
 pub mod de;
+pub mod eval;
 pub mod iam;
 pub mod lint;
 pub mod model;

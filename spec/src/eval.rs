@@ -1,0 +1,133 @@
+//! A small evaluator for identity-policy Allow statements: enough of IAM's logic
+//! (action and resource wildcards, and the condition operators claw generates) to
+//! prove what a generated policy does and does not allow. moto does not enforce
+//! IAM, so tests use this to show, for example, that the deployer policy refuses
+//! to create a role without claw's permissions boundary.
+//!
+//! Unsupported condition operators evaluate to "not allowed", so the evaluator
+//! can only under-approximate what a document grants, never over-approximate.
+
+use std::collections::BTreeMap;
+
+use crate::iam::{PolicyDocument, Statement};
+
+/// One request: an action on a resource, with its request context keys.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub action: String,
+    pub resource: String,
+    /// Condition keys present in the request, such as `iam:PermissionsBoundary`.
+    pub context: BTreeMap<String, String>,
+}
+
+impl Request {
+    pub fn new(action: &str, resource: &str) -> Request {
+        Request {
+            action: action.into(),
+            resource: resource.into(),
+            context: BTreeMap::new(),
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: &str) -> Request {
+        self.context.insert(key.to_ascii_lowercase(), value.into());
+        self
+    }
+}
+
+/// `*` matches any run of characters, `?` any one character.
+pub fn glob(pattern: &str, text: &str, case_insensitive: bool) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = if case_insensitive {
+        (
+            pattern.to_ascii_lowercase().chars().collect(),
+            text.to_ascii_lowercase().chars().collect(),
+        )
+    } else {
+        (pattern.chars().collect(), text.chars().collect())
+    };
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+fn values(v: &serde_json::Value) -> Vec<String> {
+    match v {
+        serde_json::Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        serde_json::Value::String(s) => vec![s.clone()],
+        other => vec![other.to_string()],
+    }
+}
+
+fn condition_holds(op: &str, key: &str, expected: &serde_json::Value, req: &Request) -> bool {
+    let Some(actual) = req.context.get(&key.to_ascii_lowercase()) else {
+        // A key missing from the request fails every operator claw generates.
+        return false;
+    };
+    let expected = values(expected);
+    match op {
+        "StringEquals" | "ArnEquals" => expected.iter().any(|e| e == actual),
+        "StringEqualsIgnoreCase" => expected.iter().any(|e| e.eq_ignore_ascii_case(actual)),
+        "StringLike" | "ArnLike" => expected.iter().any(|e| glob(e, actual, false)),
+        _ => false,
+    }
+}
+
+fn statement_allows(st: &Statement, req: &Request) -> bool {
+    st.effect == "Allow"
+        && st.not_action.is_none()
+        && st.not_resource.is_none()
+        && st.action.iter().any(|a| glob(a, &req.action, true))
+        && st.resource.iter().any(|r| glob(r, &req.resource, false))
+        && st.condition.as_ref().is_none_or(|c| {
+            c.iter()
+                .all(|(op, keys)| keys.iter().all(|(k, v)| condition_holds(op, k, v, req)))
+        })
+}
+
+/// Whether any Allow statement in `doc` allows the request. (claw generates no Deny
+/// statements; an explicit Deny in the document is honoured anyway.)
+pub fn allows(doc: &PolicyDocument, req: &Request) -> bool {
+    let denied = doc.statement.iter().any(|st| {
+        st.effect == "Deny"
+            && st.action.iter().any(|a| glob(a, &req.action, true))
+            && st.resource.iter().any(|r| glob(r, &req.resource, false))
+            && st.condition.is_none()
+    });
+    !denied && doc.statement.iter().any(|st| statement_allows(st, req))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn globs() {
+        assert!(glob("arn:aws:s3:::b/p*", "arn:aws:s3:::b/p/x", false));
+        assert!(!glob("arn:aws:s3:::b/p*", "arn:aws:s3:::c/p/x", false));
+        assert!(glob("s3:Get*", "S3:GETOBJECT", true));
+        assert!(glob("a-??????", "a-AbC123", false));
+        assert!(!glob("a-??????", "a-AbC12", false));
+        assert!(glob("*", "", false));
+    }
+}

@@ -1,0 +1,135 @@
+//! The deployer policy's guard rails, evaluated: a CI role holding it can create
+//! and pass the execution role only under claw's permissions boundary, only to
+//! Lambda, and can never loosen the boundary. (moto does not enforce IAM, so the
+//! condition logic is evaluated here with claw_spec::eval.)
+
+use claw_spec::eval::{Request, allows};
+use claw_spec::policy::{Kind, generate};
+use claw_spec::{Config, Names, Overrides};
+
+fn config(rel: &str) -> Config {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(rel);
+    let text = std::fs::read_to_string(path).unwrap();
+    claw_spec::load(rel, &text, &Overrides::default(), &|_| None)
+        .unwrap()
+        .config
+}
+
+const CONFIGS: &[&str] = &[
+    "agent.yaml",
+    "tests/fixtures/variants/async.yaml",
+    "tests/fixtures/variants/all-tools.yaml",
+    "tests/fixtures/variants/jwt.yaml",
+    "tests/fixtures/variants/no-vpc.yaml",
+];
+
+#[test]
+fn roles_only_under_the_boundary() {
+    for rel in CONFIGS {
+        let c = config(rel);
+        let n = Names::new(&c);
+        let deployer = generate(Kind::Deployer, &c);
+        let role = n.role_arn();
+        let boundary = n.boundary_arn();
+        let other_boundary = format!("arn:aws:iam::{}:policy/AdministratorAccess", n.account);
+        for action in [
+            "iam:CreateRole",
+            "iam:PutRolePolicy",
+            "iam:PutRolePermissionsBoundary",
+        ] {
+            assert!(
+                allows(
+                    &deployer,
+                    &Request::new(action, &role).with("iam:PermissionsBoundary", &boundary)
+                ),
+                "{rel}: {action} with the boundary must be allowed"
+            );
+            assert!(
+                !allows(&deployer, &Request::new(action, &role)),
+                "{rel}: {action} without a boundary must be refused"
+            );
+            assert!(
+                !allows(
+                    &deployer,
+                    &Request::new(action, &role).with("iam:PermissionsBoundary", &other_boundary)
+                ),
+                "{rel}: {action} with another boundary must be refused"
+            );
+        }
+        // Never another role, whatever the boundary.
+        let other_role = format!("arn:aws:iam::{}:role/claw/admin", n.account);
+        assert!(!allows(
+            &deployer,
+            &Request::new("iam:CreateRole", &other_role).with("iam:PermissionsBoundary", &boundary)
+        ));
+        // The role may be passed to Lambda only.
+        assert!(allows(
+            &deployer,
+            &Request::new("iam:PassRole", &role)
+                .with("iam:PassedToService", "lambda.amazonaws.com")
+        ));
+        assert!(!allows(
+            &deployer,
+            &Request::new("iam:PassRole", &role).with("iam:PassedToService", "ec2.amazonaws.com")
+        ));
+        assert!(!allows(&deployer, &Request::new("iam:PassRole", &role)));
+        // The boundary can be read, never loosened or detached.
+        assert!(allows(&deployer, &Request::new("iam:GetPolicy", &boundary)));
+        for action in [
+            "iam:CreatePolicyVersion",
+            "iam:SetDefaultPolicyVersion",
+            "iam:DeletePolicy",
+            "iam:DeleteRolePermissionsBoundary",
+            "iam:AttachRolePolicy",
+        ] {
+            assert!(
+                !allows(&deployer, &Request::new(action, &boundary)),
+                "{rel}: {action} on the boundary"
+            );
+            assert!(
+                !allows(&deployer, &Request::new(action, &role)),
+                "{rel}: {action} on the role"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_execution_role_cannot_exceed_the_boundary() {
+    for rel in CONFIGS {
+        let c = config(rel);
+        let role = generate(Kind::Role, &c);
+        let boundary = generate(Kind::Boundary, &c);
+        // Every permission the role grants, the boundary grants too.
+        for st in &role.statement {
+            for action in &st.action {
+                for resource in &st.resource {
+                    let mut req = Request::new(action, resource);
+                    if let Some(cond) = &st.condition {
+                        for keys in cond.values() {
+                            for (k, v) in keys {
+                                req = req.with(k, v.as_str().unwrap_or_default());
+                            }
+                        }
+                    }
+                    assert!(allows(&boundary, &req), "{rel}: {action} on {resource}");
+                }
+            }
+        }
+        // And nothing broader: a neighbour's secret, another table.
+        let n = Names::new(&c);
+        let foreign_secret = n
+            .secret_arn("someone-else/key")
+            .replace("-??????", "-AbC123");
+        assert!(!allows(
+            &boundary,
+            &Request::new("secretsmanager:GetSecretValue", &foreign_secret)
+        ));
+        assert!(!allows(
+            &boundary,
+            &Request::new("dynamodb:GetItem", &n.table_arn("Payroll"))
+        ));
+    }
+}
