@@ -94,6 +94,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
     // The config is validated before building: a bad agent.yaml costs no build.
     let loaded = ctx.load_quiet()?;
     let code = package(ctx, &loaded.config, args.zip.as_deref()).await?;
+    let build_secs = started.elapsed().as_secs_f64();
     let zip = code.path.clone();
     let (aws, target, live, plan) = crate::commands::plan::make_plan(ctx, Some(&zip)).await?;
     let json = ctx.json();
@@ -177,6 +178,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
             "code_sha256": outcome.code_sha256,
             "api_calls": {"reads": aws.calls.reads(), "mutations": aws.calls.mutations()},
             "seconds": secs,
+            "build_seconds": if args.zip.is_none() { Some(build_secs) } else { None },
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
@@ -184,8 +186,13 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
         println!("Endpoint:    {}", outcome.endpoint);
         println!("Function:    {}", outcome.function_arn);
         println!("CodeSha256:  {}", outcome.code_sha256);
+        let build = if args.zip.is_none() {
+            format!("build {build_secs:.1} s, ")
+        } else {
+            String::new()
+        };
         println!(
-            "Done in {secs:.1} s ({} API calls, {} of them changes).",
+            "Done in {secs:.1} s ({build}{} API calls, {} of them changes).",
             aws.calls.reads() + aws.calls.mutations(),
             aws.calls.mutations()
         );
