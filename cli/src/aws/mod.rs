@@ -31,9 +31,11 @@ use aws_config::retry::RetryConfig;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata};
 use claw_spec::Config;
 
-/// How many times one API call is attempted (the first try included). Throttling
-/// and 5xx answers are retried with the SDK's standard exponential backoff.
-pub const MAX_ATTEMPTS: u32 = 6;
+/// How many times one API call is attempted (the first try included). Throttling,
+/// 5xx answers and dropped connections are retried with the SDK's standard
+/// exponential backoff (200 ms doubling to 10 s). Ten attempts ride out a burst of
+/// throttling that would fail a deploy at the SDK's default of three.
+pub const MAX_ATTEMPTS: u32 = 10;
 
 /// One client per AWS service claw talks to.
 #[derive(Clone, Debug)]
@@ -230,7 +232,21 @@ where
     let code = err.code().map(str::to_string);
     let message = match (err.code(), err.message()) {
         (Some(_), Some(m)) => m.to_string(),
-        _ => DisplayErrorContext(&err).to_string(),
+        (Some(_), None) => DisplayErrorContext(&err).to_string(),
+        // Transport errors: the cause chain in words ("dispatch failure: io error:
+        // … Connection refused"), without the Debug dump DisplayErrorContext adds.
+        (None, _) => {
+            let mut parts: Vec<String> = Vec::new();
+            let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+            while let Some(e) = cur {
+                let text = e.to_string();
+                if !parts.iter().any(|p| p.contains(&text)) {
+                    parts.push(text);
+                }
+                cur = e.source();
+            }
+            parts.join(": ")
+        }
     };
     AwsError {
         operation,
