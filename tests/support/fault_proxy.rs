@@ -314,9 +314,11 @@ fn forward(req: &Request, upstream: SocketAddr) -> std::io::Result<Vec<u8>> {
     }
     out.push_str("Connection: close\r\n");
     let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(&response[text_end.min(response.len())..]);
-    if text_end == response.len() {
-        bytes.extend_from_slice(b"\r\n");
+    // What follows the head is "\r\n\r\n" + body; the head lines above already
+    // end in "\r\n", so one "\r\n" (the blank line) and the body remain.
+    match response.get(text_end + 2..) {
+        Some(rest) => bytes.extend_from_slice(rest),
+        None => bytes.extend_from_slice(b"\r\n"),
     }
     Ok(bytes)
 }
