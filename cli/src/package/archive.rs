@@ -27,7 +27,7 @@ pub struct Entry {
 pub const MAX_UNZIPPED_BYTES: u64 = 250 * 1024 * 1024;
 
 const S_IFREG: u32 = 0o100_000;
-const DEFLATE_LEVEL: i64 = 9;
+const DEFLATE_LEVEL: i64 = 6;
 
 /// Writes `entries` as a zip, deterministically (see the module docs).
 pub fn write_zip(entries: &[Entry]) -> anyhow::Result<Vec<u8>> {

@@ -67,8 +67,16 @@ impl Workspace {
                     })?
             }
         };
+        Workspace::at(&root)
+    }
+
+    /// The workspace at `root` (not checked), with the target root from
+    /// `CARGO_TARGET_DIR` (relative to the current directory, as cargo reads it).
+    pub fn at(root: &Path) -> anyhow::Result<Workspace> {
+        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+        let root = cwd.join(root);
         let root = root.canonicalize().unwrap_or(root);
-        let target_root = match env("CARGO_TARGET_DIR") {
+        let target_root = match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
             Some(dir) => cwd.join(dir),
             None => root.join("target"),
         };
