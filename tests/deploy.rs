@@ -15,6 +15,8 @@ use claw_spec::{Names, policy_diff};
 use support::moto::Moto;
 
 const REGION: &str = "ap-southeast-2";
+/// The calls of claw's deploy lock (`/claw/locks/{app}-{stage}`).
+const LOCK_CALLS: &[&str] = &["CreateLogStream", "PutLogEvents", "DeleteLogStream"];
 const SECRETS: &[&str] = &[
     "production/ai-agent/anthropic-api-key",
     "production/ai-agent/crm-token",
@@ -859,7 +861,13 @@ async fn memory_and_alarm_threshold_change_are_exactly_two_updates() {
     let mutations = env.mutations_during(|| {
         env.claw(&["deploy", "--zip", &env.zip_arg()]).ok();
     });
-    let mut calls: Vec<String> = mutations.iter().map(|c| c.action.clone()).collect();
+    // The deploy lock's own calls (a stream created, a heartbeat, the stream
+    // deleted) are not changes to the stack.
+    let mut calls: Vec<String> = mutations
+        .iter()
+        .filter(|c| !(c.service == "logs" && LOCK_CALLS.contains(&c.action.as_str())))
+        .map(|c| c.action.clone())
+        .collect();
     calls.sort();
     assert_eq!(
         calls,
@@ -1538,7 +1546,16 @@ async fn interrupted_deploy_converges_at_every_point() {
             "with abort after {n}: exit {}\n{}\n{}",
             killed.code, killed.stdout, killed.stderr
         );
-        let again = env.deploy();
+        // A process killed between taking the deploy lock and its first heartbeat
+        // leaves a lock that clears 10 s later: the re-run waits for it.
+        let again = env.claw(&[
+            "deploy",
+            "--yes",
+            "--zip",
+            &env.zip_arg(),
+            "--lock-timeout",
+            "60s",
+        ]);
         assert_eq!(
             again.code, 0,
             "re-run after abort at {n} failed:\n{}\n{}",
@@ -1868,4 +1885,132 @@ async fn deploy_without_zip_builds_and_deploys_the_package() {
         "plan uses the built package: {}",
         plan.stdout
     );
+}
+
+/// Concurrent deploys of one app and stage take turns through the deploy lock: a
+/// held lock stops a deploy with a message naming the holder (nothing changed),
+/// `claw unlock` clears it, and deploys racing each other leave one clean stack.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_deploys_take_turns_and_corrupt_nothing() {
+    let env = Env::with_secrets().await;
+    let n = env.names();
+    // A live holder: this test process, on this host.
+    let logs = env.logs();
+    let group = format!("/claw/locks/{}", n.function);
+    logs.create_log_group()
+        .log_group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    logs.create_log_stream()
+        .log_group_name(&group)
+        .log_stream_name("lock")
+        .send()
+        .await
+        .unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let holder = serde_json::json!({
+        "command": "deploy",
+        "host": host.trim(),
+        "pid": std::process::id(),
+        "since_ms": 1_795_000_000_000i64,
+    });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    logs.put_log_events()
+        .log_group_name(&group)
+        .log_stream_name("lock")
+        .log_events(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(now)
+                .message(holder.to_string())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let mut refused = None;
+    let mutations = env.mutations_during(|| refused = Some(env.deploy()));
+    let refused = refused.unwrap();
+    assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("holds the deploy lock")
+            && refused
+                .stderr
+                .contains(&format!("pid {}", std::process::id()))
+            && refused.stderr.contains("claw unlock"),
+        "{}",
+        refused.stderr
+    );
+    // Only the failed lock attempt was written; the stack was not touched.
+    let touched: Vec<_> = mutations
+        .iter()
+        .filter(|c| c.action != "CreateLogStream")
+        .collect();
+    assert!(touched.is_empty(), "{touched:?}");
+    assert!(
+        env.lambda()
+            .get_function()
+            .function_name(&n.function)
+            .send()
+            .await
+            .is_err()
+    );
+
+    let unlocked = env.claw(&["unlock"]).ok();
+    assert!(
+        unlocked.stdout.contains("cleared the deploy lock"),
+        "{}",
+        unlocked.stdout
+    );
+    env.deploy().ok();
+
+    // Two deploys at once, with a change to apply: both finish (the second waits
+    // for the lock, then re-reads and applies what is left), one clean stack.
+    env.set_config(&edit(
+        &env.config_text(),
+        "memory_mb: 256",
+        "memory_mb: 384",
+    ));
+    let spawn = || {
+        env.command(&[
+            "deploy",
+            "--yes",
+            "--zip",
+            &env.zip_arg(),
+            "--lock-timeout",
+            "60s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "a concurrent deploy failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let plan = env.claw(&["plan", "--detailed-exitcode", "--zip", &env.zip_arg()]);
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+    assert_eq!(permission_statements(&env, &n.function).await.len(), 1);
+    assert!(api_id(&env, &n.api).await.is_some());
+    let memory = env
+        .lambda()
+        .get_function_configuration()
+        .function_name(&n.function)
+        .send()
+        .await
+        .unwrap()
+        .memory_size();
+    assert_eq!(memory, Some(384));
 }

@@ -22,6 +22,9 @@ use super::{Aws, AwsResultExt, aws_error};
 pub const STREAM: &str = "lock";
 pub const HEARTBEAT: Duration = Duration::from_secs(20);
 pub const STALE_AFTER: Duration = Duration::from_secs(90);
+/// A holder writes its first heartbeat right after creating the stream; a stream
+/// without one this long after its creation belongs to a process that died there.
+pub const NO_BEAT_GRACE: Duration = Duration::from_secs(10);
 
 /// The log group that holds an app and stage's lock stream.
 pub fn group(function: &str) -> String {
@@ -191,7 +194,15 @@ async fn read_holder(
             let holder = last
                 .and_then(|e| e.message())
                 .and_then(|m| serde_json::from_str::<Holder>(m).ok());
-            Ok(Some((holder, last.and_then(|e| e.timestamp()))))
+            let beat = match last.and_then(|e| e.timestamp()) {
+                Some(t) => Some(t),
+                // No heartbeat yet: date the lock from the stream's creation, less
+                // the time a live holder has to write its first heartbeat.
+                None => created_ms(aws, group)
+                    .await?
+                    .map(|c| c - (STALE_AFTER - NO_BEAT_GRACE).as_millis() as i64),
+            };
+            Ok(Some((holder, beat)))
         }
         Err(e)
             if e.as_service_error()
@@ -201,6 +212,22 @@ async fn read_holder(
         }
         Err(e) => Err(aws_error("GetLogEvents", format!("{group}:{STREAM}"), e).into()),
     }
+}
+
+async fn created_ms(aws: &Aws, group: &str) -> anyhow::Result<Option<i64>> {
+    let out = aws
+        .logs
+        .describe_log_streams()
+        .log_group_name(group)
+        .log_stream_name_prefix(STREAM)
+        .send()
+        .await
+        .ctx("DescribeLogStreams", group)?;
+    Ok(out
+        .log_streams()
+        .iter()
+        .find(|s| s.log_stream_name() == Some(STREAM))
+        .and_then(|s| s.creation_time()))
 }
 
 async fn delete_stream(aws: &Aws, group: &str) -> anyhow::Result<()> {
@@ -232,7 +259,20 @@ pub async fn acquire(
     wait: Duration,
 ) -> anyhow::Result<Lock> {
     let group = group(function);
-    ensure_group(aws, &group, tags).await?;
+    // Look before creating: a failed create would still be a mutating call.
+    let exists = aws
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(&group)
+        .send()
+        .await
+        .ctx("DescribeLogGroups", &group)?
+        .log_groups()
+        .iter()
+        .any(|g| g.log_group_name() == Some(group.as_str()));
+    if !exists {
+        ensure_group(aws, &group, tags).await?;
+    }
     let deadline = tokio::time::Instant::now() + wait;
     let me = Holder::me(command);
     loop {
@@ -245,6 +285,13 @@ pub async fn acquire(
             .await
         {
             Ok(_) => break,
+            // The first deploy of a stack creates the lock's log group.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                ensure_group(aws, &group, tags).await?;
+            }
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_resource_already_exists_exception()) =>

@@ -34,6 +34,10 @@ pub struct Args {
     /// building. Without it, deploy runs `claw build` first (incrementally).
     #[arg(long, value_name = "PATH")]
     pub zip: Option<PathBuf>,
+    /// How long to wait for another deploy or destroy of this app and stage to
+    /// finish (`30s`, `5m`); by default claw stops at once and says who holds the lock.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: std::time::Duration,
 }
 
 /// The package `claw build` (or an earlier deploy) last wrote for this config and
@@ -151,12 +155,38 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
                 anyhow::bail!("not approved; nothing was changed");
             }
         }
+        // One writer per app and stage. The state is read again under the lock: a
+        // deploy that finished while this one waited may have changed it.
+        let lock = crate::aws::lock::acquire(
+            &aws,
+            &target.names.function,
+            "deploy",
+            &target.tags,
+            args.lock_timeout,
+        )
+        .await?;
+        let live = stack::read(&aws, &target).await?;
+        let relocked = stack::plan(&target, &live);
+        if relocked.needs_approval() && !plan.needs_approval() && !args.yes {
+            lock.release().await?;
+            anyhow::bail!(
+                "the stack changed while this deploy waited for the lock, and the new plan needs approval; nothing was changed. Run `claw deploy` again"
+            );
+        }
+        let plan = relocked;
         if !json {
             println!("\nApplying:");
         }
         let progress = Progress::new(json);
-        match stack::apply(&aws, &target, &live, &plan, &progress).await {
-            Ok(o) => o,
+        let applied = stack::apply(&aws, &target, &live, &plan, &progress).await;
+        // A lock that cannot be released now goes stale after its heartbeat stops;
+        // the apply error, if any, is the one to report.
+        let released = lock.release().await;
+        match applied {
+            Ok(o) => {
+                released?;
+                o
+            }
             Err(e) => {
                 return Err(e.context(format!(
                     "deploy of {} stopped after {} change{}; what was applied is in place and nothing is half-done that a re-run cannot finish: run `claw deploy` again to converge",

@@ -20,6 +20,9 @@ pub struct Args {
     /// Also delete the sessions table and its data.
     #[arg(long)]
     pub include_data: bool,
+    /// How long to wait for a running deploy of this app and stage to finish.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: std::time::Duration,
 }
 
 pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
@@ -67,10 +70,32 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
             anyhow::bail!("not confirmed; nothing was deleted");
         }
     }
+    // One writer per app and stage; read again under the lock.
+    let lock = crate::aws::lock::acquire(
+        &aws,
+        &target.names.function,
+        "destroy",
+        &target.tags,
+        args.lock_timeout,
+    )
+    .await?;
+    let live = stack::read(&aws, &target).await?;
+    let plan = stack::destroy_plan(
+        &target,
+        &live,
+        DestroyOptions {
+            include_secrets: args.include_secrets,
+            include_data: args.include_data,
+        },
+    );
     let progress = Progress::new(json);
     if let Err(e) = stack::destroy(&aws, &target, &live, &plan, &progress).await {
+        let _ = lock.release().await;
         return Err(e.context("destroy stopped part-way; run `claw destroy` again to finish"));
     }
+    // The lock's log group goes last, and the lock with it.
+    lock.release().await?;
+    crate::aws::lock::delete_group(&aws, &target.names.function).await?;
     let (_, _, deleted, _) = plan.counts();
     if json {
         println!(
