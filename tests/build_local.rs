@@ -271,6 +271,7 @@ fn build_and_invoke(arch: &str) {
                 ],
             ),
             Step::text(FINAL_TEXT),
+            Step::text("second answer"),
         ],
     );
 
@@ -377,6 +378,28 @@ fn build_and_invoke(arch: &str) {
         assert!(!stderr.contains(secret), "{secret} leaked to stderr");
     }
     eprintln!("{arch}: {report}");
+
+    // --payload @file and --output json: one JSON document on stdout.
+    let event = dir.path().join("event.json");
+    std::fs::write(&event, r#"{"agent":"qualifier","message":"And now?"}"#).unwrap();
+    let out = claw(dir.path())
+        .args(["invoke", "--local", "--arch", arch, "--output", "json"])
+        .arg("--payload")
+        .arg(format!("@{}", event.display()))
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("ANTHROPIC_BASE_URL", mock.base_url())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(doc["ok"], true, "{doc}");
+    assert_eq!(doc["payload"]["response"], "second answer", "{doc}");
+    assert_eq!(doc["memory_size_mb"], 256);
+    assert!(doc["duration_ms"].as_f64().unwrap() > 0.0, "{doc}");
+    assert!(doc["init_duration_ms"].as_f64().unwrap() > 0.0, "{doc}");
+    assert!(doc["max_memory_used_mb"].as_u64().unwrap() > 0, "{doc}");
+    assert_eq!(mock.requests()[2].last_content()[0]["text"], "And now?");
 }
 
 #[test]
@@ -585,6 +608,38 @@ fn x86_64_bootstrap_needs_at_most_glibc_2_17() {
 #[test]
 fn arm64_bootstrap_needs_at_most_glibc_2_17() {
     check_glibc("arm64");
+}
+
+#[test]
+fn build_says_what_to_install_when_tools_are_missing() {
+    // A workspace with agent-fn but no cargo-zigbuild anywhere claw looks.
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ws.path().join("Cargo.toml"),
+        "[workspace]\nmembers = [\"agent-fn\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(ws.path().join("agent-fn")).unwrap();
+    std::fs::write(ws.path().join("agent-fn/Cargo.toml"), "[package]\n").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), "e2e-no-tools", "arm64", 8080);
+    let out = claw(dir.path())
+        .args(["build"])
+        .env("CLAW_WORKSPACE", ws.path())
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cargo-zigbuild is not installed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("pip install cargo-zigbuild ziglang"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("bash scripts/setup"), "{stderr}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use claw_spec::model::Architecture;
 use crate::commands::build::ArchArg;
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::local::{LocalFunction, LocalOptions, LogSink, Outcome, Package};
+use crate::local::{Launcher, LocalFunction, LocalOptions, LogSink, Outcome, Package};
 use crate::package::{self, Workspace};
 
 /// Invoke the deployed function, or run the built package locally (--local).
@@ -64,17 +64,17 @@ pub struct Args {
 pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
     if args.local {
         let loaded = ctx.load()?;
-        let payload = event_payload(args, &loaded.config)?;
-        let config = loaded.config;
-        let global_config = ctx.global.config.clone();
-        let json = ctx.json();
-        let zip = args.zip.clone();
-        let arch = args.arch.map(Architecture::from);
+        let run = LocalRun {
+            payload: event_payload(args, &loaded.config)?,
+            config: loaded.config,
+            config_path: ctx.global.config.clone(),
+            zip: args.zip.clone(),
+            arch: args.arch.map(Architecture::from),
+            json: ctx.json(),
+        };
         let pid = Arc::new(AtomicU32::new(0));
         let started = Arc::clone(&pid);
-        let mut task = tokio::task::spawn_blocking(move || {
-            invoke_local(&config, &global_config, zip, arch, &payload, json, &started)
-        });
+        let mut task = tokio::task::spawn_blocking(move || invoke_local(&run, &started));
         tokio::select! {
             r = &mut task => r?,
             _ = tokio::signal::ctrl_c() => {
@@ -148,17 +148,30 @@ pub fn event_payload(args: &Args, config: &Config) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn invoke_local(
-    config: &Config,
-    config_path: &std::path::Path,
+/// What `invoke --local` runs.
+struct LocalRun {
+    config: Config,
+    config_path: PathBuf,
+    /// `--zip`, else the package `claw build` wrote.
     zip: Option<PathBuf>,
     arch: Option<Architecture>,
-    payload: &[u8],
+    payload: Vec<u8>,
     json: bool,
-    pid: &AtomicU32,
-) -> anyhow::Result<Exit> {
+}
+
+/// Runs the package once; `pid` receives the process id for Ctrl-C.
+fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Exit> {
+    let LocalRun {
+        config,
+        config_path,
+        zip,
+        arch,
+        payload,
+        json,
+    } = run;
+    let (json, arch) = (*json, *arch);
     let (zip, expected) = match zip {
-        Some(z) => (z, arch),
+        Some(z) => (z.clone(), arch),
         None => {
             let arch = arch.unwrap_or(config.function.architecture);
             let ws = Workspace::locate(config_path)?;
@@ -191,6 +204,14 @@ fn invoke_local(
     }
     let mut f = LocalFunction::start(&pkg, &opts)?;
     pid.store(f.pid(), Ordering::SeqCst);
+    if let Launcher::Qemu { qemu, .. } = f.launcher() {
+        eprintln!(
+            "note: running the {} package under {}: durations and memory below are the \
+             emulator's, not Lambda's",
+            pkg.arch.lambda_name(),
+            qemu.display()
+        );
+    }
     // Init output comes before START, as in Lambda's logs; a failed init is
     // reported by the invocation below.
     let _ = f.wait_ready();

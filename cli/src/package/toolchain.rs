@@ -35,8 +35,19 @@ impl Toolchain {
     /// Checks that cargo-zigbuild, zig and the Rust target are installed; the error
     /// says exactly what to install.
     pub fn detect(ws: &Workspace, arch: Architecture) -> anyhow::Result<Toolchain> {
+        let tools = Toolchain::find(ws, &|name| std::env::var_os(name))?;
+        check_rust_target(&ws.root, arch)?;
+        Ok(tools)
+    }
+
+    /// cargo-zigbuild and zig, looked up with `getenv` (PATH and cargo-zigbuild's
+    /// own variables) and in the workspace venv.
+    fn find(
+        ws: &Workspace,
+        getenv: &dyn Fn(&str) -> Option<OsString>,
+    ) -> anyhow::Result<Toolchain> {
         let venv_bin = ws.venv_bin();
-        let path = std::env::var_os("PATH").unwrap_or_default();
+        let path = getenv("PATH").unwrap_or_default();
         let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
         if venv_bin.is_dir() && !dirs.contains(&venv_bin) {
             dirs.insert(0, venv_bin.clone());
@@ -56,7 +67,7 @@ impl Toolchain {
             })?;
 
         let mut env = vec![("PATH".to_string(), child_path.clone())];
-        if !has_zig(&dirs, &mut env) {
+        if !has_zig(&dirs, getenv, &mut env) {
             anyhow::bail!(
                 "zig is not installed (cargo-zigbuild needs it as the linker; looked for `zig` on \
                  PATH and for the ziglang Python package in {}): {SETUP_HINT}: \
@@ -64,8 +75,6 @@ impl Toolchain {
                 venv_bin.display()
             );
         }
-
-        check_rust_target(&ws.root, arch)?;
         Ok(Toolchain { zigbuild_dir, env })
     }
 
@@ -189,15 +198,19 @@ fn is_executable(p: &Path) -> bool {
 /// `CARGO_ZIGBUILD_ZIG_PATH`, `zig` on PATH, or `python3 -m ziglang` (with the
 /// interpreter in `CARGO_ZIGBUILD_PYTHON_PATH`). When only the venv's Python has
 /// ziglang, points cargo-zigbuild at it through `env`.
-fn has_zig(dirs: &[PathBuf], env: &mut Vec<(String, OsString)>) -> bool {
-    if let Some(p) = std::env::var_os("CARGO_ZIGBUILD_ZIG_PATH").filter(|p| !p.is_empty()) {
+fn has_zig(
+    dirs: &[PathBuf],
+    getenv: &dyn Fn(&str) -> Option<OsString>,
+    env: &mut Vec<(String, OsString)>,
+) -> bool {
+    if let Some(p) = getenv("CARGO_ZIGBUILD_ZIG_PATH").filter(|p| !p.is_empty()) {
         return runs(Command::new(p).arg("version"));
     }
     if dirs.iter().any(|d| is_executable(&d.join("zig"))) {
         return true;
     }
     let mut pythons: Vec<PathBuf> = Vec::new();
-    if let Some(p) = std::env::var_os("CARGO_ZIGBUILD_PYTHON_PATH").filter(|p| !p.is_empty()) {
+    if let Some(p) = getenv("CARGO_ZIGBUILD_PYTHON_PATH").filter(|p| !p.is_empty()) {
         pythons.push(p.into());
     }
     pythons.extend(
@@ -237,6 +250,11 @@ fn check_rust_target(ws_root: &Path, arch: Architecture) -> anyhow::Result<()> {
         anyhow::bail!("`rustc --print sysroot` failed in {}", ws_root.display());
     }
     let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    check_target_in(&sysroot, arch)
+}
+
+/// The target's standard library must be under the sysroot.
+fn check_target_in(sysroot: &Path, arch: Architecture) -> anyhow::Result<()> {
     let lib = sysroot
         .join("lib")
         .join("rustlib")
@@ -252,4 +270,110 @@ fn check_rust_target(ws_root: &Path, arch: Architecture) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn fake_workspace() -> (tempfile::TempDir, Workspace) {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace {
+            root: dir.path().to_path_buf(),
+            target_root: dir.path().join("target"),
+        };
+        (dir, ws)
+    }
+
+    fn executable(path: &Path, script: &str) {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, script).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn lookup(vars: HashMap<&'static str, OsString>) -> impl Fn(&str) -> Option<OsString> {
+        move |k| vars.get(k).cloned()
+    }
+
+    #[test]
+    fn missing_cargo_zigbuild_says_what_to_install() {
+        let (_dir, ws) = fake_workspace();
+        let env = lookup(HashMap::from([("PATH", OsString::from("/nonexistent"))]));
+        let e = Toolchain::find(&ws, &env).unwrap_err().to_string();
+        assert!(e.contains("cargo-zigbuild is not installed"), "{e}");
+        assert!(e.contains("pip install cargo-zigbuild ziglang"), "{e}");
+        assert!(e.contains("scripts/setup"), "{e}");
+    }
+
+    #[test]
+    fn missing_zig_says_what_to_install() {
+        let (dir, ws) = fake_workspace();
+        let bin = dir.path().join("bin");
+        executable(&bin.join("cargo-zigbuild"), "#!/bin/sh\n");
+        let env = lookup(HashMap::from([("PATH", bin.clone().into_os_string())]));
+        let e = Toolchain::find(&ws, &env).unwrap_err().to_string();
+        assert!(e.contains("zig is not installed"), "{e}");
+        assert!(e.contains("pip install ziglang"), "{e}");
+    }
+
+    #[test]
+    fn the_workspace_venv_is_searched_and_put_first_on_path() {
+        let (dir, ws) = fake_workspace();
+        let venv = ws.venv_bin();
+        executable(&venv.join("cargo-zigbuild"), "#!/bin/sh\n");
+        // A python whose `-m ziglang version` succeeds stands for the ziglang package.
+        executable(
+            &venv.join("python3"),
+            "#!/bin/sh\n[ \"$1 $2 $3\" = \"-m ziglang version\" ]\n",
+        );
+        let env = lookup(HashMap::from([("PATH", OsString::from("/usr/bin:/bin"))]));
+        let tools = Toolchain::find(&ws, &env).unwrap();
+        assert_eq!(tools.zigbuild_dir, venv);
+        let path = &tools.env.iter().find(|(k, _)| k == "PATH").unwrap().1;
+        assert!(
+            path.to_string_lossy().starts_with(&*venv.to_string_lossy()),
+            "{path:?}"
+        );
+        let python = &tools
+            .env
+            .iter()
+            .find(|(k, _)| k == "CARGO_ZIGBUILD_PYTHON_PATH")
+            .unwrap()
+            .1;
+        assert_eq!(Path::new(python), venv.join("python3"));
+        drop(dir);
+    }
+
+    #[test]
+    fn a_missing_rust_target_names_the_rustup_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = check_target_in(dir.path(), Architecture::Arm64)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("rustup target add aarch64-unknown-linux-gnu"),
+            "{e}"
+        );
+        std::fs::create_dir_all(dir.path().join("lib/rustlib/aarch64-unknown-linux-gnu/lib"))
+            .unwrap();
+        check_target_in(dir.path(), Architecture::Arm64).unwrap();
+    }
+
+    #[test]
+    fn failure_hints() {
+        assert!(
+            failure_hint(
+                "error[E0463]: can't find crate for `core`",
+                Architecture::Arm64
+            )
+            .contains("rustup target add aarch64-unknown-linux-gnu")
+        );
+        assert!(failure_hint("Failed to find zig", Architecture::X86_64).contains("ziglang"));
+        assert_eq!(
+            failure_hint("error: expected `;`", Architecture::X86_64),
+            ""
+        );
+    }
 }
