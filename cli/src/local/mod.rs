@@ -386,6 +386,8 @@ pub struct LocalFunction {
     /// Set when the first `next` poll arrives.
     ready_at: Option<Instant>,
     init_reported: bool,
+    /// The last VmHWM read while the process ran, in KiB.
+    last_hwm: Option<u64>,
     /// Why initialisation failed, for the next invocation to report.
     init_failed: Option<Outcome>,
     /// The process was killed or exited; no more invocations.
@@ -447,6 +449,7 @@ impl LocalFunction {
             ready_at: None,
             init_reported: false,
             init_failed: None,
+            last_hwm: None,
             dead: None,
             opts: opts.clone(),
             readers,
@@ -561,7 +564,7 @@ impl LocalFunction {
         if let Err(outcome) = ready {
             result.outcome = outcome;
             result.round_trip = called.elapsed();
-            result.max_memory_kib = self.peak_rss_kib();
+            result.max_memory_kib = self.sample_rss();
             return Ok(result);
         }
 
@@ -611,7 +614,7 @@ impl LocalFunction {
                 }
                 Waited::Deadline => {
                     result.duration = self.opts.timeout;
-                    result.max_memory_kib = self.peak_rss_kib();
+                    result.max_memory_kib = self.sample_rss();
                     self.kill("timed out");
                     break Outcome::TimedOut {
                         timeout: self.opts.timeout,
@@ -620,7 +623,7 @@ impl LocalFunction {
             }
         };
         if result.max_memory_kib.is_none() {
-            result.max_memory_kib = self.peak_rss_kib();
+            result.max_memory_kib = self.sample_rss();
         }
         result.outcome = outcome;
         result.round_trip = called.elapsed();
@@ -644,13 +647,20 @@ impl LocalFunction {
     }
 
     /// Peak resident set size so far (VmHWM of the process; of qemu and the guest
-    /// together when emulated), in KiB.
+    /// together when emulated), in KiB. After the process is gone, the last value
+    /// read while it ran.
     pub fn peak_rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        let now = read_hwm(self.pid).filter(|_| self.child.is_some());
+        now.max(self.last_hwm)
+    }
+
+    /// Reads VmHWM (a high-water mark kept by the kernel, so a sample is exact up
+    /// to that moment) and remembers it for after the process ends.
+    fn sample_rss(&mut self) -> Option<u64> {
+        if self.child.is_some() {
+            self.last_hwm = read_hwm(self.pid).max(self.last_hwm);
+        }
+        self.last_hwm
     }
 
     /// Stops the process and waits (briefly) for its output to drain.
@@ -705,12 +715,19 @@ impl LocalFunction {
                 return Waited::Deadline;
             }
             match self.api.recv_timeout((deadline - now).min(SLICE)) {
-                Ok(event) => return Waited::Event(event),
+                Ok(event) => {
+                    if matches!(event, ApiEvent::Delivered { .. } | ApiEvent::Next { .. }) {
+                        // Off the measured path: the function is busy or idle.
+                        self.sample_rss();
+                    }
+                    return Waited::Event(event);
+                }
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
                     return Waited::Exited("the Runtime API stopped".into());
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             }
+            self.sample_rss();
             let Some(child) = self.child.as_mut() else {
                 return Waited::Exited(self.dead.clone().unwrap_or_default());
             };
@@ -733,6 +750,14 @@ impl Drop for LocalFunction {
         self.kill("dropped");
         self.join_readers();
     }
+}
+
+fn read_hwm(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// SIGKILL to the process group the function leads (see [`LocalFunction::start`]).

@@ -194,6 +194,10 @@ fn the_timeout_kills_the_process() {
     assert_eq!(ty, "Sandbox.Timedout");
     assert!(msg.ends_with("Task timed out after 1.00 seconds"), "{msg}");
     assert!(r.report_line().contains("Status: timeout"));
+    assert!(
+        r.max_memory_kib.unwrap() > 0,
+        "memory is known after the kill"
+    );
     let again = f.invoke(b"{}").unwrap_err().to_string();
     assert!(again.contains("no longer running"), "{again}");
 }
