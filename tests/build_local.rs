@@ -689,3 +689,47 @@ fn invoke_local_explains_what_is_wrong() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("claw build --arch arm64"), "{stderr}");
 }
+
+#[test]
+fn ensure_built_keeps_an_unchanged_package_and_rebuilds_a_changed_one() {
+    use claw::package::{BuildParams, Profile, Progress, Workspace};
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), "e2e-ensure", "x86_64", 8080);
+    let built = build(dir.path(), "x86_64");
+    let zip = PathBuf::from(built["zip"].as_str().unwrap());
+    let modified = std::fs::metadata(&zip).unwrap().modified().unwrap();
+
+    let load = || {
+        claw::context::load_config(&path, &Default::default())
+            .unwrap()
+            .config
+    };
+    let params = |config| BuildParams {
+        config,
+        arch: claw_spec::model::Architecture::X86_64,
+        profile: Profile::Release,
+        workspace: Workspace::at(&workspace()).unwrap(),
+        progress: Progress::Quiet,
+        verbose: false,
+    };
+    let same = claw::package::ensure_built(&params(load())).unwrap();
+    assert!(
+        !same.changed,
+        "nothing changed, yet the package was rewritten"
+    );
+    assert_eq!(same.zip_path, zip);
+    assert_eq!(same.code_sha256, built["code_sha256"].as_str().unwrap());
+    assert_eq!(
+        std::fs::metadata(&zip).unwrap().modified().unwrap(),
+        modified
+    );
+
+    let mut config = load();
+    config.limits.max_turns = 3;
+    let changed = claw::package::ensure_built(&params(config)).unwrap();
+    assert!(changed.changed);
+    assert_ne!(changed.code_sha256, same.code_sha256);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(&changed.manifest_path).unwrap()).unwrap();
+    assert_eq!(manifest["code_sha256"], changed.code_sha256.as_str());
+}
