@@ -64,12 +64,42 @@ pub enum Command {
     #[command(subcommand)]
     Policy(commands::policy::PolicyCommand),
     /// Cross-build the agent function and package it as a deterministic zip.
+    ///
+    /// Runs `cargo zigbuild -p agent-fn --target <arch>-unknown-linux-gnu.2.17` (glibc
+    /// pinned to 2.17, so the binary runs on every Amazon Linux Lambda runtime) with
+    /// cargo's target directory ${CARGO_TARGET_DIR:-<workspace>/target}/lambda, then
+    /// writes ${CARGO_TARGET_DIR:-<workspace>/target}/claw/<app>-<stage>/<arch>/function.zip
+    /// (`bootstrap` 0755 and `agent.json`, the resolved config, in which secrets appear
+    /// only by name) and function.json, its manifest, beside it.
+    ///
+    /// The zip is deterministic: sorted entries, 1980-01-01 timestamps, fixed modes and
+    /// compression. The same code and config give the same bytes and the same Lambda
+    /// CodeSha256, which is printed with the path and size.
+    ///
+    /// The workspace is $CLAW_WORKSPACE, or the nearest directory above agent.yaml (then
+    /// above the current directory) whose Cargo.toml is a workspace with agent-fn/.
+    /// Needs cargo-zigbuild and zig (`pip install cargo-zigbuild ziglang`, or
+    /// `bash scripts/setup`, which also adds the arm64 Rust target).
     Build(commands::build::Args),
     /// Show what `claw deploy` would change, without changing anything.
     Plan(commands::plan::Args),
     /// Build, plan, and apply: create or update every resource of this app and stage.
     Deploy(commands::deploy::Args),
     /// Invoke the deployed function, or run the built package locally (--local).
+    ///
+    /// The event is --payload (JSON text, @FILE, or - for stdin), sent as-is, or
+    /// --message TEXT, which sends the direct-invoke event {"agent": AGENT, "message":
+    /// TEXT} to --agent (default: the first agent in alphabetical order). The response
+    /// goes to stdout; a function error exits 1.
+    ///
+    /// With --local, claw runs the package `claw build` wrote (or --zip) on this machine
+    /// under an embedded Lambda Runtime API on 127.0.0.1: Lambda's environment
+    /// variables, request headers and deadline, the configured timeout and memory size,
+    /// and START/END/REPORT lines on stderr. The function's own output goes to stderr
+    /// as written. An arm64 package runs through qemu-aarch64-static on x86_64 hosts.
+    /// From claw's environment only AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_SESSION_TOKEN, AWS_ENDPOINT_URL[_*] and ANTHROPIC_BASE_URL reach the function
+    /// (Lambda passes the role's credentials the same way).
     Invoke(commands::invoke::Args),
     /// Print the function's log events.
     Logs(commands::logs::Args),

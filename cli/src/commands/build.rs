@@ -6,23 +6,7 @@ use crate::context::Context;
 use crate::exit::Exit;
 use crate::package::{self, BuildParams, Profile, Progress};
 
-/// Cross-build the agent function and package it as a deterministic zip.
-///
-/// Runs `cargo zigbuild -p agent-fn --target <arch>-unknown-linux-gnu.2.17` (glibc
-/// pinned to 2.17, so the binary runs on every Amazon Linux Lambda runtime) with
-/// cargo's target directory `${CARGO_TARGET_DIR:-<workspace>/target}/lambda`, then
-/// writes `${CARGO_TARGET_DIR:-<workspace>/target}/claw/<app>-<stage>/<arch>/function.zip`
-/// with `bootstrap` (0755) and `agent.json` (the resolved config; secrets appear in
-/// it only by name), and `function.json` beside it.
-///
-/// The zip is deterministic: sorted entries, 1980-01-01 timestamps, fixed modes and
-/// compression. The same code and config give the same bytes and the same Lambda
-/// CodeSha256, which is printed.
-///
-/// The workspace is CLAW_WORKSPACE, or the nearest directory above agent.yaml (then
-/// above the current directory) whose Cargo.toml is a workspace with agent-fn/.
-/// Needs cargo-zigbuild and zig (`pip install cargo-zigbuild ziglang`, or
-/// `bash scripts/setup`, which also adds the arm64 Rust target).
+/// Options of `claw build`; the command's help text is on `cli::Command::Build`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Architecture to build for; defaults to `function.architecture`.

@@ -16,22 +16,7 @@ use crate::exit::Exit;
 use crate::local::{Launcher, LocalFunction, LocalOptions, LogSink, Outcome, Package};
 use crate::package::{self, Workspace};
 
-/// Invoke the deployed function, or run the built package locally (--local).
-///
-/// The event is --payload (JSON text, @FILE, or - for stdin), sent as-is, or
-/// --message TEXT, which sends the direct-invoke event
-/// {"agent": AGENT, "message": TEXT} to --agent (default: the first agent in
-/// alphabetical order). The function's response goes to stdout; a function error
-/// exits 1.
-///
-/// With --local, claw runs the package `claw build` wrote (or --zip) on this machine
-/// under an embedded Lambda Runtime API on 127.0.0.1: Lambda's environment
-/// variables, request headers and deadline, the configured timeout and memory
-/// size, and a REPORT line on stderr. The function's own output goes to stderr as
-/// written. An arm64 package runs through qemu-aarch64-static on x86_64 hosts.
-/// From claw's environment only AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-/// AWS_SESSION_TOKEN, AWS_ENDPOINT_URL[_*] and ANTHROPIC_BASE_URL reach the
-/// function (Lambda passes the role's credentials the same way).
+/// Options of `claw invoke`; the command's help text is on `cli::Command::Invoke`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The event: JSON text, @FILE to read it from a file, or - for stdin.
