@@ -158,7 +158,7 @@ fn one_process_survives_every_fault_and_serves_the_next_event() {
     let pid = f.pid();
 
     let mut audits: Vec<(String, Value)> = Vec::new();
-    let mut run = |f: &mut LocalFunction, msg: &str| {
+    let run = |f: &mut LocalFunction, msg: &str| {
         let r = f.invoke(&event(msg)).unwrap();
         assert_eq!(f.pid(), pid, "the function process was replaced");
         let id = r.request_id.clone();
@@ -208,10 +208,10 @@ fn one_process_survives_every_fault_and_serves_the_next_event() {
     // One audit line per event, with the outcome it ended with.
     let logs = f.stop();
     for line in &logs {
-        if let Ok(v) = serde_json::from_str::<Value>(line.trim()) {
-            if v["type"] == "audit" {
-                audits.push((v["request_id"].as_str().unwrap_or_default().to_string(), v));
-            }
+        if let Ok(v) = serde_json::from_str::<Value>(line.trim())
+            && v["type"] == "audit"
+        {
+            audits.push((v["request_id"].as_str().unwrap_or_default().to_string(), v));
         }
     }
     let outcome = |id: &str| -> String {
