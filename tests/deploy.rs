@@ -1534,8 +1534,12 @@ async fn interrupted_deploy_converges_at_every_point() {
         "a clean deploy made only {total} mutating calls"
     );
     let want = snapshot(&env).await;
+    eprintln!(
+        "interrupted deploy: {total} mutating calls from scratch; killing after each of calls 1..={}",
+        total
+    );
 
-    for n in 1..total {
+    for n in 1..=total {
         env.moto.reset();
         env.set_secrets();
         let mut c = env.command(&["deploy", "--yes", "--zip", &env.zip_arg()]);
