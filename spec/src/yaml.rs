@@ -83,33 +83,54 @@ impl Value {
 impl Node {
     /// Looks up a key in a mapping node.
     pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, v)| v)
+    }
+
+    /// The (key, value) pair of a mapping entry.
+    fn entry(&self, key: &str) -> Option<&(Node, Node)> {
         match &self.value {
             Value::Map(entries) => entries
                 .iter()
-                .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
-                .map(|(_, v)| v),
+                .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key)),
             _ => None,
         }
     }
 
-    /// Finds the node at a path, and the position of the deepest node that exists on it.
-    pub fn locate(&self, path: &[PathSeg]) -> Mark {
+    /// One step down a path.
+    fn child(&self, seg: &PathSeg) -> Option<&Node> {
+        match (seg, &self.value) {
+            (PathSeg::Key(k), _) => self.get(k),
+            (PathSeg::Index(i), Value::Seq(items)) => items.get(*i),
+            _ => None,
+        }
+    }
+
+    fn child_mut(&mut self, seg: &PathSeg) -> Option<&mut Node> {
+        match (seg, &mut self.value) {
+            (PathSeg::Key(k), Value::Map(entries)) => entries
+                .iter_mut()
+                .find(|(key, _)| matches!(&key.value, Value::Str(s) if s == k))
+                .map(|(_, v)| v),
+            (PathSeg::Index(i), Value::Seq(items)) => items.get_mut(*i),
+            _ => None,
+        }
+    }
+
+    /// The deepest node that exists along `path`.
+    fn deepest(&self, path: &[PathSeg]) -> (&Node, usize) {
         let mut node = self;
-        for seg in path {
-            let next = match (seg, &node.value) {
-                (PathSeg::Key(k), Value::Map(entries)) => entries
-                    .iter()
-                    .find(|(key, _)| matches!(&key.value, Value::Str(s) if s == k))
-                    .map(|(_, v)| v),
-                (PathSeg::Index(i), Value::Seq(items)) => items.get(*i),
-                _ => None,
-            };
-            match next {
+        for (depth, seg) in path.iter().enumerate() {
+            match node.child(seg) {
                 Some(n) => node = n,
-                None => break,
+                None => return (node, depth),
             }
         }
-        node.mark
+        (node, path.len())
+    }
+
+    /// The position of the node at a path, or of the deepest node that exists on it.
+    pub fn locate(&self, path: &[PathSeg]) -> Mark {
+        self.deepest(path).0.mark
     }
 
     /// The position of a key (not its value) at a path; falls back to [`Node::locate`].
@@ -117,44 +138,23 @@ impl Node {
         let Some((last, parent)) = path.split_last() else {
             return self.mark;
         };
-        let mut node = self;
-        for seg in parent {
-            let next = match (seg, &node.value) {
-                (PathSeg::Key(k), Value::Map(entries)) => entries
-                    .iter()
-                    .find(|(key, _)| matches!(&key.value, Value::Str(s) if s == k))
-                    .map(|(_, v)| v),
-                (PathSeg::Index(i), Value::Seq(items)) => items.get(*i),
-                _ => None,
-            };
-            match next {
-                Some(n) => node = n,
-                None => return node.mark,
-            }
+        let (node, reached) = self.deepest(parent);
+        if reached < parent.len() {
+            return node.mark;
         }
-        if let (PathSeg::Key(k), Value::Map(entries)) = (last, &node.value)
-            && let Some((key, _)) = entries
-                .iter()
-                .find(|(key, _)| matches!(&key.value, Value::Str(s) if s == k))
-        {
-            return key.mark;
+        match last {
+            PathSeg::Key(k) => node
+                .entry(k)
+                .map_or_else(|| self.locate(path), |(key, _)| key.mark),
+            PathSeg::Index(_) => self.locate(path),
         }
-        self.locate(path)
     }
 
     /// Marks the node at `path` as removed. Returns false when there is no such node.
     pub fn remove(&mut self, path: &[PathSeg]) -> bool {
         let mut node = self;
         for seg in path {
-            let next = match (seg, &mut node.value) {
-                (PathSeg::Key(k), Value::Map(entries)) => entries
-                    .iter_mut()
-                    .find(|(key, _)| matches!(&key.value, Value::Str(s) if s == k))
-                    .map(|(_, v)| v),
-                (PathSeg::Index(i), Value::Seq(items)) => items.get_mut(*i),
-                _ => None,
-            };
-            match next {
+            match node.child_mut(seg) {
                 Some(n) => node = n,
                 None => return false,
             }
