@@ -9,7 +9,7 @@ mod support;
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use rand::Rng as _;
@@ -77,22 +77,11 @@ struct World {
 
 impl World {
     fn claw(&mut self, args: &[&str], stdin: Option<&str>) -> i32 {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_claw"));
+        let mut c = support::claw::command(self.dir.path(), &self.moto.endpoint());
         c.arg("-v")
             .args(args)
-            .current_dir(self.dir.path())
             .env("CLAW_WORKSPACE", repo())
-            .env("AWS_ENDPOINT_URL", self.moto.endpoint())
             .env("ANTHROPIC_BASE_URL", &self.mock_url)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "ap-southeast-2")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", self.dir.path().join("none"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.path().join("none"))
-            .env_remove("AWS_PROFILE")
-            .env_remove("CLAW_CONFIG")
-            .env_remove("CLAW_STAGE")
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {

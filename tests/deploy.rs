@@ -142,25 +142,8 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_claw"));
-        c.args(args)
-            .current_dir(self.dir.path())
-            .env("AWS_ENDPOINT_URL", self.moto.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", REGION)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", self.dir.path().join("no-aws-config"))
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                self.dir.path().join("no-aws-credentials"),
-            )
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("CLAW_CONFIG")
-            .env_remove("CLAW_STAGE")
-            .env_remove(claw::aws::ABORT_AFTER_ENV)
-            .stdin(Stdio::null());
+        let mut c = support::claw::command(self.dir.path(), &self.moto.endpoint());
+        c.args(args).env_remove(claw::aws::ABORT_AFTER_ENV);
         c
     }
 

@@ -9,7 +9,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use aws_sdk_lambda::config::Credentials;
@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use support::fault_proxy::{FaultProxy, Faults};
 use support::moto::Moto;
 
-const REGION: &str = "ap-southeast-2";
+use support::claw::REGION;
 const FUNCTION: &str = "crm-leads-dev";
 
 struct Out {
@@ -44,23 +44,8 @@ fn workdir() -> tempfile::TempDir {
 }
 
 fn claw(dir: &Path, endpoint: &str, args: &[&str], stdin: Option<&[u8]>) -> Out {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_claw"));
+    let mut c = support::claw::command(dir, endpoint);
     c.args(args)
-        .current_dir(dir)
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            dir.join("no-aws-credentials"),
-        )
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("CLAW_CONFIG")
-        .env_remove("CLAW_STAGE")
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
