@@ -368,11 +368,7 @@ pub fn plan(t: &Target, live: &BTreeMap<String, Live>, plan: &mut Plan) {
                 plan.push(ResourceChange::new(
                     Kind::Alarm,
                     &spec.name,
-                    if fields.is_empty() {
-                        Action::NoChange
-                    } else {
-                        Action::Update { fields }
-                    },
+                    Action::update(fields),
                 ));
             }
         }

@@ -505,15 +505,7 @@ pub fn plan(t: &Target, found: &Found, plan: &mut Plan) {
                         integration_name(t),
                     ));
                 }
-                plan.push(ResourceChange::new(
-                    Kind::Route,
-                    r,
-                    if fields.is_empty() {
-                        Action::NoChange
-                    } else {
-                        Action::Update { fields }
-                    },
-                ));
+                plan.push(ResourceChange::new(Kind::Route, r, Action::update(fields)));
             }
         }
     }
@@ -556,11 +548,7 @@ pub fn plan(t: &Target, found: &Found, plan: &mut Plan) {
             plan.push(ResourceChange::new(
                 Kind::Stage,
                 STAGE,
-                if fields.is_empty() {
-                    Action::NoChange
-                } else {
-                    Action::Update { fields }
-                },
+                Action::update(fields),
             ));
         }
     }

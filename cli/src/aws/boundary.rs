@@ -108,11 +108,7 @@ pub fn plan(t: &Target, live: Option<&Live>, plan: &mut Plan) {
     plan.push(ResourceChange::new(
         Kind::Boundary,
         name,
-        if fields.is_empty() {
-            Action::NoChange
-        } else {
-            Action::Update { fields }
-        },
+        Action::update(fields),
     ));
 }
 

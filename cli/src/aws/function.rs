@@ -268,11 +268,7 @@ pub fn plan(t: &Target, live: Option<&Live>, plan: &mut Plan) {
     plan.push(ResourceChange::new(
         Kind::Function,
         name,
-        if fields.is_empty() {
-            Action::NoChange
-        } else {
-            Action::Update { fields }
-        },
+        Action::update(fields),
     ));
     let want_c = t.config.function.reserved_concurrency.map(|c| c as i32);
     let action = match (live.reserved_concurrency, want_c) {

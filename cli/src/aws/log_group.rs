@@ -94,15 +94,7 @@ pub fn plan(t: &Target, d: &Desired, live: Option<&Live>, plan: &mut Plan) {
         ));
     }
     fields.extend(TagDiff::field(&live.tags, &t.tags));
-    let mut change = ResourceChange::new(
-        Kind::LogGroup,
-        &d.name,
-        if fields.is_empty() {
-            Action::NoChange
-        } else {
-            Action::Update { fields }
-        },
-    );
+    let mut change = ResourceChange::new(Kind::LogGroup, &d.name, Action::update(fields));
     if !is_ours(&live.tags, &t.config) {
         change = change.with_note("existing group adopted");
     }

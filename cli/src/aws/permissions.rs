@@ -99,11 +99,7 @@ pub fn plan(t: &Target, live: &Live, api_id: Option<&str>, plan: &mut Plan) {
                 plan.push(ResourceChange::new(
                     Kind::Permission,
                     &sid,
-                    if fields.is_empty() {
-                        Action::NoChange
-                    } else {
-                        Action::Update { fields }
-                    },
+                    Action::update(fields),
                 ));
             }
         }

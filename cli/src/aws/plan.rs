@@ -98,6 +98,17 @@ pub struct ResourceChange {
     pub note: Option<String>,
 }
 
+impl Action {
+    /// An update of these fields, or no change when there are none.
+    pub fn update(fields: Vec<FieldChange>) -> Action {
+        if fields.is_empty() {
+            Action::NoChange
+        } else {
+            Action::Update { fields }
+        }
+    }
+}
+
 impl ResourceChange {
     pub fn new(kind: Kind, name: impl Into<String>, action: Action) -> ResourceChange {
         ResourceChange {

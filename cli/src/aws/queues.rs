@@ -239,11 +239,7 @@ pub fn plan(t: &Target, live: &Live, plan: &mut Plan) {
                 plan.push(ResourceChange::new(
                     Kind::Queue,
                     name,
-                    if fields.is_empty() {
-                        Action::NoChange
-                    } else {
-                        Action::Update { fields }
-                    },
+                    Action::update(fields),
                 ));
             }
             (false, Some(_)) => plan.push(ResourceChange::new(Kind::Queue, name, Action::Delete)),
@@ -279,11 +275,7 @@ pub fn plan(t: &Target, live: &Live, plan: &mut Plan) {
             plan.push(ResourceChange::new(
                 Kind::EventSourceMapping,
                 name,
-                if fields.is_empty() {
-                    Action::NoChange
-                } else {
-                    Action::Update { fields }
-                },
+                Action::update(fields),
             ));
         }
         (false, Some(_)) => plan.push(ResourceChange::new(

@@ -214,11 +214,7 @@ pub fn plan(t: &Target, live: Option<&Live>, plan: &mut Plan) {
     plan.push(ResourceChange::new(
         Kind::Role,
         name,
-        if fields.is_empty() {
-            Action::NoChange
-        } else {
-            Action::Update { fields }
-        },
+        Action::update(fields),
     ));
 }
 

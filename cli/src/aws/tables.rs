@@ -166,11 +166,7 @@ pub fn plan(t: &Target, d: &Desired, wanted: bool, live: Option<&Live>, plan: &m
             plan.push(ResourceChange::new(
                 Kind::Table,
                 name,
-                if fields.is_empty() {
-                    Action::NoChange
-                } else {
-                    Action::Update { fields }
-                },
+                Action::update(fields),
             ));
         }
         (false, Some(l)) if is_ours(&l.tags, &t.config) => {
