@@ -265,6 +265,29 @@ async fn api_id(env: &Env, name: &str) -> Option<String> {
     matching.first().and_then(|a| a.api_id.clone())
 }
 
+/// Every attribute of a queue, by name.
+async fn queue_attributes(sqs: &aws_sdk_sqs::Client, name: &str) -> BTreeMap<String, String> {
+    let url = sqs
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    sqs.get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k.as_str().to_string(), v))
+        .collect()
+}
+
 /// The function's resource policy statements.
 async fn permission_statements(env: &Env, function: &str) -> Vec<serde_json::Value> {
     match env
@@ -1092,47 +1115,10 @@ async fn async_mode_creates_queue_table_mapping_and_routes() {
     let n = env.names();
     let sqs = env.sqs();
 
-    let dlq_url = sqs
-        .get_queue_url()
-        .queue_name(&n.dlq)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let dlq = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
-    let attr = |m: &std::collections::HashMap<aws_sdk_sqs::types::QueueAttributeName, String>,
-                k: &str| {
-        m.get(&aws_sdk_sqs::types::QueueAttributeName::from(k))
-            .cloned()
-            .unwrap_or_default()
-    };
+    let dlq = queue_attributes(&sqs, &n.dlq).await;
+    let attr = |m: &BTreeMap<String, String>, k: &str| m.get(k).cloned().unwrap_or_default();
     assert_eq!(attr(&dlq, "MessageRetentionPeriod"), "1209600");
-    let q_url = sqs
-        .get_queue_url()
-        .queue_name(&n.queue)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let q = sqs
-        .get_queue_attributes()
-        .queue_url(&q_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
+    let q = queue_attributes(&sqs, &n.queue).await;
     // Six times the 30 s function timeout.
     assert_eq!(attr(&q, "VisibilityTimeout"), "180");
     let redrive: serde_json::Value = serde_json::from_str(&attr(&q, "RedrivePolicy")).unwrap();
@@ -1141,6 +1127,14 @@ async fn async_mode_creates_queue_table_mapping_and_routes() {
         redrive["maxReceiveCount"].to_string().trim_matches('"'),
         "3"
     );
+    let q_url = sqs
+        .get_queue_url()
+        .queue_name(&n.queue)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
     let qtags: BTreeMap<String, String> = sqs
         .list_queue_tags()
         .queue_url(&q_url)
