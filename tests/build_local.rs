@@ -700,7 +700,7 @@ fn ensure_built_keeps_an_unchanged_package_and_rebuilds_a_changed_one() {
     let modified = std::fs::metadata(&zip).unwrap().modified().unwrap();
 
     let load = || {
-        claw::context::load_config(&path, &Default::default())
+        claw::ops::load::load_config(&path, &Default::default())
             .unwrap()
             .config
     };

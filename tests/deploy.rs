@@ -124,7 +124,7 @@ impl Env {
     }
 
     fn names(&self) -> Names {
-        let loaded = claw::context::load_config(
+        let loaded = claw::ops::load::load_config(
             &self.dir.path().join("agent.yaml"),
             &claw_spec::Overrides::default(),
         )
@@ -133,7 +133,7 @@ impl Env {
     }
 
     fn config(&self) -> claw_spec::Config {
-        claw::context::load_config(
+        claw::ops::load::load_config(
             &self.dir.path().join("agent.yaml"),
             &claw_spec::Overrides::default(),
         )

@@ -85,7 +85,7 @@ fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let config_path = dir.path().join("agent.yaml");
     std::fs::write(&config_path, config_yaml(tool_server.port()))?;
-    let loaded = claw::context::load_config(&config_path, &Default::default())?;
+    let loaded = claw::ops::load::load_config(&config_path, &Default::default())?;
     let config = loaded.config;
 
     // Build (incremental) and package, from this checkout.

@@ -42,6 +42,23 @@ pub struct GlobalArgs {
     pub verbose: u8,
 }
 
+/// An architecture on the command line (`build --arch`, `invoke --local --arch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ArchArg {
+    Arm64,
+    #[value(name = "x86_64", alias = "x86-64", alias = "amd64")]
+    X86_64,
+}
+
+impl From<ArchArg> for claw_spec::model::Architecture {
+    fn from(a: ArchArg) -> claw_spec::model::Architecture {
+        match a {
+            ArchArg::Arm64 => claw_spec::model::Architecture::Arm64,
+            ArchArg::X86_64 => claw_spec::model::Architecture::X86_64,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Text,

@@ -2,7 +2,8 @@
 //!
 //! `main` parses the command line, builds a [`context::Context`] and runs one command
 //! module. Each command lives in `commands/` with its own clap `Args` struct (the
-//! doc comments are the `--help` text) and returns an [`exit::Exit`].
+//! doc comments are the `--help` text), calls the shared workflows in `ops`, and
+//! returns a [`report::Report`], which the [`report::Printer`] renders once.
 
 pub mod aws;
 pub mod cli;
@@ -10,7 +11,9 @@ pub mod commands;
 pub mod context;
 pub mod exit;
 pub mod local;
+pub mod ops;
 pub mod package;
+pub mod report;
 
 use clap::Parser;
 
@@ -31,10 +34,7 @@ pub fn main() -> std::process::ExitCode {
     let ctx = context::Context::new(&args.global);
     let result = runtime.block_on(commands::run(&ctx, &args.command));
     match result {
-        Ok(code) => code.into(),
-        Err(err) => {
-            ctx.report_error(&err);
-            exit::Exit::Error.into()
-        }
+        Ok(report) => ctx.out.finish(&report).into(),
+        Err(err) => ctx.out.fail(&err).into(),
     }
 }

@@ -2,9 +2,10 @@
 
 use claw_spec::model::Architecture;
 
+use crate::cli::ArchArg;
 use crate::context::Context;
-use crate::exit::Exit;
 use crate::package::{self, BuildParams, Profile, Progress};
+use crate::report::Report;
 
 /// Options of `claw build`; the command's help text is on `cli::Command::Build`.
 #[derive(Debug, clap::Args)]
@@ -20,24 +21,23 @@ pub struct Args {
     pub debug: bool,
 }
 
-/// An architecture on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ArchArg {
-    Arm64,
-    #[value(name = "x86_64", alias = "x86-64", alias = "amd64")]
-    X86_64,
+/// The JSON document of a build.
+#[derive(serde::Serialize)]
+struct BuildReport<'a> {
+    function: &'a str,
+    arch: &'a str,
+    profile: &'a crate::package::Profile,
+    zip: &'a std::path::Path,
+    manifest: &'a std::path::Path,
+    size: u64,
+    code_sha256: &'a str,
+    glibc: Option<&'a str>,
+    changed: bool,
+    cargo_seconds: f64,
+    package_seconds: f64,
 }
 
-impl From<ArchArg> for Architecture {
-    fn from(a: ArchArg) -> Architecture {
-        match a {
-            ArchArg::Arm64 => Architecture::Arm64,
-            ArchArg::X86_64 => Architecture::X86_64,
-        }
-    }
-}
-
-pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
+pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
     let mut params = BuildParams::new(
         &loaded.config,
@@ -53,51 +53,47 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
     params.verbose = ctx.verbose() > 0;
     let out = tokio::task::spawn_blocking(move || package::build(&params)).await??;
 
-    if ctx.json() {
-        let v = serde_json::json!({
-            "ok": true,
-            "function": out.manifest.function,
-            "arch": out.arch.lambda_name(),
-            "profile": out.manifest.profile,
-            "zip": out.zip_path,
-            "manifest": out.manifest_path,
-            "size": out.size,
-            "code_sha256": out.code_sha256,
-            "glibc": out.manifest.glibc,
-            "changed": out.changed,
-            "cargo_seconds": round2(out.cargo_time.as_secs_f64()),
-            "package_seconds": round2(out.package_time.as_secs_f64()),
-        });
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        println!(
-            "built {} for {} in {:.1} s (cargo {:.1} s, zip {:.1} s){}",
-            out.manifest.function,
-            out.arch.lambda_name(),
-            (out.cargo_time + out.package_time).as_secs_f64(),
-            out.cargo_time.as_secs_f64(),
-            out.package_time.as_secs_f64(),
-            if out.changed {
-                ""
-            } else {
-                "; package unchanged"
-            }
-        );
-        println!("  zip         {}", out.zip_path.display());
-        println!(
-            "  size        {} ({} bytes)",
-            human_size(out.size),
-            out.size
-        );
-        println!("  CodeSha256  {}", out.code_sha256);
-        if let Some(g) = &out.manifest.glibc {
-            println!("  glibc       needs at most {g}");
+    let report = Report::new(BuildReport {
+        function: &out.manifest.function,
+        arch: out.arch.lambda_name(),
+        profile: &out.manifest.profile,
+        zip: &out.zip_path,
+        manifest: &out.manifest_path,
+        size: out.size,
+        code_sha256: &out.code_sha256,
+        glibc: out.manifest.glibc.as_deref(),
+        changed: out.changed,
+        cargo_seconds: round2(out.cargo_time.as_secs_f64()),
+        package_seconds: round2(out.package_time.as_secs_f64()),
+    });
+    let p = ctx.out;
+    p.line(format_args!(
+        "built {} for {} in {:.1} s (cargo {:.1} s, zip {:.1} s){}",
+        out.manifest.function,
+        out.arch.lambda_name(),
+        (out.cargo_time + out.package_time).as_secs_f64(),
+        out.cargo_time.as_secs_f64(),
+        out.package_time.as_secs_f64(),
+        if out.changed {
+            ""
+        } else {
+            "; package unchanged"
         }
-        if out.size > 50 * 1024 * 1024 {
-            eprintln!("warning: the zip is over 50 MB, the most Lambda accepts in a direct upload");
-        }
+    ));
+    p.line(format_args!("  zip         {}", out.zip_path.display()));
+    p.line(format_args!(
+        "  size        {} ({} bytes)",
+        human_size(out.size),
+        out.size
+    ));
+    p.line(format_args!("  CodeSha256  {}", out.code_sha256));
+    if let Some(g) = &out.manifest.glibc {
+        p.line(format_args!("  glibc       needs at most {g}"));
     }
-    Ok(Exit::Ok)
+    if out.size > 50 * 1024 * 1024 {
+        p.note("warning: the zip is over 50 MB, the most Lambda accepts in a direct upload");
+    }
+    Ok(report)
 }
 
 fn round2(x: f64) -> f64 {

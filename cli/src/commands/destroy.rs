@@ -1,12 +1,13 @@
 //! `claw destroy`: delete every resource claw created for this app and stage.
 
-use std::io::IsTerminal as _;
+use serde::Serialize;
 
-use crate::aws::Aws;
+use crate::aws::plan::Plan;
 use crate::aws::progress::Progress;
-use crate::aws::stack::{self, DestroyOptions, Target};
+use crate::aws::stack::{self, DestroyOptions};
 use crate::context::Context;
-use crate::exit::Exit;
+use crate::ops::approve::{self, Ask};
+use crate::report::Report;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -25,50 +26,37 @@ pub struct Args {
     pub lock_timeout: std::time::Duration,
 }
 
-pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
+/// The JSON document of a destroy.
+#[derive(Serialize)]
+struct DestroyReport {
+    plan: Plan,
+    deleted: usize,
+}
+
+pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
+    let out = ctx.out;
     let loaded = ctx.load()?;
-    let target = Target::new(loaded.config, None);
-    let aws = Aws::new(&target.config.region).await;
-    let live = stack::read(&aws, &target).await?;
-    stack::check_account(&target, &live)?;
-    let plan = stack::destroy_plan(
-        &target,
-        &live,
-        DestroyOptions {
-            include_secrets: args.include_secrets,
-            include_data: args.include_data,
-        },
-    );
-    let json = ctx.json();
-    if !json {
-        print!("{}", plan.render());
-    }
+    let opts = DestroyOptions {
+        include_secrets: args.include_secrets,
+        include_data: args.include_data,
+    };
+    let planned = crate::ops::stack::read_and_plan(loaded.config, None).await?;
+    let (aws, target) = (planned.aws, planned.target);
+    let plan = stack::destroy_plan(&target, &planned.live, opts);
+    out.text(plan.render());
     if !plan.has_changes() {
-        if json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(
-                    &serde_json::json!({"ok": true, "plan": plan, "deleted": 0})
-                )?
-            );
-        } else {
-            println!("Nothing to destroy.");
-        }
-        return Ok(Exit::Ok);
+        out.line("Nothing to destroy.");
+        return Ok(Report::new(DestroyReport { plan, deleted: 0 }));
     }
     if !args.yes {
-        let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-        if !terminal {
-            anyhow::bail!(
-                "destroy deletes the resources above; nothing was deleted. Re-run with --yes to confirm"
-            );
-        }
-        if !crate::commands::deploy::confirm(&format!(
-            "Delete these resources of {}?",
-            target.names.function
-        ))? {
-            anyhow::bail!("not confirmed; nothing was deleted");
-        }
+        approve::require(
+            &Ask {
+                question: &format!("Delete these resources of {}?", target.names.function),
+                no_terminal: "destroy deletes the resources above; nothing was deleted. Re-run with --yes to confirm",
+                declined: "not confirmed; nothing was deleted",
+            },
+            serde_json::json!({ "plan": plan }),
+        )?;
     }
     // One writer per app and stage; read again under the lock.
     let lock = crate::aws::lock::acquire(
@@ -80,15 +68,8 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
     )
     .await?;
     let live = stack::read(&aws, &target).await?;
-    let plan = stack::destroy_plan(
-        &target,
-        &live,
-        DestroyOptions {
-            include_secrets: args.include_secrets,
-            include_data: args.include_data,
-        },
-    );
-    let progress = Progress::new(json);
+    let plan = stack::destroy_plan(&target, &live, opts);
+    let progress = Progress::new(out.is_json());
     if let Err(e) = stack::destroy(&aws, &target, &live, &plan, &progress).await {
         let _ = lock.release().await;
         return Err(e.context("destroy stopped part-way; run `claw destroy` again to finish"));
@@ -97,18 +78,9 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
     lock.release().await?;
     crate::aws::lock::delete_group(&aws, &target.names.function).await?;
     let (_, _, deleted, _) = plan.counts();
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"ok": true, "plan": plan, "deleted": deleted})
-            )?
-        );
-    } else {
-        println!(
-            "Destroyed {deleted} resource{}.",
-            if deleted == 1 { "" } else { "s" }
-        );
-    }
-    Ok(Exit::Ok)
+    out.line(format_args!(
+        "Destroyed {deleted} resource{}.",
+        if deleted == 1 { "" } else { "s" }
+    ));
+    Ok(Report::new(DestroyReport { plan, deleted }))
 }

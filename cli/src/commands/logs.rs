@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::aws::{Aws, AwsResultExt};
 use crate::context::Context;
-use crate::exit::Exit;
+use crate::report::Report;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -30,7 +30,7 @@ struct Event {
     message: String,
 }
 
-pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
+pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
     let names = claw_spec::Names::new(&loaded.config);
     let aws = Aws::new(&loaded.config.region).await;
@@ -80,7 +80,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
                         message,
                     });
                 } else if let Some(line) = render(ts, &message, args.raw, ctx.verbose()) {
-                    println!("{line}");
+                    ctx.out.line(line);
                 }
             }
             token = out.next_token().map(str::to_string);
@@ -96,10 +96,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
             _ = tokio::signal::ctrl_c() => break,
         }
     }
-    if ctx.json() {
-        println!("{}", serde_json::to_string_pretty(&json_events)?);
-    }
-    Ok(Exit::Ok)
+    Ok(Report::new(serde_json::json!({ "events": json_events })))
 }
 
 fn timestamp(ms: i64) -> String {

@@ -1,14 +1,14 @@
-//! One module per command.
+//! One module per command: its clap `Args` (the doc comments are the help text)
+//! and a `run` that calls `ops` and returns a [`Report`]. Commands never import
+//! each other; what two commands share lives in `ops`.
 
 pub mod build;
 pub mod deploy;
 pub mod destroy;
 pub mod invoke;
-pub mod invoke_remote;
 pub mod logs;
 pub mod plan;
 pub mod policy;
-pub mod policy_live;
 pub mod schema;
 pub mod secrets;
 pub mod unlock;
@@ -16,10 +16,10 @@ pub mod validate;
 
 use crate::cli::Command;
 use crate::context::Context;
-use crate::exit::Exit;
+use crate::report::Report;
 
 /// Runs one command.
-pub async fn run(ctx: &Context, command: &Command) -> anyhow::Result<Exit> {
+pub async fn run(ctx: &Context, command: &Command) -> anyhow::Result<Report> {
     match command {
         Command::Validate(args) => validate::run(ctx, args),
         Command::Schema(args) => schema::run(ctx, args),

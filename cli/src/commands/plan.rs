@@ -2,10 +2,13 @@
 
 use std::path::PathBuf;
 
-use crate::aws::stack::{self, Code, Target};
-use crate::aws::{Aws, plan::Plan};
+use serde::Serialize;
+
+use crate::aws::plan::Plan;
+use crate::aws::stack::Code;
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::report::Report;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -19,48 +22,49 @@ pub struct Args {
     pub zip: Option<PathBuf>,
 }
 
-/// Reads the live stack and plans it; prints nothing.
-pub async fn make_plan(
-    ctx: &Context,
-    zip: Option<&std::path::Path>,
-) -> anyhow::Result<(Aws, Target, stack::Live, Plan)> {
-    let loaded = ctx.load()?;
-    let code = match zip {
-        Some(p) => Some(Code::from_zip(p)?),
-        None => crate::commands::deploy::existing_package(ctx, &loaded.config)?,
-    };
-    let target = Target::new(loaded.config, code);
-    let aws = Aws::new(&target.config.region).await;
-    let live = stack::read(&aws, &target).await?;
-    stack::check_account(&target, &live)?;
-    let plan = stack::plan(&target, &live);
-    Ok((aws, target, live, plan))
+/// The JSON document of a plan.
+#[derive(Serialize)]
+struct PlanReport<'a> {
+    plan: &'a Plan,
+    has_changes: bool,
+    needs_approval: bool,
+    api_calls: serde_json::Value,
 }
 
-pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
-    let (aws, _target, _live, plan) = make_plan(ctx, args.zip.as_deref()).await?;
-    if ctx.json() {
-        let v = serde_json::json!({
-            "plan": plan,
-            "has_changes": plan.has_changes(),
-            "needs_approval": plan.needs_approval(),
-            "api_calls": {"reads": aws.calls.reads(), "mutations": aws.calls.mutations()},
-        });
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        print!("{}", plan.render());
-        if plan.needs_approval() {
-            println!(
-                "Permissions broaden or drift would be removed: `claw deploy` will ask for approval."
-            );
-        }
+pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
+    let loaded = ctx.load()?;
+    let code = match &args.zip {
+        Some(p) => Some(Code::from_zip(p)?),
+        None => crate::ops::stack::existing_package(&loaded.config, &ctx.global.config)?,
+    };
+    let planned = crate::ops::stack::read_and_plan(loaded.config, code).await?;
+    let plan = &planned.plan;
+    ctx.out.text(plan.render());
+    if plan.needs_approval() {
+        ctx.out.line(
+            "Permissions broaden or drift would be removed: `claw deploy` will ask for approval.",
+        );
     }
+    let report = Report::new(PlanReport {
+        plan,
+        has_changes: plan.has_changes(),
+        needs_approval: plan.needs_approval(),
+        api_calls: serde_json::json!({
+            "reads": planned.aws.calls.reads(),
+            "mutations": planned.aws.calls.mutations(),
+        }),
+    });
     if !plan.blockers.is_empty() {
-        return Ok(Exit::Error);
+        return Ok(report.failed(format!(
+            "deploy would be refused: {} problem{} to fix first: {}",
+            plan.blockers.len(),
+            if plan.blockers.len() == 1 { "" } else { "s" },
+            plan.blockers.join("; ")
+        )));
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
-        Exit::Different
+        report.with_exit(Exit::Different)
     } else {
-        Exit::Ok
+        report
     })
 }

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 
 use crate::aws::{Aws, AwsResultExt, tags};
 use crate::context::Context;
-use crate::exit::Exit;
+use crate::report::Report;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SecretsCommand {
@@ -29,7 +29,7 @@ pub enum SecretsCommand {
 /// Largest secret Secrets Manager accepts.
 const MAX_SECRET_BYTES: usize = 65536;
 
-pub async fn run(ctx: &Context, cmd: &SecretsCommand) -> anyhow::Result<Exit> {
+pub async fn run(ctx: &Context, cmd: &SecretsCommand) -> anyhow::Result<Report> {
     match cmd {
         SecretsCommand::Set { name } => set(ctx, name).await,
     }
@@ -66,7 +66,7 @@ fn read_value(name: &str) -> anyhow::Result<String> {
     Ok(value)
 }
 
-async fn set(ctx: &Context, name: &str) -> anyhow::Result<Exit> {
+async fn set(ctx: &Context, name: &str) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
     let config = &loaded.config;
     if !config.secret_names().iter().any(|s| s == name) {
@@ -109,13 +109,11 @@ async fn set(ctx: &Context, name: &str) -> anyhow::Result<Exit> {
         Err(e) => return Err(crate::aws::aws_error("DescribeSecret", name, e).into()),
     };
     drop(value);
-    if ctx.json() {
-        println!(
-            "{}",
-            serde_json::json!({"secret": name, "action": action, "version_id": version})
-        );
-    } else {
-        println!("{action} secret {name} (version {version})");
-    }
-    Ok(Exit::Ok)
+    ctx.out
+        .line(format_args!("{action} secret {name} (version {version})"));
+    Ok(Report::new(serde_json::json!({
+        "secret": name,
+        "action": action,
+        "version_id": version,
+    })))
 }

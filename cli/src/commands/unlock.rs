@@ -2,7 +2,7 @@
 
 use crate::aws::{Aws, lock};
 use crate::context::Context;
-use crate::exit::Exit;
+use crate::report::Report;
 
 /// Clear the deploy lock of this app and stage.
 ///
@@ -14,24 +14,23 @@ use crate::exit::Exit;
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub async fn run(ctx: &Context, _args: &Args) -> anyhow::Result<Exit> {
+pub async fn run(ctx: &Context, _args: &Args) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
     let names = claw_spec::Names::new(&loaded.config);
     let aws = Aws::new(&loaded.config.region).await;
     let holder = lock::force_unlock(&aws, &names.function).await?;
-    if ctx.json() {
-        println!(
-            "{}",
-            serde_json::json!({"function": names.function, "cleared": holder.is_some(), "holder": holder})
-        );
-    } else {
-        match holder {
-            Some(h) => println!(
-                "cleared the deploy lock of {} (held by `claw {}` on {} pid {})",
-                names.function, h.command, h.host, h.pid
-            ),
-            None => println!("{} was not locked", names.function),
-        }
+    match &holder {
+        Some(h) => ctx.out.line(format_args!(
+            "cleared the deploy lock of {} (held by `claw {}` on {} pid {})",
+            names.function, h.command, h.host, h.pid
+        )),
+        None => ctx
+            .out
+            .line(format_args!("{} was not locked", names.function)),
     }
-    Ok(Exit::Ok)
+    Ok(Report::new(serde_json::json!({
+        "function": names.function,
+        "cleared": holder.is_some(),
+        "holder": holder,
+    })))
 }

@@ -8,18 +8,14 @@ use claw_spec::iam::PolicyDocument;
 use claw_spec::policy::{self, Kind};
 use claw_spec::policy_diff::{self, Change};
 
+use super::{Diffs, KindDiff};
 use crate::aws::stack::Target;
 use crate::aws::{Aws, api, boundary, permissions, role};
-use crate::commands::policy::report_diff;
-use crate::context::Context;
-use crate::exit::Exit;
 
-type KindDiff = (String, Option<Change>, Vec<String>);
-
-pub async fn run(ctx: &Context) -> anyhow::Result<Exit> {
-    let loaded = ctx.load()?;
-    let aws = Aws::new(&loaded.config.region).await;
-    let t = Target::new(loaded.config.clone(), None);
+/// The generated documents against the deployed ones.
+pub(super) async fn diff(config: claw_spec::Config) -> anyhow::Result<Diffs> {
+    let aws = Aws::new(&config.region).await;
+    let t = Target::new(config, None);
     let (role_live, boundary_live, perms, found) = futures::try_join!(
         role::read(&aws, &t),
         boundary::read(&aws, &t),
@@ -34,7 +30,18 @@ pub async fn run(ctx: &Context) -> anyhow::Result<Exit> {
         &perms,
         api_id.as_deref(),
     );
-    report_diff(ctx, "deployed", &diffs)
+    Ok(Diffs {
+        other: "deployed".into(),
+        kinds: diffs,
+    })
+}
+
+fn kind(kind: Kind, change: Option<Change>, notes: Vec<String>) -> KindDiff {
+    KindDiff {
+        kind: kind.name().into(),
+        change,
+        notes,
+    }
 }
 
 /// The per-kind comparison; pure, so it is tested without AWS.
@@ -48,8 +55,8 @@ fn compare(
     let mut out = Vec::new();
     match role_live {
         None => {
-            out.push((Kind::Role.name().into(), None, Vec::new()));
-            out.push((Kind::Trust.name().into(), None, Vec::new()));
+            out.push(kind(Kind::Role, None, Vec::new()));
+            out.push(kind(Kind::Trust, None, Vec::new()));
         }
         Some(r) => {
             // Every inline policy counts: statements in other policies are drift.
@@ -73,13 +80,13 @@ fn compare(
                 None => notes.push(format!("no permissions boundary; expected {expected}")),
             }
             let live = PolicyDocument::new(statements);
-            out.push((
-                Kind::Role.name().into(),
+            out.push(kind(
+                Kind::Role,
                 Some(policy_diff::diff(&live, &policy::role(&t.config, &t.names))),
                 notes,
             ));
-            out.push((
-                Kind::Trust.name().into(),
+            out.push(kind(
+                Kind::Trust,
                 Some(policy_diff::diff(&r.trust, &policy::trust(&t.names))),
                 Vec::new(),
             ));
@@ -106,13 +113,13 @@ fn compare(
         }
     }
     let live = PolicyDocument::new(perms.statements.clone());
-    out.push((
-        Kind::Invoke.name().into(),
+    out.push(kind(
+        Kind::Invoke,
         Some(policy_diff::diff(&live, &wanted)),
         notes,
     ));
-    out.push((
-        Kind::Boundary.name().into(),
+    out.push(kind(
+        Kind::Boundary,
         boundary_live
             .map(|b| policy_diff::diff(&b.document, &policy::generate(Kind::Boundary, &t.config))),
         Vec::new(),
@@ -126,7 +133,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn target() -> Target {
-        let text = include_str!("../../../agent.yaml");
+        let text = include_str!("../../../../agent.yaml");
         let loaded =
             claw_spec::load("agent.yaml", text, &Default::default(), &|_| None).expect("valid");
         Target::new(loaded.config, None)
@@ -157,7 +164,7 @@ mod tests {
 
     fn is_clean(d: &[KindDiff]) -> bool {
         d.iter()
-            .all(|(_, c, n)| n.is_empty() && c.as_ref().is_some_and(|c| c.is_empty()))
+            .all(|k| k.notes.is_empty() && k.change.as_ref().is_some_and(|c| c.is_empty()))
     }
 
     #[test]
@@ -177,7 +184,7 @@ mod tests {
             &perms(&t),
             Some("abc123"),
         );
-        assert!(is_clean(&d), "{d:#?}");
+        assert!(is_clean(&d));
     }
 
     #[test]
@@ -200,9 +207,9 @@ mod tests {
         foreign.condition = None;
         p.statements.push(foreign);
         let d = compare(&t, Some(&r), None, &p, Some("abc123"));
-        let role = d.iter().find(|(k, _, _)| k == "role").unwrap();
+        let role = d.iter().find(|k| k.kind == "role").unwrap();
         let removed: Vec<String> = role
-            .1
+            .change
             .as_ref()
             .unwrap()
             .removed
@@ -210,20 +217,21 @@ mod tests {
             .map(|x| x.to_string())
             .collect();
         assert_eq!(removed, vec!["Allow s3:getobject on arn:aws:s3:::loot/*"]);
-        assert!(role.2.iter().any(|n| n.contains("hand-made")));
-        assert!(role.2.iter().any(|n| n.contains("AdministratorAccess")));
-        let invoke = d.iter().find(|(k, _, _)| k == "invoke").unwrap();
+        assert!(role.notes.iter().any(|n| n.contains("hand-made")));
+        assert!(role.notes.iter().any(|n| n.contains("AdministratorAccess")));
+        let invoke = d.iter().find(|k| k.kind == "invoke").unwrap();
         assert!(
             invoke
-                .2
+                .notes
                 .iter()
                 .any(|n| n.contains("`manual` was added outside claw")),
-            "{invoke:?}"
+            "{:?}",
+            invoke.notes
         );
-        assert_eq!(invoke.1.as_ref().unwrap().removed.len(), 1);
-        let boundary = d.iter().find(|(k, _, _)| k == "boundary").unwrap();
+        assert_eq!(invoke.change.as_ref().unwrap().removed.len(), 1);
+        let boundary = d.iter().find(|k| k.kind == "boundary").unwrap();
         assert!(
-            boundary.1.is_none(),
+            boundary.change.is_none(),
             "a missing boundary is reported as missing"
         );
     }

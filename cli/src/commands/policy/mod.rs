@@ -1,5 +1,7 @@
 //! `claw policy show|write|lint|diff`: the IAM documents claw generates.
 
+mod live;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -11,6 +13,7 @@ use claw_spec::{Config, lint};
 
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::report::Report;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum PolicyCommand {
@@ -48,7 +51,7 @@ pub enum PolicyCommand {
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
     /// Only this kind.
-    #[arg(long, value_parser = ["role", "trust", "invoke", "deployer", "boundary"])]
+    #[arg(long, value_parser = kind_names())]
     pub kind: Option<String>,
 }
 
@@ -73,16 +76,40 @@ pub struct DiffArgs {
     pub against: Option<PathBuf>,
 }
 
-pub async fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Exit> {
+/// The policy kinds `--kind` accepts, from spec's list (never repeated here).
+fn kind_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(Kind::ALL.map(|k| k.name()))
+}
+
+pub async fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Report> {
     match cmd {
         PolicyCommand::Show(a) => show(ctx, a),
         PolicyCommand::Write(a) => write(ctx, a),
         PolicyCommand::Lint(a) => lint_cmd(ctx, a),
-        PolicyCommand::Diff(a) => match &a.against {
-            Some(dir) => diff_against_dir(ctx, dir),
-            None => crate::commands::policy_live::run(ctx).await,
-        },
+        PolicyCommand::Diff(a) => {
+            let loaded = ctx.load()?;
+            let diffs = match &a.against {
+                Some(dir) => diff_against_dir(&loaded.config, dir)?,
+                None => live::diff(loaded.config).await?,
+            };
+            Ok(report_diff(ctx, &diffs))
+        }
     }
+}
+
+/// One kind's comparison: `change` is None when the other side has no document.
+pub struct KindDiff {
+    pub kind: String,
+    pub change: Option<Change>,
+    /// What the document diff cannot show (policies attached outside claw...).
+    pub notes: Vec<String>,
+}
+
+/// A whole comparison: which side generated documents were compared with
+/// (`policies/…`, `deployed`) and each kind's difference.
+pub struct Diffs {
+    pub other: String,
+    pub kinds: Vec<KindDiff>,
 }
 
 /// All generated documents, by kind.
@@ -100,38 +127,30 @@ pub fn to_file_text(doc: &PolicyDocument) -> String {
     s
 }
 
-fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<Exit> {
+fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
     let docs = generated(&loaded.config);
     let kinds: Vec<Kind> = match &a.kind {
         Some(k) => vec![Kind::from_name(k).context("unknown kind")?],
         None => Kind::ALL.to_vec(),
     };
-    if ctx.json() {
-        if kinds.len() == 1 {
-            println!("{}", serde_json::to_string_pretty(&docs[&kinds[0]])?);
-        } else {
-            let obj: serde_json::Map<String, serde_json::Value> = kinds
-                .iter()
-                .map(|k| Ok((k.name().to_string(), serde_json::to_value(&docs[k])?)))
-                .collect::<anyhow::Result<_>>()?;
-            println!("{}", serde_json::to_string_pretty(&obj)?);
-        }
-    } else {
-        for (i, k) in kinds.iter().enumerate() {
-            if kinds.len() > 1 {
-                if i > 0 {
-                    println!();
-                }
-                println!("# {}", k.name());
+    for (i, k) in kinds.iter().enumerate() {
+        if kinds.len() > 1 {
+            if i > 0 {
+                ctx.out.line("");
             }
-            print!("{}", to_file_text(&docs[k]));
+            ctx.out.line(format_args!("# {}", k.name()));
         }
+        ctx.out.text(to_file_text(&docs[k]));
     }
-    Ok(Exit::Ok)
+    // JSON: the documents by kind (text mode prints a single kind as the bare
+    // document, ready to save).
+    let documents: BTreeMap<&str, &PolicyDocument> =
+        kinds.iter().map(|k| (k.name(), &docs[k])).collect();
+    Ok(Report::new(serde_json::json!({ "documents": documents })))
 }
 
-fn write(ctx: &Context, a: &WriteArgs) -> anyhow::Result<Exit> {
+fn write(ctx: &Context, a: &WriteArgs) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
     let names = claw_spec::Names::new(&loaded.config);
     let dir = a.dir.join(&names.function);
@@ -147,14 +166,10 @@ fn write(ctx: &Context, a: &WriteArgs) -> anyhow::Result<Exit> {
             .with_context(|| format!("cannot replace {}", path.display()))?;
         written.push(path.display().to_string());
     }
-    if ctx.json() {
-        println!("{}", serde_json::json!({"written": written}));
-    } else {
-        for w in &written {
-            println!("wrote {w}");
-        }
+    for w in &written {
+        ctx.out.line(format_args!("wrote {w}"));
     }
-    Ok(Exit::Ok)
+    Ok(Report::new(serde_json::json!({ "written": written })))
 }
 
 fn read_doc(path: &Path) -> anyhow::Result<PolicyDocument> {
@@ -172,7 +187,7 @@ fn is_resource_policy(doc: &PolicyDocument) -> bool {
     doc.statement.iter().any(|s| s.principal.is_some())
 }
 
-fn lint_cmd(ctx: &Context, a: &LintArgs) -> anyhow::Result<Exit> {
+fn lint_cmd(ctx: &Context, a: &LintArgs) -> anyhow::Result<Report> {
     let docs: Vec<(String, PolicyDocument)> = if a.files.is_empty() {
         let loaded = ctx.load()?;
         generated(&loaded.config)
@@ -191,100 +206,92 @@ fn lint_cmd(ctx: &Context, a: &LintArgs) -> anyhow::Result<Exit> {
             all.push((name.clone(), f));
         }
     }
-    if ctx.json() {
-        let findings: Vec<serde_json::Value> = all
-            .iter()
-            .map(|(doc, f)| serde_json::json!({"document": doc, "rule": f.rule, "statement": f.statement, "message": f.message}))
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"documents": docs.len(), "findings": findings})
-            )?
-        );
-    } else {
-        for (doc, f) in &all {
-            println!("{doc}: {} [{}]: {}", f.statement, f.rule, f.message);
-        }
-        println!(
-            "{} document{} checked, {} finding{}",
-            docs.len(),
-            if docs.len() == 1 { "" } else { "s" },
-            all.len(),
-            if all.len() == 1 { "" } else { "s" }
-        );
+    for (doc, f) in &all {
+        ctx.out.line(format_args!(
+            "{doc}: {} [{}]: {}",
+            f.statement, f.rule, f.message
+        ));
     }
+    ctx.out.line(format_args!(
+        "{} document{} checked, {} finding{}",
+        docs.len(),
+        if docs.len() == 1 { "" } else { "s" },
+        all.len(),
+        if all.len() == 1 { "" } else { "s" }
+    ));
+    let findings: Vec<serde_json::Value> = all
+        .iter()
+        .map(|(doc, f)| serde_json::json!({"document": doc, "rule": f.rule, "statement": f.statement, "message": f.message}))
+        .collect();
+    let report = Report::new(serde_json::json!({"documents": docs.len(), "findings": findings}));
     Ok(if all.is_empty() {
-        Exit::Ok
+        report
     } else {
-        Exit::Error
+        let n = all.len();
+        report.failed(format!(
+            "{n} finding{} in the policy documents",
+            if n == 1 { "" } else { "s" }
+        ))
     })
 }
 
-/// Prints a per-kind semantic diff and returns the exit code. `other` names the
-/// side generated documents are compared with ("policies/…", "deployed").
-pub fn report_diff(
-    ctx: &Context,
-    other: &str,
-    changes: &[(String, Option<Change>, Vec<String>)],
-) -> anyhow::Result<Exit> {
-    let different = changes
+/// Prints a per-kind semantic diff; exit 2 when anything differs.
+fn report_diff(ctx: &Context, diffs: &Diffs) -> Report {
+    let other = &diffs.other;
+    let different = diffs
+        .kinds
         .iter()
-        .any(|(_, c, notes)| !notes.is_empty() || c.as_ref().is_none_or(|c| !c.is_empty()));
-    if ctx.json() {
-        let kinds: serde_json::Map<String, serde_json::Value> = changes
-            .iter()
-            .map(|(k, c, notes)| {
-                (
-                    k.clone(),
-                    match c {
-                        Some(c) => serde_json::json!({
-                            "added": c.added.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-                            "removed": c.removed.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-                            "notes": notes,
-                        }),
-                        None => serde_json::json!({"missing": true, "notes": notes}),
-                    },
-                )
-            })
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"against": other, "same": !different, "kinds": kinds})
-            )?
-        );
-    } else {
-        for (kind, change, notes) in changes {
-            match change {
-                None => println!("{kind}: missing from {other}"),
-                Some(c) if c.is_empty() && notes.is_empty() => println!("{kind}: same"),
-                Some(c) => {
-                    println!("{kind}:");
-                    for p in &c.added {
-                        println!("  + {p}");
-                    }
-                    for p in &c.removed {
-                        println!("  - {p}");
-                    }
+        .any(|d| !d.notes.is_empty() || d.change.as_ref().is_none_or(|c| !c.is_empty()));
+    let out = ctx.out;
+    for d in &diffs.kinds {
+        let kind = &d.kind;
+        match &d.change {
+            None => out.line(format_args!("{kind}: missing from {other}")),
+            Some(c) if c.is_empty() && d.notes.is_empty() => out.line(format_args!("{kind}: same")),
+            Some(c) => {
+                out.line(format_args!("{kind}:"));
+                for p in &c.added {
+                    out.line(format_args!("  + {p}"));
+                }
+                for p in &c.removed {
+                    out.line(format_args!("  - {p}"));
                 }
             }
-            for n in notes {
-                println!("  ! {n}");
-            }
         }
-        if different {
-            println!("generated policies differ from {other} (+ generated only, - {other} only)");
-        } else {
-            println!("generated policies match {other}");
+        for n in &d.notes {
+            out.line(format_args!("  ! {n}"));
         }
     }
-    Ok(if different { Exit::Different } else { Exit::Ok })
+    if different {
+        out.line(format_args!(
+            "generated policies differ from {other} (+ generated only, - {other} only)"
+        ));
+    } else {
+        out.line(format_args!("generated policies match {other}"));
+    }
+    let kinds: serde_json::Map<String, serde_json::Value> = diffs
+        .kinds
+        .iter()
+        .map(|d| {
+            (
+                d.kind.clone(),
+                match &d.change {
+                    Some(c) => serde_json::json!({
+                        "added": c.added.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                        "removed": c.removed.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                        "notes": d.notes,
+                    }),
+                    None => serde_json::json!({"missing": true, "notes": d.notes}),
+                },
+            )
+        })
+        .collect();
+    Report::new(serde_json::json!({"against": other, "same": !different, "kinds": kinds}))
+        .with_exit(if different { Exit::Different } else { Exit::Ok })
 }
 
-fn diff_against_dir(ctx: &Context, dir: &Path) -> anyhow::Result<Exit> {
-    let loaded = ctx.load()?;
-    let names = claw_spec::Names::new(&loaded.config);
+fn diff_against_dir(config: &Config, dir: &Path) -> anyhow::Result<Diffs> {
+    let names = claw_spec::Names::new(config);
     let nested = dir.join(&names.function);
     let dir = if nested.is_dir() {
         nested
@@ -297,19 +304,22 @@ fn diff_against_dir(ctx: &Context, dir: &Path) -> anyhow::Result<Exit> {
             dir.display()
         );
     };
-    let mut changes = Vec::new();
-    for (kind, generated) in generated(&loaded.config) {
+    let mut kinds = Vec::new();
+    for (kind, generated) in generated(config) {
         let path = dir.join(kind.file_name());
-        if !path.exists() {
-            changes.push((kind.name().to_string(), None, Vec::new()));
-            continue;
-        }
-        let committed = read_doc(&path)?;
-        changes.push((
-            kind.name().to_string(),
-            Some(policy_diff::diff(&committed, &generated)),
-            Vec::new(),
-        ));
+        let change = if path.exists() {
+            Some(policy_diff::diff(&read_doc(&path)?, &generated))
+        } else {
+            None
+        };
+        kinds.push(KindDiff {
+            kind: kind.name().to_string(),
+            change,
+            notes: Vec::new(),
+        });
     }
-    report_diff(ctx, &dir.display().to_string(), &changes)
+    Ok(Diffs {
+        other: dir.display().to_string(),
+        kinds,
+    })
 }

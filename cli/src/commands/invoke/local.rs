@@ -1,0 +1,164 @@
+//! `claw invoke --local`: the built package on this machine, under claw's
+//! embedded Lambda Runtime API.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use claw_spec::Config;
+use claw_spec::model::Architecture;
+
+use super::Args;
+use crate::context::Context;
+use crate::local::{Launcher, LocalFunction, LocalOptions, LogSink, Outcome, Package};
+use crate::package::{self, Workspace};
+use crate::report::Report;
+
+/// Runs the package once, stopping it with claw on Ctrl-C.
+pub(super) async fn run(
+    ctx: &Context,
+    args: &Args,
+    config: Config,
+    payload: Vec<u8>,
+) -> anyhow::Result<Report> {
+    let run = LocalRun {
+        payload,
+        config,
+        config_path: ctx.global.config.clone(),
+        zip: args.zip.clone(),
+        arch: args.arch.map(Architecture::from),
+        out: ctx.out,
+    };
+    let pid = Arc::new(AtomicU32::new(0));
+    let started = Arc::clone(&pid);
+    let mut task = tokio::task::spawn_blocking(move || invoke_local(&run, &started));
+    tokio::select! {
+        r = &mut task => r?,
+        _ = tokio::signal::ctrl_c() => {
+            // The function runs in its own process group; stop it with claw.
+            let p = pid.load(Ordering::SeqCst);
+            if p != 0 {
+                crate::local::kill_group(p);
+            }
+            let _ = task.await;
+            anyhow::bail!("interrupted: the local function was stopped")
+        }
+    }
+}
+
+/// What `invoke --local` runs.
+struct LocalRun {
+    config: Config,
+    config_path: PathBuf,
+    /// `--zip`, else the package `claw build` wrote.
+    zip: Option<PathBuf>,
+    arch: Option<Architecture>,
+    payload: Vec<u8>,
+    out: crate::report::Printer,
+}
+
+/// Runs the package once; `pid` receives the process id for Ctrl-C.
+fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
+    let LocalRun {
+        config,
+        config_path,
+        zip,
+        arch,
+        payload,
+        out,
+    } = run;
+    let arch = *arch;
+    let (zip, expected) = match zip {
+        Some(z) => (z.clone(), arch),
+        None => {
+            let arch = arch.unwrap_or(config.function.architecture);
+            let ws = Workspace::locate(config_path)?;
+            let (zip, _) = package::existing(config, &ws, arch)?;
+            (zip, Some(arch))
+        }
+    };
+    let pkg = Package::open(&zip, expected)?;
+    if let Some(packaged) = &pkg.agent_json
+        && *packaged != serde_json::to_vec(config)?
+    {
+        eprintln!(
+            "warning: {} was built from a different agent.yaml (or --stage/--region); run \
+             `claw build` to package the current one. Running it as built.",
+            zip.display()
+        );
+    }
+    let mut opts = LocalOptions::from_config(config);
+    opts.logs = LogSink::Stderr;
+    if !opts
+        .passthrough
+        .iter()
+        .any(|(k, _)| k == "AWS_ACCESS_KEY_ID")
+    {
+        eprintln!(
+            "note: no AWS credentials in the environment, so the function cannot call AWS \
+             (Secrets Manager, tools). Export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY \
+             (e.g. `eval \"$(aws configure export-credentials --format env)\"`)."
+        );
+    }
+    let mut f = LocalFunction::start(&pkg, &opts)?;
+    pid.store(f.pid(), Ordering::SeqCst);
+    if let Launcher::Qemu { qemu, .. } = f.launcher() {
+        eprintln!(
+            "note: running the {} package under {}: durations and memory below are the \
+             emulator's, not Lambda's",
+            pkg.arch.lambda_name(),
+            qemu.display()
+        );
+    }
+    // Init output comes before START, as in Lambda's logs; a failed init is
+    // reported by the invocation below.
+    let _ = f.wait_ready();
+    let request_id = crate::local::new_request_id();
+    eprintln!("START RequestId: {request_id} Version: $LATEST");
+    let result = f.invoke_as(&request_id, payload)?;
+    // Let the function finish its post-invocation work (it polls `next` when done)
+    // so all of its output is printed before END and REPORT.
+    if result.outcome.is_ok() || matches!(result.outcome, Outcome::FunctionError(_)) {
+        f.wait_idle(Duration::from_secs(2));
+    }
+    drop(f.stop());
+    eprintln!("END RequestId: {}", result.request_id);
+    eprintln!("{}", result.report_line());
+
+    let error = result.outcome.error(&result.request_id);
+    let body: Option<&[u8]> = match &result.outcome {
+        Outcome::Response(b) => Some(b),
+        Outcome::FunctionError(e) | Outcome::InitError(e) => Some(&e.body),
+        _ => None,
+    };
+    if let Some(b) = body {
+        out.line(String::from_utf8_lossy(b));
+    }
+    let payload = body.map(|b| {
+        serde_json::from_slice::<serde_json::Value>(b)
+            .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(b).into()))
+    });
+    let report = Report::new(serde_json::json!({
+        "request_id": result.request_id,
+        "payload": payload,
+        "function_error": error.as_ref().map(|(t, m)| serde_json::json!({"type": t, "message": m})),
+        "duration_ms": ms(result.duration),
+        "billed_duration_ms": result.billed_ms(),
+        "init_duration_ms": result.init_duration.map(ms),
+        "memory_size_mb": result.memory_size_mb,
+        "max_memory_used_mb": result.max_memory_kib.map(|k| k.div_ceil(1024)),
+    }));
+    Ok(match error {
+        None => report,
+        Some((ty, msg)) => {
+            let error = format!("the function failed: {ty}: {msg}");
+            out.note(format_args!("error: {error}"));
+            report.failed(error)
+        }
+    })
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 100_000.0).round() / 100.0
+}

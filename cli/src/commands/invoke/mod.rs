@@ -1,0 +1,65 @@
+//! `claw invoke`: invoke the deployed function ([`remote`]), or run the built
+//! package locally ([`local`]).
+
+mod local;
+mod remote;
+
+use std::path::PathBuf;
+
+use crate::cli::ArchArg;
+use crate::context::Context;
+use crate::ops::payload::EventSource;
+use crate::report::Report;
+
+/// Options of `claw invoke`; the command's help text is on `cli::Command::Invoke`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The event: JSON text, @FILE to read it from a file, or - for stdin.
+    #[arg(long, value_name = "JSON|@FILE", conflicts_with = "message")]
+    pub payload: Option<String>,
+    /// Send the direct-invoke event {"agent","message"} with this text.
+    #[arg(long, short = 'm', value_name = "TEXT")]
+    pub message: Option<String>,
+    /// The agent --message addresses; default: the first agent, alphabetically.
+    #[arg(long, value_name = "NAME", requires = "message")]
+    pub agent: Option<String>,
+    /// A session id for --message, to continue a conversation.
+    #[arg(long, value_name = "ID", requires = "message")]
+    pub session: Option<String>,
+    /// Run the built package on this machine instead of invoking the deployed function.
+    #[arg(long)]
+    pub local: bool,
+    /// Show the function's log output on stderr (remote: the last 4 KB Lambda
+    /// returns; local: always shown).
+    #[arg(long)]
+    pub log: bool,
+    /// (--local) Which built package to run; default `function.architecture`.
+    #[arg(long, value_enum, requires = "local")]
+    pub arch: Option<ArchArg>,
+    /// (--local) Run this zip instead of the package `claw build` wrote.
+    #[arg(long, value_name = "PATH", requires = "local")]
+    pub zip: Option<PathBuf>,
+}
+
+impl Args {
+    /// Where the event comes from.
+    fn event_source(&self) -> EventSource<'_> {
+        EventSource {
+            payload: self.payload.as_deref(),
+            message: self.message.as_deref(),
+            agent: self.agent.as_deref(),
+            session: self.session.as_deref(),
+        }
+    }
+}
+
+pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
+    // agent.yaml is read once, and the event is checked before anything runs.
+    let loaded = ctx.load()?;
+    let payload = crate::ops::payload::event(&args.event_source(), &loaded.config)?;
+    if args.local {
+        local::run(ctx, args, loaded.config, payload).await
+    } else {
+        remote::run(ctx, args, loaded.config, payload).await
+    }
+}

@@ -1,0 +1,115 @@
+//! Reading and planning the stack of one app and stage, for plan, deploy,
+//! destroy and policy diff: from an already loaded config, never from the file.
+
+use anyhow::Context as _;
+use claw_spec::Config;
+
+use crate::aws::Aws;
+use crate::aws::plan::Plan;
+use crate::aws::stack::{self, Code, Live, Outcome, Target};
+
+/// A stack read from AWS and planned against the config.
+pub struct Planned {
+    pub aws: Aws,
+    pub target: Target,
+    pub live: Live,
+    pub plan: Plan,
+}
+
+/// Reads the live stack, checks the credentials' account, and plans it.
+pub async fn read_and_plan(config: Config, code: Option<Code>) -> anyhow::Result<Planned> {
+    let target = Target::new(config, code);
+    let aws = Aws::new(&target.config.region).await;
+    let live = stack::read(&aws, &target).await?;
+    stack::check_account(&target, &live)?;
+    let plan = stack::plan(&target, &live);
+    Ok(Planned {
+        aws,
+        target,
+        live,
+        plan,
+    })
+}
+
+impl Planned {
+    /// The same live state planned with the package to deploy (read once, before
+    /// the build; the deploy reads again under its lock before applying).
+    pub fn with_code(self, code: Code) -> Planned {
+        let target = Target::new(self.target.config, Some(code));
+        let plan = stack::plan(&target, &self.live);
+        Planned {
+            target,
+            plan,
+            ..self
+        }
+    }
+}
+
+/// What a deploy with nothing to change reports: the stack as it is.
+pub fn unchanged_outcome(target: &Target, live: &Live) -> Outcome {
+    let api = live.api.ours.as_ref();
+    Outcome {
+        endpoint: api.map(|a| a.endpoint.clone()).unwrap_or_default(),
+        api_id: api.map(|a| a.id.clone()).unwrap_or_default(),
+        function_arn: live
+            .function
+            .as_ref()
+            .map(|f| f.arn.clone())
+            .unwrap_or_else(|| target.names.function_arn()),
+        code_sha256: target
+            .code
+            .as_ref()
+            .map(|c| c.sha256.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// The package `claw build` (or an earlier deploy) last wrote for this config and
+/// architecture, if there is one: `claw plan` compares its CodeSha256 with the
+/// function's without building. No package, or no claw workspace to find it in,
+/// is not an error: the plan then says the code was not compared.
+pub fn existing_package(
+    config: &Config,
+    config_path: &std::path::Path,
+) -> anyhow::Result<Option<Code>> {
+    let Ok(workspace) = crate::package::Workspace::locate(config_path) else {
+        return Ok(None);
+    };
+    match crate::package::existing(config, &workspace, config.function.architecture) {
+        Ok((zip, _manifest)) => Code::from_zip(&zip).map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+/// How a deploy gets its package.
+pub struct PackageRequest<'a> {
+    pub config: &'a Config,
+    pub config_path: &'a std::path::Path,
+    /// `--zip`: deploy this file instead of building.
+    pub zip: Option<&'a std::path::Path>,
+    pub verbose: bool,
+}
+
+/// The package to deploy: `--zip`, or a build (incremental: an unchanged function
+/// costs cargo's no-op check, and the zip is rewritten only when its inputs change).
+pub async fn package(req: PackageRequest<'_>) -> anyhow::Result<Code> {
+    if let Some(p) = req.zip {
+        return Code::from_zip(p);
+    }
+    let mut params = crate::package::BuildParams::new(req.config, req.config_path, None)?;
+    params.progress = crate::package::Progress::Auto;
+    params.verbose = req.verbose;
+    let out = tokio::task::spawn_blocking(move || crate::package::ensure_built(&params))
+        .await
+        .context("the build task panicked")??;
+    let code = Code::from_zip(&out.zip_path)?;
+    if code.sha256 != out.code_sha256 {
+        anyhow::bail!(
+            "{} changed while deploying (CodeSha256 {} after the build, {} now); run claw deploy again",
+            out.zip_path.display(),
+            out.code_sha256,
+            code.sha256
+        );
+    }
+    Ok(code)
+}
