@@ -1,10 +1,11 @@
 //! The command line. Doc comments on these structs are the `--help` text.
 
-use std::path::PathBuf;
+use clap::{Parser, Subcommand};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-
+use crate::args::GlobalArgs;
 use crate::commands;
+use crate::context::Context;
+use crate::report::Report;
 
 /// Deploy Claude agents to AWS Lambda from one agent.yaml.
 ///
@@ -20,49 +21,6 @@ pub struct Cli {
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Options every command takes.
-#[derive(Debug, Args, Clone)]
-pub struct GlobalArgs {
-    /// Path to agent.yaml.
-    #[arg(long, global = true, default_value = "agent.yaml", env = "CLAW_CONFIG")]
-    pub config: PathBuf,
-    /// Deploy stage; overrides `stage:` in agent.yaml.
-    #[arg(long, global = true, env = "CLAW_STAGE")]
-    pub stage: Option<String>,
-    /// AWS region; overrides `region:` in agent.yaml.
-    #[arg(long, global = true)]
-    pub region: Option<String>,
-    /// Output format: `text` for people, `json` for CI (one JSON document on stdout).
-    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
-    /// More detail on stderr (repeat for more).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-}
-
-/// An architecture on the command line (`build --arch`, `invoke --local --arch`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ArchArg {
-    Arm64,
-    #[value(name = "x86_64", alias = "x86-64", alias = "amd64")]
-    X86_64,
-}
-
-impl From<ArchArg> for claw_spec::model::Architecture {
-    fn from(a: ArchArg) -> claw_spec::model::Architecture {
-        match a {
-            ArchArg::Arm64 => claw_spec::model::Architecture::Arm64,
-            ArchArg::X86_64 => claw_spec::model::Architecture::X86_64,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    Text,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,4 +85,23 @@ pub enum Command {
     Secrets(commands::secrets::SecretsCommand),
     /// Clear a stuck deploy lock (only when no claw command is running).
     Unlock(commands::unlock::Args),
+}
+
+impl Command {
+    /// Runs the command.
+    pub async fn run(&self, ctx: &Context) -> anyhow::Result<Report> {
+        match self {
+            Command::Validate(args) => commands::validate::run(ctx, args),
+            Command::Schema(args) => commands::schema::run(ctx, args),
+            Command::Policy(cmd) => commands::policy::run(ctx, cmd).await,
+            Command::Build(args) => commands::build::run(ctx, args).await,
+            Command::Plan(args) => commands::plan::run(ctx, args).await,
+            Command::Deploy(args) => commands::deploy::run(ctx, args).await,
+            Command::Invoke(args) => commands::invoke::run(ctx, args).await,
+            Command::Logs(args) => commands::logs::run(ctx, args).await,
+            Command::Destroy(args) => commands::destroy::run(ctx, args).await,
+            Command::Secrets(cmd) => commands::secrets::run(ctx, cmd).await,
+            Command::Unlock(args) => commands::unlock::run(ctx, args).await,
+        }
+    }
 }

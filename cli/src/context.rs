@@ -2,7 +2,7 @@
 
 use claw_spec::{Loaded, Overrides};
 
-use crate::cli::GlobalArgs;
+use crate::args::GlobalArgs;
 use crate::report::Printer;
 
 pub struct Context {

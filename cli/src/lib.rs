@@ -5,6 +5,7 @@
 //! doc comments are the `--help` text), calls the shared workflows in `ops`, and
 //! returns a [`report::Report`], which the [`report::Printer`] renders once.
 
+pub mod args;
 pub mod aws;
 pub mod cli;
 pub mod commands;
@@ -32,7 +33,7 @@ pub fn main() -> std::process::ExitCode {
         }
     };
     let ctx = context::Context::new(&args.global);
-    let result = runtime.block_on(commands::run(&ctx, &args.command));
+    let result = runtime.block_on(args.command.run(&ctx));
     match result {
         Ok(report) => ctx.out.finish(&report).into(),
         Err(err) => ctx.out.fail(&err).into(),

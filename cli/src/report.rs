@@ -12,7 +12,7 @@ use std::io::Write as _;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::cli::Output;
+use crate::args::Output;
 use crate::exit::Exit;
 use crate::ops::load::ConfigError;
 

@@ -2,7 +2,7 @@
 
 use claw_spec::model::Architecture;
 
-use crate::cli::ArchArg;
+use crate::args::ArchArg;
 use crate::context::Context;
 use crate::package::{self, BuildParams, Profile, Progress};
 use crate::report::Report;

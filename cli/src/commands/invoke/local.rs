@@ -9,16 +9,22 @@ use std::time::Duration;
 use claw_spec::Config;
 use claw_spec::model::Architecture;
 
-use super::Args;
 use crate::context::Context;
 use crate::local::{Launcher, LocalFunction, LocalOptions, LogSink, Outcome, Package};
 use crate::package::{self, Workspace};
 use crate::report::Report;
 
+/// What `--local` runs: `--zip`, else the package `claw build` wrote for `--arch`
+/// (default `function.architecture`).
+pub struct Options {
+    pub zip: Option<PathBuf>,
+    pub arch: Option<Architecture>,
+}
+
 /// Runs the package once, stopping it with claw on Ctrl-C.
-pub(super) async fn run(
+pub async fn run(
     ctx: &Context,
-    args: &Args,
+    opts: Options,
     config: Config,
     payload: Vec<u8>,
 ) -> anyhow::Result<Report> {
@@ -26,8 +32,8 @@ pub(super) async fn run(
         payload,
         config,
         config_path: ctx.global.config.clone(),
-        zip: args.zip.clone(),
-        arch: args.arch.map(Architecture::from),
+        zip: opts.zip,
+        arch: opts.arch,
         out: ctx.out,
     };
     let pid = Arc::new(AtomicU32::new(0));

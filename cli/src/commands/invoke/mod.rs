@@ -6,7 +6,7 @@ mod remote;
 
 use std::path::PathBuf;
 
-use crate::cli::ArchArg;
+use crate::args::ArchArg;
 use crate::context::Context;
 use crate::ops::payload::EventSource;
 use crate::report::Report;
@@ -58,8 +58,12 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
     let payload = crate::ops::payload::event(&args.event_source(), &loaded.config)?;
     if args.local {
-        local::run(ctx, args, loaded.config, payload).await
+        let local = local::Options {
+            zip: args.zip.clone(),
+            arch: args.arch.map(Into::into),
+        };
+        local::run(ctx, local, loaded.config, payload).await
     } else {
-        remote::run(ctx, args, loaded.config, payload).await
+        remote::run(ctx, args.log, loaded.config, payload).await
     }
 }

@@ -3,7 +3,6 @@
 use base64::Engine as _;
 use claw_spec::Config;
 
-use super::Args;
 use crate::aws::{Aws, AwsResultExt};
 use crate::context::Context;
 use crate::report::Report;
@@ -11,9 +10,9 @@ use crate::report::Report;
 /// Invokes the deployed function synchronously and prints its response. A function
 /// error (an unhandled error or a timeout inside the function) exits 1 with its
 /// message; `--log` prints the last 4 KB of the function's log, which Lambda returns.
-pub(super) async fn run(
+pub async fn run(
     ctx: &Context,
-    args: &Args,
+    log: bool,
     config: Config,
     payload: Vec<u8>,
 ) -> anyhow::Result<Report> {
@@ -25,7 +24,7 @@ pub(super) async fn run(
         .invoke()
         .function_name(&names.function)
         .payload(aws_sdk_lambda::primitives::Blob::new(payload));
-    if args.log {
+    if log {
         req = req.log_type(aws_sdk_lambda::types::LogType::Tail);
     }
     let res = req.send().await.ctx("Invoke", &names.function)?;

@@ -8,7 +8,7 @@ use claw_spec::iam::PolicyDocument;
 use claw_spec::policy::{self, Kind};
 use claw_spec::policy_diff::{self, Change};
 
-use super::{Diffs, KindDiff};
+use super::diff::{Diffs, KindDiff};
 use crate::aws::stack::Target;
 use crate::aws::{Aws, api, boundary, permissions, role};
 

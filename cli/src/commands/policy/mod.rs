@@ -1,5 +1,6 @@
 //! `claw policy show|write|lint|diff`: the IAM documents claw generates.
 
+mod diff;
 mod live;
 
 use std::collections::BTreeMap;
@@ -8,12 +9,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use claw_spec::iam::PolicyDocument;
 use claw_spec::policy::{self, Kind};
-use claw_spec::policy_diff::{self, Change};
+use claw_spec::policy_diff;
 use claw_spec::{Config, lint};
 
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::report::Report;
+use diff::{Diffs, KindDiff};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum PolicyCommand {
@@ -95,21 +97,6 @@ pub async fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Report> {
             Ok(report_diff(ctx, &diffs))
         }
     }
-}
-
-/// One kind's comparison: `change` is None when the other side has no document.
-pub struct KindDiff {
-    pub kind: String,
-    pub change: Option<Change>,
-    /// What the document diff cannot show (policies attached outside claw...).
-    pub notes: Vec<String>,
-}
-
-/// A whole comparison: which side generated documents were compared with
-/// (`policies/…`, `deployed`) and each kind's difference.
-pub struct Diffs {
-    pub other: String,
-    pub kinds: Vec<KindDiff>,
 }
 
 /// All generated documents, by kind.

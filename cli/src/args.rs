@@ -1,0 +1,50 @@
+//! Arguments shared by several commands, apart from the commands themselves (so
+//! commands, the context and the printer can use them without depending on the
+//! command list).
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Path to agent.yaml.
+    #[arg(long, global = true, default_value = "agent.yaml", env = "CLAW_CONFIG")]
+    pub config: PathBuf,
+    /// Deploy stage; overrides `stage:` in agent.yaml.
+    #[arg(long, global = true, env = "CLAW_STAGE")]
+    pub stage: Option<String>,
+    /// AWS region; overrides `region:` in agent.yaml.
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Output format: `text` for people, `json` for CI (one JSON document on stdout).
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// More detail on stderr (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// An architecture on the command line (`build --arch`, `invoke --local --arch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ArchArg {
+    Arm64,
+    #[value(name = "x86_64", alias = "x86-64", alias = "amd64")]
+    X86_64,
+}
+
+impl From<ArchArg> for claw_spec::model::Architecture {
+    fn from(a: ArchArg) -> claw_spec::model::Architecture {
+        match a {
+            ArchArg::Arm64 => claw_spec::model::Architecture::Arm64,
+            ArchArg::X86_64 => claw_spec::model::Architecture::X86_64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
