@@ -3,7 +3,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::aws::{Aws, AwsResultExt};
+use crate::aws::AwsResultExt;
 use crate::context::Context;
 use crate::report::Report;
 
@@ -33,12 +33,15 @@ struct Event {
 pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
     let names = claw_spec::Names::new(&loaded.config);
-    let aws = Aws::new(&loaded.config.region).await;
+    let aws = crate::ops::account::connect(&loaded.config).await?;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as i64;
-    let mut start = now_ms - args.since.as_millis() as i64;
+    let since = now_ms - args.since.as_millis() as i64;
+    let mut start = since;
+    // The newest event seen so far; each poll starts a little before it.
+    let mut newest = since;
     // Event ids already printed; bounded, since follow mode runs for hours.
     let mut seen: HashSet<String> = HashSet::new();
     let mut order: VecDeque<String> = VecDeque::new();
@@ -72,7 +75,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
                     seen.remove(&old);
                 }
                 let ts = e.timestamp().unwrap_or_default();
-                start = start.max(ts);
+                newest = newest.max(ts);
                 let message = e.message().unwrap_or_default().trim_end().to_string();
                 if ctx.json() {
                     json_events.push(Event {
@@ -91,12 +94,26 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
         if !args.follow {
             break;
         }
+        start = next_start(since, newest);
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
             _ = tokio::signal::ctrl_c() => break,
         }
     }
     Ok(Report::new(serde_json::json!({ "events": json_events })))
+}
+
+/// How far back a follow-up poll re-reads: CloudWatch Logs makes an event
+/// searchable some time after its timestamp (ingestion is asynchronous, and
+/// batches arrive late), so starting exactly at the newest event seen would skip
+/// events that arrive later with an earlier timestamp. Repeats are dropped by
+/// event id.
+const LATE_ARRIVALS_MS: i64 = 60_000;
+
+/// The start time of the next poll: a minute before the newest event seen, never
+/// before `--since`.
+fn next_start(since: i64, newest: i64) -> i64 {
+    (newest - LATE_ARRIVALS_MS).max(since)
 }
 
 fn timestamp(ms: i64) -> String {
@@ -145,7 +162,16 @@ pub fn render(ts: i64, message: &str, raw: bool, verbose: u8) -> Option<String> 
 
 #[cfg(test)]
 mod tests {
-    use super::render;
+    use super::{next_start, render};
+
+    #[test]
+    fn follow_polls_re_read_the_last_minute() {
+        // An event at t=100 s seen: the next poll starts at 40 s, so an event
+        // stamped 90 s that arrives late is still found.
+        assert_eq!(next_start(0, 100_000), 40_000);
+        // Never before --since.
+        assert_eq!(next_start(70_000, 100_000), 70_000);
+    }
 
     #[test]
     fn audit_lines_are_one_readable_line() {

@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Read};
 
 use anyhow::Context as _;
 
-use crate::aws::{Aws, AwsResultExt, tags};
+use crate::aws::{AwsResultExt, tags};
 use crate::context::Context;
 use crate::report::Report;
 
@@ -15,7 +15,9 @@ use crate::report::Report;
 pub enum SecretsCommand {
     /// Store a secret's value, read from stdin (never from the command line).
     ///
-    /// Creates the secret (tagged claw:app and claw:stage) or adds a new version.
+    /// Creates the secret (tagged claw:app and claw:stage) or adds a new version; a
+    /// secret scheduled for deletion is restored first. Refuses credentials for
+    /// another account than agent.yaml's `account:`.
     /// One trailing newline is removed, so `echo "$VALUE" | claw secrets set NAME`
     /// stores exactly $VALUE. On a terminal, claw prompts without echo.
     ///
@@ -76,10 +78,25 @@ async fn set(ctx: &Context, name: &str) -> anyhow::Result<Report> {
         );
     }
     let value = read_value(name)?;
-    let aws = Aws::new(&config.region).await;
+    let aws = crate::ops::account::connect(config).await?;
     let existing = aws.secrets.describe_secret().secret_id(name).send().await;
     let (action, version) = match existing {
-        Ok(_) => {
+        Ok(found) => {
+            // A secret scheduled for deletion refuses new values
+            // (InvalidRequestException) until it is restored; see
+            // https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RestoreSecret.html
+            let restored = found.deleted_date().is_some();
+            if restored {
+                ctx.out.note(format_args!(
+                    "secret {name} was scheduled for deletion: restoring it first"
+                ));
+                aws.secrets
+                    .restore_secret()
+                    .secret_id(name)
+                    .send()
+                    .await
+                    .ctx("RestoreSecret", name)?;
+            }
             let out = aws
                 .secrets
                 .put_secret_value()
@@ -88,7 +105,10 @@ async fn set(ctx: &Context, name: &str) -> anyhow::Result<Report> {
                 .send()
                 .await
                 .ctx("PutSecretValue", name)?;
-            ("updated", out.version_id().unwrap_or_default().to_string())
+            (
+                if restored { "restored" } else { "updated" },
+                out.version_id().unwrap_or_default().to_string(),
+            )
         }
         Err(e)
             if e.as_service_error()

@@ -1,6 +1,6 @@
 //! `claw unlock`: clear a stuck deploy lock.
 
-use crate::aws::{Aws, lock};
+use crate::aws::lock;
 use crate::context::Context;
 use crate::report::Report;
 
@@ -17,7 +17,7 @@ pub struct Args {}
 pub async fn run(ctx: &Context, _args: &Args) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
     let names = claw_spec::Names::new(&loaded.config);
-    let aws = Aws::new(&loaded.config.region).await;
+    let aws = crate::ops::account::connect(&loaded.config).await?;
     let holder = lock::force_unlock(&aws, &names.function).await?;
     match &holder {
         Some(h) => ctx.out.line(format_args!(

@@ -3,6 +3,7 @@
 //! and report; they never import each other, and these never print results
 //! (that is the command's report).
 
+pub mod account;
 pub mod approve;
 pub mod load;
 pub mod payload;

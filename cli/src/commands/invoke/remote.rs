@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use claw_spec::Config;
 
-use crate::aws::{Aws, AwsResultExt};
+use crate::aws::AwsResultExt;
 use crate::context::Context;
 use crate::report::Report;
 
@@ -18,7 +18,7 @@ pub async fn run(
 ) -> anyhow::Result<Report> {
     let out = ctx.out;
     let names = claw_spec::Names::new(&config);
-    let aws = Aws::new(&config.region).await;
+    let aws = crate::ops::account::connect(&config).await?;
     let mut req = aws
         .lambda
         .invoke()
