@@ -32,6 +32,36 @@ impl Deadline {
         Deadline::after(Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
     }
 
+    /// From the `Lambda-Runtime-Deadline-Ms` header as a runtime sends it. Lambda
+    /// sends an epoch time in milliseconds; some local emulators send a duration
+    /// instead (`cargo lambda watch` 1.9.2 sends `600000`). A deadline before the
+    /// process started cannot be a real one: it is read as `timeout` from now, and
+    /// the second value is true so the caller can warn (once).
+    pub fn from_runtime_header(
+        deadline_ms: u64,
+        process_started_ms: u64,
+        timeout: Duration,
+    ) -> (Deadline, bool) {
+        if deadline_ms < process_started_ms {
+            (Deadline::after(timeout), true)
+        } else {
+            (Deadline::from_epoch_ms(deadline_ms), false)
+        }
+    }
+
+    /// The earlier of two deadlines.
+    pub fn min(self, other: Deadline) -> Deadline {
+        if other.at < self.at { other } else { self }
+    }
+
+    /// When the caller of a synchronous API Gateway request stops waiting: the
+    /// request's `timeEpoch` plus the HTTP API's integration timeout (30 s at most,
+    /// https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html),
+    /// less a second to answer in. Work after it spends tokens for nobody.
+    pub fn api_gateway(request_time_epoch_ms: u64) -> Deadline {
+        Deadline::from_epoch_ms(request_time_epoch_ms.saturating_add(API_GATEWAY_BUDGET_MS))
+    }
+
     pub fn remaining(&self) -> Duration {
         self.at.saturating_duration_since(Instant::now())
     }
@@ -45,6 +75,9 @@ impl Deadline {
         self.at
     }
 }
+
+/// The HTTP API's maximum integration timeout (30 s) less one second to answer in.
+pub const API_GATEWAY_BUDGET_MS: u64 = 29_000;
 
 /// Milliseconds since the epoch, for logs and EMF.
 pub fn now_epoch_ms() -> u64 {
@@ -74,6 +107,42 @@ mod tests {
         assert!(Deadline::from_epoch_ms(u64::MAX).remaining() > Duration::from_secs(86_400));
         assert_eq!(Deadline::from_epoch_ms(0).remaining(), Duration::ZERO);
         assert!(Deadline::after(Duration::MAX).remaining() > Duration::ZERO);
+    }
+
+    #[test]
+    fn a_deadline_before_the_process_started_is_read_as_a_duration() {
+        let started = now_epoch_ms();
+        // cargo lambda watch 1.9.2 sends the timeout itself: 600000.
+        let (d, odd) = Deadline::from_runtime_header(600_000, started, Duration::from_secs(30));
+        assert!(odd);
+        let left = d.remaining();
+        assert!(
+            left > Duration::from_secs(25) && left <= Duration::from_secs(30),
+            "{left:?}"
+        );
+        // A real epoch deadline is kept as it is.
+        let (d, odd) =
+            Deadline::from_runtime_header(started + 10_000, started, Duration::from_secs(30));
+        assert!(!odd);
+        assert!(d.remaining() <= Duration::from_secs(10));
+    }
+
+    #[test]
+    fn api_gateway_requests_end_29_seconds_after_they_arrived() {
+        let now = now_epoch_ms();
+        let lambda = Deadline::after(Duration::from_secs(120));
+        let d = lambda.min(Deadline::api_gateway(now - 9_000));
+        let left = d.remaining();
+        assert!(
+            left <= Duration::from_secs(20) && left > Duration::from_secs(15),
+            "{left:?}"
+        );
+        // A request older than the gateway's timeout has no time left at all.
+        assert_eq!(
+            Deadline::api_gateway(now - 60_000).remaining(),
+            Duration::ZERO
+        );
+        assert_eq!(lambda.min(lambda), lambda);
     }
 
     #[test]
