@@ -30,6 +30,16 @@ impl DeError {
     pub fn missing_key(&self) -> Option<&str> {
         self.missing.as_deref()
     }
+
+    /// The path this error is about: the missing key's own path for a missing-key
+    /// error (its `path` is the mapping that lacks it), else `path`.
+    pub fn subject(&self) -> Vec<PathSeg> {
+        let mut p = self.path.clone();
+        if let Some(k) = &self.missing {
+            p.push(PathSeg::Key(k.clone()));
+        }
+        p
+    }
 }
 
 impl fmt::Display for DeError {
@@ -113,14 +123,22 @@ pub fn suggest<'a>(got: &str, candidates: &[&'a str]) -> Option<&'a str> {
 
 /// Deserializes `T` from the tree, returning every problem found. A value comes
 /// back whenever one could be built (unknown keys skipped, bad optional values
-/// dropped), so later validation can still run and report its own findings.
+/// dropped, missing required keys filled with a [`Value::Placeholder`]), so later
+/// validation can still check the keys that are present.
 pub fn from_node<T: DeserializeOwned>(root: &Node) -> (Option<T>, Vec<DeError>) {
     let mut tree = root.clone();
     let mut errors: Vec<DeError> = Vec::new();
     let mut removed: Vec<Vec<PathSeg>> = Vec::new();
-    // Each pass removes one node, so the loop is bounded by the node count; the cap is
-    // a second guard against a deserializer that keeps failing in the same place.
-    for _ in 0..500 {
+    // Keys filled with a placeholder: errors at or below them are consequences of a
+    // problem already reported, so they are not reported again.
+    let mut filled: Vec<Vec<PathSeg>> = Vec::new();
+    // Mappings whose placeholder could not be built (a missing choice of variant):
+    // they are removed instead, as a whole.
+    let mut unfillable: Vec<Vec<PathSeg>> = Vec::new();
+    // Each pass removes or fills one node, so the loop is bounded by the size of the
+    // document and its schema; the cap is a second guard against a deserializer that
+    // keeps failing in the same place.
+    for _ in 0..1000 {
         let sink = RefCell::new(Vec::new());
         let result = T::deserialize(NodeDe {
             node: &tree,
@@ -132,34 +150,47 @@ pub fn from_node<T: DeserializeOwned>(root: &Node) -> (Option<T>, Vec<DeError>) 
                 errors.push(w);
             }
         }
-        match result {
+        let e = match result {
             Ok(v) => return (Some(v), errors),
-            Err(e) => {
-                let was_removed = e.missing.as_ref().is_some_and(|field| {
-                    let mut p = e.path.clone();
-                    p.push(PathSeg::Key(field.clone()));
-                    removed.contains(&p)
-                });
-                if !was_removed && !errors.contains(&e) {
-                    errors.push(e.clone());
-                }
-                // Remove the failing node (for a missing key: the mapping that lacks it).
-                // The root itself is never removed: that would only produce noise.
-                let mut path = e.path.clone();
-                loop {
-                    if path.is_empty() {
-                        if errors.is_empty() {
-                            errors.push(e);
-                        }
-                        return (None, errors);
-                    }
-                    if tree.remove(&path) {
-                        removed.push(path);
-                        break;
-                    }
-                    path.pop();
-                }
+            Err(e) => e,
+        };
+        let under_filled = filled.iter().find(|f| e.path.starts_with(f)).cloned();
+        let mut remove_at = e.path.clone();
+        if let Some(field) = &e.missing {
+            let mut key = e.path.clone();
+            key.push(PathSeg::Key(field.clone()));
+            // A key removed for an earlier error, or one inside a placeholder, was
+            // reported already (or its absence follows from what was).
+            let consequence = removed.contains(&key) || under_filled.is_some();
+            if !consequence && !errors.contains(&e) {
+                errors.push(e.clone());
             }
+            if !unfillable.contains(&e.path) && tree.fill(&key) {
+                filled.push(key);
+                continue;
+            }
+        } else if let Some(stand_in) = under_filled {
+            // A placeholder that cannot be built: drop the mapping that lacked the key.
+            remove_at = stand_in[..stand_in.len() - 1].to_vec();
+            unfillable.push(remove_at.clone());
+        } else if !errors.contains(&e) {
+            errors.push(e.clone());
+        }
+        // Remove the failing node (for a missing key that cannot be filled: the
+        // mapping that lacks it). The root itself is never removed: that would only
+        // produce noise.
+        loop {
+            if remove_at.is_empty() {
+                if errors.is_empty() {
+                    errors.push(e);
+                }
+                return (None, errors);
+            }
+            if tree.remove(&remove_at) {
+                removed.push(remove_at);
+                break;
+            }
+            remove_at.pop();
         }
     }
     (None, errors)
@@ -191,6 +222,27 @@ impl NodeDe<'_> {
         e
     }
 
+    /// A mapping, read as a struct (with its field list) or as a map.
+    fn mapping<'de, V: Visitor<'de>>(
+        self,
+        fields: Option<&'static [&'static str]>,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        let entries: &[(Node, Node)] = match &self.node.value {
+            Value::Map(entries) => entries,
+            Value::Placeholder => &[],
+            _ => return Err(self.wrong_type("a mapping")),
+        };
+        let access = MapAccess {
+            entries,
+            index: 0,
+            path: &self.path,
+            sink: self.sink,
+            fields,
+        };
+        visitor.visit_map(access).map_err(|e| self.locate(e))
+    }
+
     fn wrong_type(&self, expected: &str) -> DeError {
         self.error(format!(
             "expected {expected}, found {}",
@@ -217,6 +269,9 @@ macro_rules! int_method {
     ($method:ident, $visit:ident, $ty:ty, $name:literal) => {
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
             match &self.node.value {
+                Value::Placeholder => visitor
+                    .$visit(<$ty>::default())
+                    .map_err(|e| self.locate(e)),
                 Value::Int(i) => match <$ty>::try_from(*i) {
                     Ok(v) => visitor.$visit(v).map_err(|e| self.locate(e)),
                     Err(_) => Err(self.error(format!("{i} is out of range for {}", $name))),
@@ -232,7 +287,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let r = match &self.node.value {
-            Value::Null | Value::Removed => visitor.visit_unit(),
+            Value::Null | Value::Removed | Value::Placeholder => visitor.visit_unit(),
             Value::Bool(b) => visitor.visit_bool(*b),
             Value::Int(i) => visitor.visit_i64(*i),
             Value::Float(f) => visitor.visit_f64(*f),
@@ -246,6 +301,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.value {
             Value::Bool(b) => visitor.visit_bool(*b).map_err(|e| self.locate(e)),
+            Value::Placeholder => visitor.visit_bool(false).map_err(|e| self.locate(e)),
             _ => Err(self.wrong_type("true or false")),
         }
     }
@@ -282,6 +338,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
         let r = match &self.node.value {
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Int(i) => visitor.visit_f64(*i as f64),
+            Value::Placeholder => visitor.visit_f64(0.0),
             _ => return Err(self.wrong_type("a number")),
         };
         r.map_err(|e| self.locate(e))
@@ -294,6 +351,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.value {
             Value::Str(s) => visitor.visit_str(s).map_err(|e| self.locate(e)),
+            Value::Placeholder => visitor.visit_str("").map_err(|e| self.locate(e)),
             _ => Err(self.wrong_type("text")),
         }
     }
@@ -312,7 +370,9 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.value {
-            Value::Null | Value::Removed => visitor.visit_none().map_err(|e| self.locate(e)),
+            Value::Null | Value::Removed | Value::Placeholder => {
+                visitor.visit_none().map_err(|e| self.locate(e))
+            }
             _ => {
                 let r = visitor.visit_some(NodeDe {
                     node: self.node,
@@ -326,7 +386,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.value {
-            Value::Null => visitor.visit_unit().map_err(|e| self.locate(e)),
+            Value::Null | Value::Placeholder => visitor.visit_unit().map_err(|e| self.locate(e)),
             _ => Err(self.wrong_type("null")),
         }
     }
@@ -354,18 +414,18 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match &self.node.value {
-            Value::Seq(items) => {
-                let access = SeqAccess {
-                    items,
-                    index: 0,
-                    path: &self.path,
-                    sink: self.sink,
-                };
-                visitor.visit_seq(access).map_err(|e| self.locate(e))
-            }
-            _ => Err(self.wrong_type("a list")),
-        }
+        let items: &[Node] = match &self.node.value {
+            Value::Seq(items) => items,
+            Value::Placeholder => &[],
+            _ => return Err(self.wrong_type("a list")),
+        };
+        let access = SeqAccess {
+            items,
+            index: 0,
+            path: &self.path,
+            sink: self.sink,
+        };
+        visitor.visit_seq(access).map_err(|e| self.locate(e))
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(
@@ -386,19 +446,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match &self.node.value {
-            Value::Map(entries) => {
-                let access = MapAccess {
-                    entries,
-                    index: 0,
-                    path: &self.path,
-                    sink: self.sink,
-                    fields: None,
-                };
-                visitor.visit_map(access).map_err(|e| self.locate(e))
-            }
-            _ => Err(self.wrong_type("a mapping")),
-        }
+        self.mapping(None, visitor)
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -407,19 +455,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        match &self.node.value {
-            Value::Map(entries) => {
-                let access = MapAccess {
-                    entries,
-                    index: 0,
-                    path: &self.path,
-                    sink: self.sink,
-                    fields: Some(fields),
-                };
-                visitor.visit_map(access).map_err(|e| self.locate(e))
-            }
-            _ => Err(self.wrong_type("a mapping")),
-        }
+        self.mapping(Some(fields), visitor)
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -432,6 +468,8 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
             Value::Str(s) => visitor
                 .visit_enum(s.as_str().into_deserializer())
                 .map_err(|e: DeError| self.locate(e)),
+            // No variant is a neutral stand-in; the caller drops the enclosing mapping.
+            Value::Placeholder => Err(self.error("no value to stand in for a missing choice".into())),
             _ => Err(self.wrong_type("one of the listed words")),
         }
     }

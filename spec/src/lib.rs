@@ -212,7 +212,9 @@ pub fn load(
         root.remove(&path);
     }
     let (config, de_errors) = de::from_node::<Config>(&root);
-    let reported: Vec<Vec<PathSeg>> = de_errors.iter().map(|e| e.path.clone()).collect();
+    // What each problem is about; validation findings there are not reported twice
+    // (a missing key was filled with an empty stand-in, a bad value dropped).
+    let reported: Vec<Vec<PathSeg>> = de_errors.iter().map(|e| e.subject()).collect();
     for e in de_errors {
         // A missing key is reported at the key of the mapping that lacks it.
         let mark = if e.missing_key().is_some() && !e.path.is_empty() {

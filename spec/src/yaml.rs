@@ -62,6 +62,10 @@ pub enum Value {
     Map(Vec<(Node, Node)>),
     /// A node removed after it produced an error, so later passes skip it.
     Removed,
+    /// Stands in for a required key that is missing (or was removed for an error),
+    /// so the rest of its mapping can still be read and checked. It deserializes as
+    /// an empty value: `""`, `0`, `false`, an empty list or mapping.
+    Placeholder,
 }
 
 impl Value {
@@ -75,7 +79,7 @@ impl Value {
             Value::Str(_) => "a string",
             Value::Seq(_) => "a list",
             Value::Map(_) => "a mapping",
-            Value::Removed => "nothing",
+            Value::Removed | Value::Placeholder => "nothing",
         }
     }
 }
@@ -163,6 +167,50 @@ impl Node {
             return false;
         }
         node.value = Value::Removed;
+        true
+    }
+}
+
+impl Node {
+    /// Puts a [`Value::Placeholder`] at `path`, whose last step must be a key: over a
+    /// removed value, or as a new entry of the mapping above it (a placeholder there
+    /// becomes an empty mapping first). Returns false when there is no such mapping.
+    pub fn fill(&mut self, path: &[PathSeg]) -> bool {
+        let Some((PathSeg::Key(key), parent)) = path.split_last() else {
+            return false;
+        };
+        let mut node = self;
+        for seg in parent {
+            match node.child_mut(seg) {
+                Some(n) => node = n,
+                None => return false,
+            }
+        }
+        if node.value == Value::Placeholder {
+            node.value = Value::Map(Vec::new());
+        }
+        let mark = node.mark;
+        let Value::Map(entries) = &mut node.value else {
+            return false;
+        };
+        let stand_in = Node {
+            value: Value::Placeholder,
+            mark,
+        };
+        match entries
+            .iter_mut()
+            .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
+        {
+            Some((_, v)) if v.value == Value::Removed => *v = stand_in,
+            Some(_) => return false,
+            None => entries.push((
+                Node {
+                    value: Value::Str(key.clone()),
+                    mark,
+                },
+                stand_in,
+            )),
+        }
         true
     }
 }
