@@ -209,7 +209,7 @@ mod tests {
             .iter()
             .map(|x| x.to_string())
             .collect();
-        assert_eq!(removed, vec!["Allow s3:getobject on arn:aws:s3:::loot/*"]);
+        assert_eq!(removed, vec!["Allow s3:GetObject on arn:aws:s3:::loot/*"]);
         assert!(role.2.iter().any(|n| n.contains("hand-made")));
         assert!(role.2.iter().any(|n| n.contains("AdministratorAccess")));
         let invoke = d.iter().find(|(k, _, _)| k == "invoke").unwrap();
