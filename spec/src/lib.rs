@@ -2,7 +2,6 @@
 //! generation. Pure: no AWS SDK and no I/O beyond parsing text handed to it, so the
 //! CLI and the Lambda function share one definition of what an agent may do.
 
-pub mod de;
 pub mod eval;
 pub mod iam;
 pub mod lint;
@@ -211,7 +210,7 @@ pub fn load(
         problems.push(diag(Severity::Error, mark, &path, message));
         root.remove(&path);
     }
-    let (config, de_errors) = de::from_node::<Config>(&root);
+    let (config, de_errors) = yaml::from_node::<Config>(&root);
     // What each problem is about; validation findings there are not reported twice
     // (a missing key was filled with an empty stand-in, a bad value dropped).
     let reported: Vec<Vec<PathSeg>> = de_errors.iter().map(|e| e.subject()).collect();

@@ -4,12 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use crate::de::suggest;
 use crate::model::{ApiAuth, ApiMode, Config, Provider, ToolKind};
 use crate::names::Names;
 use crate::net;
 use crate::tools;
-use crate::yaml::PathSeg;
+use crate::yaml::{PathSeg, suggest};
 
 /// How serious a finding is. Errors stop every command; warnings are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]

@@ -2,7 +2,8 @@
 //!
 //! serde stops at the first error. To report all problems in one run, [`from_node`]
 //! deserializes, records the error with its key path and position, marks the offending
-//! node as removed, and tries again, until the document deserializes or nothing more
+//! node as removed (or, for a missing required key, fills the key with an empty
+//! placeholder), and tries again, until the document deserializes or nothing more
 //! can be removed. Unknown keys never abort: the struct's own field list (which serde
 //! hands to `deserialize_struct`) filters them out and suggests the nearest valid key.
 
@@ -11,10 +12,11 @@ use std::fmt;
 
 use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 
-use crate::yaml::{Mark, Node, PathSeg, Value, path_string};
+use super::tree::{Mark, Node, PathSeg, Value, path_string};
 
 /// One problem found while reading agent.yaml into the model.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
 pub struct DeError {
     pub path: Vec<PathSeg>,
     pub mark: Mark,
@@ -41,14 +43,6 @@ impl DeError {
         p
     }
 }
-
-impl fmt::Display for DeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for DeError {}
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
