@@ -10,6 +10,7 @@ pub mod names;
 pub mod net;
 pub mod policy;
 pub mod policy_diff;
+pub mod storage;
 pub mod tools;
 pub mod validate;
 pub mod yaml;
