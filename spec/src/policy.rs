@@ -110,9 +110,7 @@ pub fn role(config: &Config, names: &Names) -> PolicyDocument {
         ));
     }
     if let Some(vpc) = &config.vpc {
-        let ec2 = |kind: &str, id: &str| {
-            format!("arn:aws:ec2:{}:{}:{kind}/{id}", names.region, names.account)
-        };
+        let ec2 = |kind: &str, id: &str| names.ec2_arn(kind, id);
         let eni = ec2("network-interface", "*");
         let mut create: Vec<String> = vpc.subnet_ids.iter().map(|id| ec2("subnet", id)).collect();
         create.extend(
@@ -185,8 +183,6 @@ pub fn invoke(config: &Config, names: &Names, api_id: &str) -> PolicyDocument {
 
 /// What a CI role needs to deploy and destroy exactly this app and stage.
 pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
-    let region = &names.region;
-    let account = &names.account;
     let role_arn = names.role_arn();
     let fn_arn = names.function_arn();
     let mut s = vec![
@@ -314,12 +310,12 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
         Statement::allow(
             "FindHttpApi",
             &["apigateway:GET"],
-            vec![format!("arn:aws:apigateway:{region}::/apis")],
+            vec![names.apigateway_arn("/apis")],
         ),
         Statement::allow(
             "CreateTaggedHttpApi",
             &["apigateway:POST"],
-            vec![format!("arn:aws:apigateway:{region}::/apis")],
+            vec![names.apigateway_arn("/apis")],
         )
         .when("StringEquals", "aws:RequestTag/claw:app", json!(names.app))
         .when(
@@ -336,7 +332,7 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                 "apigateway:PUT",
                 "apigateway:DELETE",
             ],
-            vec![format!("arn:aws:apigateway:{region}::/apis/*")],
+            vec![names.apigateway_arn("/apis/*")],
         )
         .when("StringEquals", "aws:ResourceTag/claw:app", json!(names.app))
         .when(
@@ -406,9 +402,7 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                     "lambda:UpdateEventSourceMapping",
                     "lambda:DeleteEventSourceMapping",
                 ],
-                vec![format!(
-                    "arn:aws:lambda:{region}:{account}:event-source-mapping:*"
-                )],
+                vec![names.event_source_mapping_arn_pattern()],
             )
             .when("ArnEquals", "lambda:FunctionArn", json!(fn_arn)),
         );

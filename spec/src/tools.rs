@@ -160,10 +160,9 @@ pub fn statements(name: &str, tool: &Tool, names: &Names) -> Vec<Statement> {
     let sid = tool_sid(name);
     let table = || names.table_arn(tool.table.as_deref().unwrap_or_default());
     let object_arn = || {
-        format!(
-            "arn:aws:s3:::{}/{}*",
+        names.s3_objects_arn(
             tool.bucket.as_deref().unwrap_or_default(),
-            tool.prefix.as_deref().unwrap_or_default()
+            tool.prefix.as_deref().unwrap_or_default(),
         )
     };
     match tool.kind {
@@ -195,23 +194,15 @@ pub fn statements(name: &str, tool: &Tool, names: &Names) -> Vec<Statement> {
         ToolKind::LambdaInvoke => vec![Statement::allow(
             &sid,
             &["lambda:InvokeFunction"],
-            vec![format!(
-                "arn:aws:lambda:{}:{}:function:{}",
-                names.region,
-                names.account,
-                tool.function.as_deref().unwrap_or_default()
+            vec![names.lambda_function_arn(
+                tool.function.as_deref().unwrap_or_default(),
             )],
         )],
         ToolKind::EventbridgePut => vec![
             Statement::allow(
                 &sid,
                 &["events:PutEvents"],
-                vec![format!(
-                    "arn:aws:events:{}:{}:event-bus/{}",
-                    names.region,
-                    names.account,
-                    tool.bus.as_deref().unwrap_or("default")
-                )],
+                vec![names.event_bus_arn(tool.bus.as_deref().unwrap_or("default"))],
             )
             .when(
                 "StringEquals",

@@ -211,3 +211,27 @@ fn committed_lockfile_is_current() {
         );
     }
 }
+
+#[test]
+fn every_arn_follows_the_partition_of_the_region() {
+    for (region, partition) in [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")] {
+        for (_, rel) in CONFIGS {
+            let mut config = load(rel);
+            config.region = region.to_string();
+            for kind in Kind::ALL {
+                let text = serde_json::to_string(&generate(kind, &config)).unwrap();
+                assert!(
+                    !text.contains("arn:aws:"),
+                    "{rel} {} in {region}: {text}",
+                    kind.name()
+                );
+                let arns = text.matches("arn:").count();
+                let ours = text.matches(&format!("arn:{partition}:")).count();
+                assert_eq!(arns, ours, "{rel} {} in {region}: {text}", kind.name());
+                if kind != Kind::Trust {
+                    assert!(ours > 0, "{rel} {}: no ARN at all", kind.name());
+                }
+            }
+        }
+    }
+}
