@@ -115,7 +115,11 @@ impl Names {
     /// An API Gateway management path, such as `/apis` or `/apis/{id}` (IAM's
     /// resource for `apigateway:GET` and the like; it names no account).
     pub fn apigateway_arn(&self, path: &str) -> String {
-        format!("arn:{}:apigateway:{}::{path}", self.partition(), self.region)
+        format!(
+            "arn:{}:apigateway:{}::{path}",
+            self.partition(),
+            self.region
+        )
     }
 
     /// The ARN of an HTTP API by id (for tagging it).
@@ -297,7 +301,10 @@ mod tests {
             n.function_arn(),
             "arn:aws-cn:lambda:cn-north-1:123456789012:function:a-dev"
         );
-        assert_eq!(n.role_arn(), "arn:aws-cn:iam::123456789012:role/claw/a-dev-exec");
+        assert_eq!(
+            n.role_arn(),
+            "arn:aws-cn:iam::123456789012:role/claw/a-dev-exec"
+        );
         assert_eq!(
             n.api_stage_arn("abc", "$default"),
             "arn:aws-cn:apigateway:cn-north-1::/apis/abc/stages/$default"

@@ -10,7 +10,7 @@ use crate::tools;
 
 /// The documents claw generates for one app and stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
+pub enum PolicyKind {
     /// The function's execution-role identity policy.
     Role,
     /// Who may assume the execution role: Lambda, for this account only.
@@ -23,27 +23,27 @@ pub enum Kind {
     Boundary,
 }
 
-impl Kind {
-    pub const ALL: [Kind; 5] = [
-        Kind::Role,
-        Kind::Trust,
-        Kind::Invoke,
-        Kind::Deployer,
-        Kind::Boundary,
+impl PolicyKind {
+    pub const ALL: [PolicyKind; 5] = [
+        PolicyKind::Role,
+        PolicyKind::Trust,
+        PolicyKind::Invoke,
+        PolicyKind::Deployer,
+        PolicyKind::Boundary,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
-            Kind::Role => "role",
-            Kind::Trust => "trust",
-            Kind::Invoke => "invoke",
-            Kind::Deployer => "deployer",
-            Kind::Boundary => "boundary",
+            PolicyKind::Role => "role",
+            PolicyKind::Trust => "trust",
+            PolicyKind::Invoke => "invoke",
+            PolicyKind::Deployer => "deployer",
+            PolicyKind::Boundary => "boundary",
         }
     }
 
-    pub fn from_name(name: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.name() == name)
+    pub fn from_name(name: &str) -> Option<PolicyKind> {
+        PolicyKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
     /// The file name under `policies/<app>-<stage>/`.
@@ -53,13 +53,13 @@ impl Kind {
 }
 
 /// Generates one document.
-pub fn generate(kind: Kind, config: &Config) -> PolicyDocument {
+pub fn generate(kind: PolicyKind, config: &Config) -> PolicyDocument {
     let names = Names::new(config);
     match kind {
-        Kind::Role | Kind::Boundary => role(config, &names),
-        Kind::Trust => trust(&names),
-        Kind::Invoke => invoke(config, &names, API_ID_PLACEHOLDER),
-        Kind::Deployer => deployer(config, &names),
+        PolicyKind::Role | PolicyKind::Boundary => role(config, &names),
+        PolicyKind::Trust => trust(&names),
+        PolicyKind::Invoke => invoke(config, &names, API_ID_PLACEHOLDER),
+        PolicyKind::Deployer => deployer(config, &names),
     }
 }
 

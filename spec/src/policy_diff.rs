@@ -243,7 +243,10 @@ mod tests {
             {"Effect": "Allow", "Action": "DynamoDB:getitem", "Resource": "arn:aws:dynamodb:r:1:table/t"}
         ]}));
         assert!(diff(&live, &generated).removed.is_empty());
-        assert_eq!(diff(&generated, &empty).removed[0].action, "dynamodb:GetItem");
+        assert_eq!(
+            diff(&generated, &empty).removed[0].action,
+            "dynamodb:GetItem"
+        );
         assert_eq!(diff(&live, &empty).removed[0].action, "DynamoDB:getitem");
     }
 }

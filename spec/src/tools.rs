@@ -194,9 +194,7 @@ pub fn statements(name: &str, tool: &Tool, names: &Names) -> Vec<Statement> {
         ToolKind::LambdaInvoke => vec![Statement::allow(
             &sid,
             &["lambda:InvokeFunction"],
-            vec![names.lambda_function_arn(
-                tool.function.as_deref().unwrap_or_default(),
-            )],
+            vec![names.lambda_function_arn(tool.function.as_deref().unwrap_or_default())],
         )],
         ToolKind::EventbridgePut => vec![
             Statement::allow(

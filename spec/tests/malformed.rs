@@ -791,17 +791,18 @@ fn keys_present_are_still_checked_when_others_are_missing() {
     }
     // Nothing is reported about the values that stand in for the missing keys.
     assert!(
-        found
-            .iter()
-            .all(|d| !d.message.contains("region name") && !d.message.contains("at least one agent")),
+        found.iter().all(
+            |d| !d.message.contains("region name") && !d.message.contains("at least one agent")
+        ),
         "{}",
         show(&found)
     );
     // A missing key inside a tool, beside a present but bad key.
     let found = problems(&plus("  d:\n    kind: dynamodb_get\n    table: x\n"));
     assert!(
-        found.iter().any(|d| d.path == "tools.d"
-            && d.message.contains("missing required key `description`")),
+        found.iter().any(
+            |d| d.path == "tools.d" && d.message.contains("missing required key `description`")
+        ),
         "{}",
         show(&found)
     );

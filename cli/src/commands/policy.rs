@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use claw_spec::iam::PolicyDocument;
-use claw_spec::policy::{self, Kind};
+use claw_spec::policy::{self, PolicyKind};
 use claw_spec::policy_diff::{self, Change};
 use claw_spec::{Config, lint};
 
@@ -86,8 +86,8 @@ pub async fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Exit> {
 }
 
 /// All generated documents, by kind.
-pub fn generated(config: &Config) -> BTreeMap<Kind, PolicyDocument> {
-    Kind::ALL
+pub fn generated(config: &Config) -> BTreeMap<PolicyKind, PolicyDocument> {
+    PolicyKind::ALL
         .into_iter()
         .map(|k| (k, policy::generate(k, config)))
         .collect()
@@ -103,9 +103,9 @@ pub fn to_file_text(doc: &PolicyDocument) -> String {
 fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<Exit> {
     let loaded = ctx.load()?;
     let docs = generated(&loaded.config);
-    let kinds: Vec<Kind> = match &a.kind {
-        Some(k) => vec![Kind::from_name(k).context("unknown kind")?],
-        None => Kind::ALL.to_vec(),
+    let kinds: Vec<PolicyKind> = match &a.kind {
+        Some(k) => vec![PolicyKind::from_name(k).context("unknown kind")?],
+        None => PolicyKind::ALL.to_vec(),
     };
     if ctx.json() {
         if kinds.len() == 1 {

@@ -5,7 +5,7 @@
 //! policies and a missing or foreign boundary show as `!` notes.
 
 use claw_spec::iam::PolicyDocument;
-use claw_spec::policy::{self, Kind};
+use claw_spec::policy::{self, PolicyKind};
 use claw_spec::policy_diff::{self, Change};
 
 use crate::aws::stack::Target;
@@ -48,8 +48,8 @@ fn compare(
     let mut out = Vec::new();
     match role_live {
         None => {
-            out.push((Kind::Role.name().into(), None, Vec::new()));
-            out.push((Kind::Trust.name().into(), None, Vec::new()));
+            out.push((PolicyKind::Role.name().into(), None, Vec::new()));
+            out.push((PolicyKind::Trust.name().into(), None, Vec::new()));
         }
         Some(r) => {
             // Every inline policy counts: statements in other policies are drift.
@@ -74,12 +74,12 @@ fn compare(
             }
             let live = PolicyDocument::new(statements);
             out.push((
-                Kind::Role.name().into(),
+                PolicyKind::Role.name().into(),
                 Some(policy_diff::diff(&live, &policy::role(&t.config, &t.names))),
                 notes,
             ));
             out.push((
-                Kind::Trust.name().into(),
+                PolicyKind::Trust.name().into(),
                 Some(policy_diff::diff(&r.trust, &policy::trust(&t.names))),
                 Vec::new(),
             ));
@@ -107,14 +107,18 @@ fn compare(
     }
     let live = PolicyDocument::new(perms.statements.clone());
     out.push((
-        Kind::Invoke.name().into(),
+        PolicyKind::Invoke.name().into(),
         Some(policy_diff::diff(&live, &wanted)),
         notes,
     ));
     out.push((
-        Kind::Boundary.name().into(),
-        boundary_live
-            .map(|b| policy_diff::diff(&b.document, &policy::generate(Kind::Boundary, &t.config))),
+        PolicyKind::Boundary.name().into(),
+        boundary_live.map(|b| {
+            policy_diff::diff(
+                &b.document,
+                &policy::generate(PolicyKind::Boundary, &t.config),
+            )
+        }),
         Vec::new(),
     ));
     out
@@ -167,7 +171,7 @@ mod tests {
             arn: t.names.boundary_arn(),
             path: "/claw/".into(),
             default_version: "v1".into(),
-            document: policy::generate(Kind::Boundary, &t.config),
+            document: policy::generate(PolicyKind::Boundary, &t.config),
             tags: BTreeMap::new(),
         };
         let d = compare(

@@ -263,9 +263,7 @@ macro_rules! int_method {
     ($method:ident, $visit:ident, $ty:ty, $name:literal) => {
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
             match &self.node.value {
-                Value::Placeholder => visitor
-                    .$visit(<$ty>::default())
-                    .map_err(|e| self.locate(e)),
+                Value::Placeholder => visitor.$visit(<$ty>::default()).map_err(|e| self.locate(e)),
                 Value::Int(i) => match <$ty>::try_from(*i) {
                     Ok(v) => visitor.$visit(v).map_err(|e| self.locate(e)),
                     Err(_) => Err(self.error(format!("{i} is out of range for {}", $name))),
@@ -463,7 +461,9 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
                 .visit_enum(s.as_str().into_deserializer())
                 .map_err(|e: DeError| self.locate(e)),
             // No variant is a neutral stand-in; the caller drops the enclosing mapping.
-            Value::Placeholder => Err(self.error("no value to stand in for a missing choice".into())),
+            Value::Placeholder => {
+                Err(self.error("no value to stand in for a missing choice".into()))
+            }
             _ => Err(self.wrong_type("one of the listed words")),
         }
     }
