@@ -618,7 +618,12 @@ impl App {
         audit.job_id = Some(job.job_id.clone());
         let track = self.config.api.mode == ApiMode::Async;
         let agent = job.request.agent.clone().unwrap_or_default();
-        if track && let Err(e) = self.jobs().update(&job.job_id, JobStatus::Running, None, None).await {
+        if track
+            && let Err(e) = self
+                .jobs()
+                .update(&job.job_id, JobStatus::Running, None, None)
+                .await
+        {
             let err = RunError::internal("job_update", e);
             self.note_error(&mut audit, &err);
             return (true, audit);

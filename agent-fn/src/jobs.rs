@@ -58,8 +58,8 @@ impl Jobs<'_> {
             message: req.message.clone(),
             session_id: req.session_id.clone(),
         };
-        let body = serde_json::to_string(&body)
-            .map_err(|e| format!("encoding the job message: {e}"))?;
+        let body =
+            serde_json::to_string(&body).map_err(|e| format!("encoding the job message: {e}"))?;
         self.aws
             .sqs()
             .await
