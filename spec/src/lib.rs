@@ -10,6 +10,7 @@ pub mod names;
 pub mod net;
 pub mod policy;
 pub mod policy_diff;
+mod rules;
 pub mod storage;
 pub mod tools;
 pub mod validate;
@@ -17,7 +18,7 @@ pub mod yaml;
 
 use std::fmt::Write as _;
 
-pub use model::Config;
+pub use model::{Config, RawConfig};
 pub use names::Names;
 pub use validate::Severity;
 
@@ -211,7 +212,7 @@ pub fn load(
         problems.push(diag(Severity::Error, mark, &path, message));
         root.remove(&path);
     }
-    let (config, de_errors) = yaml::from_node::<Config>(&root);
+    let (config, de_errors) = yaml::from_node::<RawConfig>(&root);
     // What each problem is about; validation findings there are not reported twice
     // (a missing key was filled with an empty stand-in, a bad value dropped).
     let reported: Vec<Vec<PathSeg>> = de_errors.iter().map(|e| e.subject()).collect();
@@ -255,7 +256,16 @@ pub fn load(
         }
     }
     if problems.is_empty() {
-        Ok(Loaded { config, warnings })
+        match config.validated() {
+            Some(config) => Ok(Loaded { config, warnings }),
+            // Validation reports every key a tool's kind requires; this is a guard.
+            None => Err(vec![diag(
+                Severity::Error,
+                root.mark,
+                &[],
+                "a tool lacks a key its kind requires".into(),
+            )]),
+        }
     } else {
         problems.sort_by_key(|d| (d.line, d.column));
         Err(problems)
@@ -264,6 +274,6 @@ pub fn load(
 
 /// The JSON Schema of agent.yaml, for editors' YAML language servers.
 pub fn json_schema() -> serde_json::Value {
-    let schema = schemars::schema_for!(Config);
+    let schema = schemars::schema_for!(RawConfig);
     serde_json::to_value(schema).unwrap_or(serde_json::Value::Null)
 }

@@ -1,8 +1,6 @@
 //! Deterministic resource names. claw keeps no state file: it finds every resource
 //! by these names (and checks the `claw:app` / `claw:stage` tags before touching it).
 
-use crate::model::Config;
-
 /// Every AWS name and ARN claw derives from one config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Names {
@@ -32,13 +30,15 @@ pub struct Names {
 pub const IAM_PATH: &str = "/claw/";
 
 impl Names {
-    pub fn new(config: &Config) -> Names {
-        let stem = format!("{}-{}", config.app, config.stage);
+    /// The names of one app and stage in one region and account. (`Names::new`
+    /// takes them from a config.)
+    pub fn for_stack(app: &str, stage: &str, region: &str, account: &str) -> Names {
+        let stem = format!("{app}-{stage}");
         Names {
-            app: config.app.clone(),
-            stage: config.stage.clone(),
-            region: config.region.clone(),
-            account: config.account.clone(),
+            app: app.to_string(),
+            stage: stage.to_string(),
+            region: region.to_string(),
+            account: account.to_string(),
             function: stem.clone(),
             role: format!("{stem}-exec"),
             role_policy: "claw-execution".into(),

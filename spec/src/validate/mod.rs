@@ -1,0 +1,178 @@
+//! Rules that AWS or Anthropic would enforce later (or that keep a deployment safe),
+//! checked before any network call. Each problem carries its key path; the loader
+//! turns paths into `file:line:column`.
+//!
+//! One file per section of agent.yaml: [`function`] (function, vpc), [`model`]
+//! (model, limits, sessions, secrets), [`agents`] (agents and tools; each tool
+//! kind's own rules are in `crate::tools`), [`api`] and [`alarms`] (alarms, tags).
+//! This module holds what they share and the identity keys.
+
+mod agents;
+mod alarms;
+mod api;
+mod function;
+mod model;
+
+use crate::model::RawConfig;
+use crate::names::Names;
+use crate::yaml::PathSeg;
+
+pub use api::route_problem;
+pub use function::{LOG_RETENTION_DAYS, looks_like_secret};
+
+/// How serious a finding is. Errors stop every command; warnings are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A finding before it is located in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub severity: Severity,
+    pub path: Vec<PathSeg>,
+    pub message: String,
+    /// Point at the key itself rather than its value (for "not allowed here").
+    pub at_key: bool,
+}
+
+struct Check<'a> {
+    out: Vec<Finding>,
+    config: &'a RawConfig,
+}
+
+fn key(k: &str) -> PathSeg {
+    PathSeg::Key(k.to_string())
+}
+
+fn p(parts: &[&str]) -> Vec<PathSeg> {
+    parts.iter().map(|k| key(k)).collect()
+}
+
+impl Check<'_> {
+    fn error(&mut self, path: Vec<PathSeg>, message: impl Into<String>) {
+        self.out.push(Finding {
+            severity: Severity::Error,
+            path,
+            message: message.into(),
+            at_key: false,
+        });
+    }
+
+    fn key_error(&mut self, path: Vec<PathSeg>, message: impl Into<String>) {
+        self.out.push(Finding {
+            severity: Severity::Error,
+            path,
+            message: message.into(),
+            at_key: true,
+        });
+    }
+
+    fn warn(&mut self, path: Vec<PathSeg>, message: impl Into<String>) {
+        self.out.push(Finding {
+            severity: Severity::Warning,
+            path,
+            message: message.into(),
+            at_key: false,
+        });
+    }
+
+    fn range(&mut self, path: Vec<PathSeg>, value: u64, lo: u64, hi: u64, unit: &str) {
+        if value < lo || value > hi {
+            self.error(
+                path,
+                format!("must be from {lo} to {hi}{unit}, found {value}"),
+            );
+        }
+    }
+}
+
+/// Runs every rule on a deserialized config.
+pub fn check(config: &RawConfig) -> Vec<Finding> {
+    let mut c = Check {
+        out: Vec::new(),
+        config,
+    };
+    identity(&mut c);
+    function::function(&mut c);
+    function::vpc(&mut c);
+    model::model(&mut c);
+    model::secrets(&mut c);
+    agents::agents(&mut c);
+    agents::tools(&mut c);
+    api::api(&mut c);
+    alarms::alarms(&mut c);
+    alarms::tags(&mut c);
+    c.out
+}
+
+fn identity(c: &mut Check) {
+    let cfg = c.config;
+    if !is_slug(&cfg.app) {
+        c.error(
+            p(&["app"]),
+            format!(
+                "`{}` is not a valid app name: use lowercase letters, digits and single hyphens, starting with a letter",
+                cfg.app
+            ),
+        );
+    }
+    if !is_slug(&cfg.stage) {
+        c.error(
+            p(&["stage"]),
+            format!(
+                "`{}` is not a valid stage name: use lowercase letters, digits and single hyphens, starting with a letter",
+                cfg.stage
+            ),
+        );
+    }
+    if !is_region(&cfg.region) {
+        c.error(
+            p(&["region"]),
+            format!(
+                "`{}` is not an AWS region name (such as `ap-southeast-2`)",
+                cfg.region
+            ),
+        );
+    }
+    if cfg.account.len() != 12 || !cfg.account.bytes().all(|b| b.is_ascii_digit()) {
+        c.error(
+            p(&["account"]),
+            format!(
+                "`{}` is not an AWS account id: write the 12 digits, quoted (\"012345678901\")",
+                cfg.account
+            ),
+        );
+    }
+    let names = Names::new(cfg);
+    for (what, name, limit) in names.checked() {
+        if name.len() > limit {
+            c.error(
+                p(&["app"]),
+                format!(
+                    "the {what} `{name}` is {} characters; AWS allows {limit}. Shorten `app` or `stage`",
+                    name.len()
+                ),
+            );
+        }
+    }
+}
+
+fn is_slug(s: &str) -> bool {
+    s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.ends_with('-')
+        && !s.contains("--")
+}
+
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
