@@ -6,12 +6,16 @@
 //! `saphyr-parser` events), deserialized from it collecting every problem ([`de`]),
 //! and validation points back into it by key path.
 //!
-//! Module order, bottom-up: `tree` (no dependencies) <- `load`, `de`.
+//! Module order, bottom-up: `tree` (no dependencies) <- `load`, `error` <-
+//! `node_de` (the serde `Deserializer`) <- `de` (the collect-and-retry loop).
 
-pub mod de;
+mod de;
+mod error;
 mod load;
+mod node_de;
 mod tree;
 
-pub use de::{DeError, from_node, suggest};
+pub use de::from_node;
+pub use error::{DeError, suggest};
 pub use load::{LoadError, MAX_DEPTH, MAX_INPUT_BYTES, MAX_NODES, load};
 pub use tree::{Mark, Node, PathSeg, Value, path_string};
