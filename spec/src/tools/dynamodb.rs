@@ -3,7 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::{Problem, RawTool, ToolSpec};
+use super::problem::Problem;
+use super::raw::RawTool;
 use crate::iam::Statement;
 use crate::names::Names;
 use crate::rules::is_table_name;
@@ -12,26 +13,6 @@ use crate::rules::is_table_name;
 pub const ITEM_KEYS: (&[&str], &[&str]) = (&["table"], &[]);
 /// The kind-specific keys of `dynamodb_query`: (required, optional).
 pub const QUERY_KEYS: (&[&str], &[&str]) = (&["table", "partition_key"], &["index"]);
-
-pub(super) fn get(raw: &RawTool) -> Option<ToolSpec> {
-    Some(ToolSpec::DynamodbGet {
-        table: raw.table.clone()?,
-    })
-}
-
-pub(super) fn put(raw: &RawTool) -> Option<ToolSpec> {
-    Some(ToolSpec::DynamodbPut {
-        table: raw.table.clone()?,
-    })
-}
-
-pub(super) fn query(raw: &RawTool) -> Option<ToolSpec> {
-    Some(ToolSpec::DynamodbQuery {
-        table: raw.table.clone()?,
-        partition_key: raw.partition_key.clone()?,
-        index: raw.index.clone(),
-    })
-}
 
 pub(super) fn get_schema() -> Value {
     json!({

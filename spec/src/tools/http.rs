@@ -1,11 +1,11 @@
 //! The `http` tool kind: an HTTPS request to a fixed host. No AWS permission; the
 //! function's SSRF guard (agent-fn) vets every address it connects to.
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Context, Problem, RawTool};
+use super::problem::{Context, Problem};
+use super::raw::{HttpAuth, HttpMethod, RawTool};
 use crate::net;
 
 /// The kind-specific keys: (required, optional).
@@ -19,44 +19,6 @@ pub const KEYS: (&[&str], &[&str]) = (
         "allow_private_hosts",
     ],
 );
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum HttpMethod {
-    Get,
-    Post,
-    Put,
-    Patch,
-    Delete,
-}
-
-impl HttpMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HttpMethod::Get => "GET",
-            HttpMethod::Post => "POST",
-            HttpMethod::Put => "PUT",
-            HttpMethod::Patch => "PATCH",
-            HttpMethod::Delete => "DELETE",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HttpAuth {
-    /// Secrets Manager name holding the credential.
-    pub secret: String,
-    /// The header to send, such as `Authorization`.
-    pub header: String,
-    /// How the secret becomes the header value; `{}` stands for the secret (default `{}`).
-    #[serde(default = "default_auth_format")]
-    pub format: String,
-}
-
-fn default_auth_format() -> String {
-    "{}".into()
-}
 
 /// A validated http tool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

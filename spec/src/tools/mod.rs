@@ -9,142 +9,28 @@
 //! kind with its required settings present: nothing downstream re-checks them.
 //! Adding a kind: a file here (keys, schema, checks, statement), a `ToolKind` and
 //! a `ToolSpec` variant; the compiler then points at every match to extend.
+//! Module order, bottom-up: `raw`, `problem` <- the kind files <- this module.
 
 mod dynamodb;
 mod eventbridge;
 mod http;
 mod lambda;
+mod problem;
+mod raw;
 mod s3;
 mod sqs;
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use eventbridge::EventBridgeTool;
-pub use http::{HttpAuth, HttpMethod, HttpTool, url_params};
+pub use http::{HttpTool, url_params};
+pub use problem::{Context, Problem};
+pub use raw::{HttpAuth, HttpMethod, RawTool, ToolKind};
 pub use s3::S3Tool;
 
 use crate::iam::Statement;
 use crate::names::Names;
-
-/// What a tool does, and so which permissions the function gets for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ToolKind {
-    /// An HTTPS request to a fixed host; no AWS permission.
-    Http,
-    /// DynamoDB GetItem on one table.
-    DynamodbGet,
-    /// DynamoDB Query on one table (or one of its indexes).
-    DynamodbQuery,
-    /// DynamoDB PutItem on one table.
-    DynamodbPut,
-    /// S3 GetObject under one bucket and prefix.
-    S3Get,
-    /// S3 PutObject under one bucket and prefix.
-    S3Put,
-    /// SQS SendMessage to one queue.
-    SqsSend,
-    /// Invoke one Lambda function.
-    LambdaInvoke,
-    /// EventBridge PutEvents to one bus, with a fixed source.
-    EventbridgePut,
-}
-
-impl ToolKind {
-    pub const ALL: [ToolKind; 9] = [
-        ToolKind::Http,
-        ToolKind::DynamodbGet,
-        ToolKind::DynamodbQuery,
-        ToolKind::DynamodbPut,
-        ToolKind::S3Get,
-        ToolKind::S3Put,
-        ToolKind::SqsSend,
-        ToolKind::LambdaInvoke,
-        ToolKind::EventbridgePut,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ToolKind::Http => "http",
-            ToolKind::DynamodbGet => "dynamodb_get",
-            ToolKind::DynamodbQuery => "dynamodb_query",
-            ToolKind::DynamodbPut => "dynamodb_put",
-            ToolKind::S3Get => "s3_get",
-            ToolKind::S3Put => "s3_put",
-            ToolKind::SqsSend => "sqs_send",
-            ToolKind::LambdaInvoke => "lambda_invoke",
-            ToolKind::EventbridgePut => "eventbridge_put",
-        }
-    }
-}
-
-/// A tool as written in agent.yaml. Which keys apply depends on `kind`; claw reports
-/// keys that do not.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "Tool")]
-pub struct RawTool {
-    /// One of: http, dynamodb_get, dynamodb_query, dynamodb_put, s3_get, s3_put,
-    /// sqs_send, lambda_invoke, eventbridge_put.
-    pub kind: ToolKind,
-    /// What the tool does, for the model.
-    pub description: String,
-    /// JSON Schema (an object schema) of the tool's input. AWS kinds have a default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
-    pub input_schema: Option<serde_json::Value>,
-    /// http: the HTTP method (default GET).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<HttpMethod>,
-    /// http: an `https://` URL; `{name}` placeholders are filled from the input.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// http: an auth header whose value comes from a secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<HttpAuth>,
-    /// http: request timeout in milliseconds (default 10000).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u32>,
-    /// http: largest response body passed to the model, in bytes (default 262144).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_response_bytes: Option<u32>,
-    /// http, for tests only: allow private, loopback and link-local addresses (and
-    /// plain `http://`). Off by default; never enable it in a deployed stage.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub allow_private_hosts: bool,
-    /// dynamodb_*: the table name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub table: Option<String>,
-    /// dynamodb_query: a secondary index to query instead of the table.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub index: Option<String>,
-    /// dynamodb_query: the partition key attribute name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub partition_key: Option<String>,
-    /// s3_*: the bucket name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bucket: Option<String>,
-    /// s3_*: the key prefix the tool is confined to (such as `reports/`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prefix: Option<String>,
-    /// sqs_send: the queue name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub queue: Option<String>,
-    /// lambda_invoke: the function name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function: Option<String>,
-    /// eventbridge_put: the event bus name (default `default`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bus: Option<String>,
-    /// eventbridge_put: the event `source` (the role may put only this source).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    /// eventbridge_put: the event `detail-type`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail_type: Option<String>,
-}
 
 /// A validated tool: what every kind has, and its kind's own settings. In
 /// agent.json it has the same keys as in agent.yaml.
@@ -217,9 +103,17 @@ impl Tool {
     pub fn from_raw(raw: &RawTool) -> Option<Tool> {
         let spec = match raw.kind {
             ToolKind::Http => ToolSpec::Http(HttpTool::from_raw(raw)?),
-            ToolKind::DynamodbGet => dynamodb::get(raw)?,
-            ToolKind::DynamodbQuery => dynamodb::query(raw)?,
-            ToolKind::DynamodbPut => dynamodb::put(raw)?,
+            ToolKind::DynamodbGet => ToolSpec::DynamodbGet {
+                table: raw.table.clone()?,
+            },
+            ToolKind::DynamodbQuery => ToolSpec::DynamodbQuery {
+                table: raw.table.clone()?,
+                partition_key: raw.partition_key.clone()?,
+                index: raw.index.clone(),
+            },
+            ToolKind::DynamodbPut => ToolSpec::DynamodbPut {
+                table: raw.table.clone()?,
+            },
             ToolKind::S3Get => ToolSpec::S3Get(S3Tool::from_raw(raw)?),
             ToolKind::S3Put => ToolSpec::S3Put(S3Tool::from_raw(raw)?),
             ToolKind::SqsSend => ToolSpec::SqsSend {
@@ -339,49 +233,6 @@ pub fn statements(name: &str, tool: &Tool, names: &Names) -> Vec<Statement> {
         ToolSpec::SqsSend { queue } => one(sqs::statement(&sid, queue, names)),
         ToolSpec::LambdaInvoke { function } => one(lambda::statement(&sid, function, names)),
         ToolSpec::EventbridgePut(eb) => one(eb.statement(&sid, names)),
-    }
-}
-
-/// What the kinds' checks need to know about the rest of the config.
-#[derive(Debug, Clone)]
-pub struct Context<'a> {
-    /// The function's timeout: an http tool's timeout may not exceed it.
-    pub function_timeout_s: u32,
-    /// This agent's own function: a tool may not invoke it.
-    pub own_function: &'a str,
-}
-
-/// A problem a kind's checks found, at a key path below the tool.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Problem {
-    pub keys: Vec<&'static str>,
-    pub message: String,
-    pub warning: bool,
-}
-
-impl Problem {
-    fn error(keys: &[&'static str], message: impl Into<String>) -> Problem {
-        Problem {
-            keys: keys.to_vec(),
-            message: message.into(),
-            warning: false,
-        }
-    }
-
-    fn warning(keys: &[&'static str], message: impl Into<String>) -> Problem {
-        Problem {
-            warning: true,
-            ..Problem::error(keys, message)
-        }
-    }
-
-    fn range(out: &mut Vec<Problem>, key: &'static str, value: u64, lo: u64, hi: u64, unit: &str) {
-        if value < lo || value > hi {
-            out.push(Problem::error(
-                &[key],
-                format!("must be from {lo} to {hi}{unit}, found {value}"),
-            ));
-        }
     }
 }
 

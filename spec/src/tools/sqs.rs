@@ -2,7 +2,8 @@
 
 use serde_json::{Value, json};
 
-use super::{Problem, RawTool};
+use super::problem::Problem;
+use super::raw::RawTool;
 use crate::iam::Statement;
 use crate::names::Names;
 use crate::rules::is_name;

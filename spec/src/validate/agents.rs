@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Check, key, p};
+use super::check::{Check, key, p};
 use crate::names::Names;
 use crate::rules::is_name;
 use crate::tools;

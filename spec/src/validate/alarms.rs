@@ -1,6 +1,6 @@
 //! The `alarms` and `tags` sections.
 
-use super::{Check, p};
+use super::check::{Check, p};
 
 pub(super) fn alarms(c: &mut Check) {
     let cfg = c.config;

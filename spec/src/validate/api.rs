@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Check, p};
+use super::check::{Check, p};
 use crate::model::{ApiAuth, ApiMode};
 use crate::rules::is_name;
 use crate::yaml::{PathSeg, suggest};

@@ -1,7 +1,7 @@
 //! The `function` and `vpc` sections: Lambda's limits, reserved names, and no
 //! secrets in the environment.
 
-use super::{Check, p};
+use super::check::{Check, p};
 use crate::yaml::PathSeg;
 
 /// CloudWatch Logs' allowed retention periods, in days.

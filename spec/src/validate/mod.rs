@@ -5,89 +5,24 @@
 //! One file per section of agent.yaml: [`function`] (function, vpc), [`model`]
 //! (model, limits, sessions, secrets), [`agents`] (agents and tools; each tool
 //! kind's own rules are in `crate::tools`), [`api`] and [`alarms`] (alarms, tags).
-//! This module holds what they share and the identity keys.
+//! [`check`] holds what they share; this module runs them all and checks the
+//! identity keys.
 
 mod agents;
 mod alarms;
 mod api;
+mod check;
 mod function;
 mod model;
 
 use crate::model::RawConfig;
 use crate::names::Names;
-use crate::yaml::PathSeg;
 
 pub use api::route_problem;
+pub use check::{Finding, Severity};
+
+use check::{Check, p};
 pub use function::{LOG_RETENTION_DAYS, looks_like_secret};
-
-/// How serious a finding is. Errors stop every command; warnings are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
-/// A finding before it is located in the file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Finding {
-    pub severity: Severity,
-    pub path: Vec<PathSeg>,
-    pub message: String,
-    /// Point at the key itself rather than its value (for "not allowed here").
-    pub at_key: bool,
-}
-
-struct Check<'a> {
-    out: Vec<Finding>,
-    config: &'a RawConfig,
-}
-
-fn key(k: &str) -> PathSeg {
-    PathSeg::Key(k.to_string())
-}
-
-fn p(parts: &[&str]) -> Vec<PathSeg> {
-    parts.iter().map(|k| key(k)).collect()
-}
-
-impl Check<'_> {
-    fn error(&mut self, path: Vec<PathSeg>, message: impl Into<String>) {
-        self.out.push(Finding {
-            severity: Severity::Error,
-            path,
-            message: message.into(),
-            at_key: false,
-        });
-    }
-
-    fn key_error(&mut self, path: Vec<PathSeg>, message: impl Into<String>) {
-        self.out.push(Finding {
-            severity: Severity::Error,
-            path,
-            message: message.into(),
-            at_key: true,
-        });
-    }
-
-    fn warn(&mut self, path: Vec<PathSeg>, message: impl Into<String>) {
-        self.out.push(Finding {
-            severity: Severity::Warning,
-            path,
-            message: message.into(),
-            at_key: false,
-        });
-    }
-
-    fn range(&mut self, path: Vec<PathSeg>, value: u64, lo: u64, hi: u64, unit: &str) {
-        if value < lo || value > hi {
-            self.error(
-                path,
-                format!("must be from {lo} to {hi}{unit}, found {value}"),
-            );
-        }
-    }
-}
 
 /// Runs every rule on a deserialized config.
 pub fn check(config: &RawConfig) -> Vec<Finding> {

@@ -1,6 +1,6 @@
 //! The `model`, `limits`, `sessions` and `secrets` sections.
 
-use super::{Check, p};
+use super::check::{Check, p};
 use crate::model::Provider;
 use crate::rules::is_table_name;
 use crate::yaml::PathSeg;
