@@ -235,3 +235,18 @@ fn every_arn_follows_the_partition_of_the_region() {
         }
     }
 }
+
+#[test]
+fn agent_json_round_trips_every_tool_kind() {
+    // The function reads the validated config back from agent.json.
+    for (_, rel) in CONFIGS {
+        let config = load(rel);
+        let json = serde_json::to_string(&config).unwrap();
+        let back: Config = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, config, "{rel}");
+    }
+    let all = serde_json::to_value(load("tests/fixtures/variants/all-tools.yaml")).unwrap();
+    for tool in all["tools"].as_object().unwrap().values() {
+        assert!(tool["kind"].is_string() && tool["description"].is_string(), "{tool}");
+    }
+}
