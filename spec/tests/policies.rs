@@ -247,6 +247,9 @@ fn agent_json_round_trips_every_tool_kind() {
     }
     let all = serde_json::to_value(load("tests/fixtures/variants/all-tools.yaml")).unwrap();
     for tool in all["tools"].as_object().unwrap().values() {
-        assert!(tool["kind"].is_string() && tool["description"].is_string(), "{tool}");
+        assert!(
+            tool["kind"].is_string() && tool["description"].is_string(),
+            "{tool}"
+        );
     }
 }
