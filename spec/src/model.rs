@@ -12,12 +12,13 @@ pub use crate::tools::{HttpAuth, HttpMethod, RawTool, Tool, ToolKind};
 /// agent.yaml as written: tools are [`RawTool`]s, which validation checks and
 /// [`RawConfig::validated`] turns into [`Tool`]s.
 pub type RawConfig = Config<RawTool>;
+// `T` is the tool type: `RawTool` while the file is read and checked, `Tool` (the
+// default) once it is valid. The function reads the valid form from agent.json.
+// (A plain comment: the doc comment below is the schema's description.)
 /// One agent.yaml: everything claw needs to build, deploy and run a Claude agent on Lambda.
-///
-/// `T` is the tool type: [`RawTool`] while the file is read and checked, [`Tool`]
-/// (the default) once it is valid. The function reads the valid form from agent.json.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
 #[schemars(rename = "Config")]
 pub struct Config<T = Tool> {
     /// Application name. Every AWS resource is named `{app}-{stage}[-suffix]`.
@@ -53,7 +54,8 @@ pub struct Config<T = Tool> {
     pub agents: BTreeMap<String, Agent>,
     /// Tools the agents may call, by name. Each tool's kind fixes exactly which AWS
     /// permissions the function receives for it.
-    #[serde(default = "no_tools::<T>")]
+    #[serde(default)]
+    #[schemars(extend("default" = {}))]
     pub tools: BTreeMap<String, T>,
     /// The HTTP API in front of the function.
     #[serde(default)]
@@ -64,10 +66,6 @@ pub struct Config<T = Tool> {
     /// Tags added to every resource, beside claw's own `claw:app` and `claw:stage`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
-}
-
-fn no_tools<T>() -> BTreeMap<String, T> {
-    BTreeMap::new()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]

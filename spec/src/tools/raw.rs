@@ -56,8 +56,8 @@ impl ToolKind {
     }
 }
 
-/// A tool as written in agent.yaml. Which keys apply depends on `kind`; claw reports
-/// keys that do not.
+// A tool as written in agent.yaml; validation turns it into a `Tool`.
+/// A tool. Which keys apply depends on `kind`; claw reports keys that do not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Tool")]
