@@ -962,7 +962,7 @@ async fn hand_added_statements_are_drift_removed_after_approval() {
     assert!(
         security
             .iter()
-            .any(|l| l.contains("s3:getobject on arn:aws:s3:::some-bucket/*")),
+            .any(|l| l.contains("s3:GetObject on arn:aws:s3:::some-bucket/*")),
         "{}",
         plan.stdout
     );
@@ -985,7 +985,7 @@ async fn hand_added_statements_are_drift_removed_after_approval() {
     assert_eq!(diff.code, 2, "{}\n{}", diff.stdout, diff.stderr);
     assert!(
         diff.stdout
-            .contains("s3:getobject on arn:aws:s3:::some-bucket/*"),
+            .contains("s3:GetObject on arn:aws:s3:::some-bucket/*"),
         "{}",
         diff.stdout
     );

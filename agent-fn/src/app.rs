@@ -19,6 +19,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use claw_spec::model::{ApiMode, Provider};
+use claw_spec::storage::JobStatus;
 use claw_spec::{Config, Names};
 use futures::future::join_all;
 use serde_json::{Value, json};
@@ -617,15 +618,20 @@ impl App {
         audit.job_id = Some(job.job_id.clone());
         let track = self.config.api.mode == ApiMode::Async;
         let agent = job.request.agent.clone().unwrap_or_default();
-        if track && let Err(e) = self.jobs().update(&job.job_id, "running", None, None).await {
+        if track
+            && let Err(e) = self
+                .jobs()
+                .update(&job.job_id, JobStatus::Running, None, None)
+                .await
+        {
             let err = RunError::internal("job_update", e);
             self.note_error(&mut audit, &err);
             return (true, audit);
         }
         let result = self.converse(&agent, &job.request, inv, &mut audit).await;
         let (status, value, error) = match &result {
-            Ok(a) => ("done", Some(a.json()), None),
-            Err(e) => ("failed", None, Some(e.public_message())),
+            Ok(a) => (JobStatus::Done, Some(a.json()), None),
+            Err(e) => (JobStatus::Failed, None, Some(e.public_message())),
         };
         let mut retry = false;
         if let Err(e) = &result {

@@ -1,19 +1,18 @@
 //! Async mode: `POST /jobs` queues a request and answers 202 with a job id; the
 //! queue's records run the agent; `GET /jobs/{id}` reads the result. Jobs live in
-//! the table `{app}-{stage}-jobs` (partition key `job_id`, string; `ttl` attribute),
-//! requests in the queue `{app}-{stage}-jobs`.
+//! the table `{app}-{stage}-jobs` (partition key [`JOBS_KEY`], string; TTL on
+//! [`TTL_ATTR`]), requests in the queue `{app}-{stage}-jobs`. The record and message
+//! shapes are `claw_spec::storage`'s, shared with the provisioner.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use claw_spec::storage::{JOB_TTL_DAYS, JOBS_KEY, JobMessage, JobStatus, TTL_ATTR, job};
 use serde_json::{Value, json};
 
 use crate::aws::{Aws, describe, queue_url};
 use crate::deadline::now_epoch_s;
 use crate::event::AgentRequest;
-
-/// How long a job's result stays readable.
-pub const JOB_TTL_DAYS: u64 = 7;
 
 pub struct Jobs<'a> {
     pub aws: &'a Aws,
@@ -38,28 +37,35 @@ impl Jobs<'_> {
             .await
             .put_item()
             .table_name(self.table)
-            .item("job_id", AttributeValue::S(job_id.into()))
-            .item("status", AttributeValue::S("queued".into()))
-            .item("agent", AttributeValue::S(agent.into()))
-            .item("created_at", AttributeValue::N(now.to_string()))
-            .item("updated_at", AttributeValue::N(now.to_string()))
+            .item(JOBS_KEY, AttributeValue::S(job_id.into()))
             .item(
-                "ttl",
+                job::STATUS,
+                AttributeValue::S(JobStatus::Queued.as_str().into()),
+            )
+            .item(job::AGENT, AttributeValue::S(agent.into()))
+            .item(job::CREATED_AT, AttributeValue::N(now.to_string()))
+            .item(job::UPDATED_AT, AttributeValue::N(now.to_string()))
+            .item(
+                TTL_ATTR,
                 AttributeValue::N((now + JOB_TTL_DAYS * 86_400).to_string()),
             )
             .send()
             .await
             .map_err(|e| format!("recording the job: {}", describe(&e)))?;
-        let mut body = json!({"job_id": job_id, "agent": agent, "message": req.message});
-        if let Some(s) = &req.session_id {
-            body["session_id"] = json!(s);
-        }
+        let body = JobMessage {
+            job_id: job_id.into(),
+            agent: agent.into(),
+            message: req.message.clone(),
+            session_id: req.session_id.clone(),
+        };
+        let body =
+            serde_json::to_string(&body).map_err(|e| format!("encoding the job message: {e}"))?;
         self.aws
             .sqs()
             .await
             .send_message()
             .queue_url(queue_url(self.region, self.account, self.queue))
-            .message_body(body.to_string())
+            .message_body(body)
             .send()
             .await
             .map_err(|e| format!("queueing the job: {}", describe(&e)))?;
@@ -74,7 +80,7 @@ impl Jobs<'_> {
             .await
             .get_item()
             .table_name(self.table)
-            .key("job_id", AttributeValue::S(job_id.into()))
+            .key(JOBS_KEY, AttributeValue::S(job_id.into()))
             .consistent_read(true)
             .send()
             .await
@@ -82,26 +88,26 @@ impl Jobs<'_> {
         Ok(out.item().map(job_view))
     }
 
-    /// Sets the job's status (`running`, `done`, `failed`) and, when done, its result.
+    /// Sets the job's status and, when done, its result (when failed, its error).
     pub async fn update(
         &self,
         job_id: &str,
-        status: &str,
+        status: JobStatus,
         result: Option<&Value>,
         error: Option<&str>,
     ) -> Result<(), String> {
         let now = now_epoch_s();
-        let mut expr = String::from("SET #s = :s, updated_at = :u, #t = :t");
+        let mut expr = format!("SET #s = :s, {} = :u, #t = :t", job::UPDATED_AT);
         let mut req = self
             .aws
             .dynamodb()
             .await
             .update_item()
             .table_name(self.table)
-            .key("job_id", AttributeValue::S(job_id.into()))
-            .expression_attribute_names("#s", "status")
-            .expression_attribute_names("#t", "ttl")
-            .expression_attribute_values(":s", AttributeValue::S(status.into()))
+            .key(JOBS_KEY, AttributeValue::S(job_id.into()))
+            .expression_attribute_names("#s", job::STATUS)
+            .expression_attribute_names("#t", TTL_ATTR)
+            .expression_attribute_values(":s", AttributeValue::S(status.as_str().into()))
             .expression_attribute_values(":u", AttributeValue::N(now.to_string()))
             .expression_attribute_values(
                 ":t",
@@ -110,13 +116,13 @@ impl Jobs<'_> {
         if let Some(r) = result {
             expr.push_str(", #r = :r");
             req = req
-                .expression_attribute_names("#r", "result")
+                .expression_attribute_names("#r", job::RESULT)
                 .expression_attribute_values(":r", AttributeValue::S(r.to_string()));
         }
         if let Some(e) = error {
             expr.push_str(", #e = :e");
             req = req
-                .expression_attribute_names("#e", "error")
+                .expression_attribute_names("#e", job::ERROR)
                 .expression_attribute_values(":e", AttributeValue::S(e.into()));
         }
         req.update_expression(expr)
@@ -132,15 +138,17 @@ fn job_view(item: &HashMap<String, AttributeValue>) -> Value {
         Some(AttributeValue::S(v)) => Some(v.clone()),
         _ => None,
     };
+    // The view's field names are the API's (`GET /jobs/{id}`), which happen to be
+    // the stored attributes' names.
     let mut v = json!({
-        "job_id": s("job_id"),
-        "status": s("status"),
-        "agent": s("agent"),
+        "job_id": s(JOBS_KEY),
+        "status": s(job::STATUS),
+        "agent": s(job::AGENT),
     });
-    if let Some(r) = s("result").and_then(|r| serde_json::from_str::<Value>(&r).ok()) {
+    if let Some(r) = s(job::RESULT).and_then(|r| serde_json::from_str::<Value>(&r).ok()) {
         v["result"] = r;
     }
-    if let Some(e) = s("error") {
+    if let Some(e) = s(job::ERROR) {
         v["error"] = json!(e);
     }
     v

@@ -6,6 +6,7 @@
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
+use claw_spec::storage::{SESSIONS_KEY, TTL_ATTR, session};
 
 use crate::anthropic::{Message, Role};
 use crate::aws::describe;
@@ -38,7 +39,7 @@ pub async fn load(
     let out = ddb
         .get_item()
         .table_name(table)
-        .key("session_id", AttributeValue::S(session_id.to_string()))
+        .key(SESSIONS_KEY, AttributeValue::S(session_id.to_string()))
         .consistent_read(true)
         .send()
         .await
@@ -46,11 +47,11 @@ pub async fn load(
     let Some(item) = out.item() else {
         return Ok(Loaded::default());
     };
-    let version = match item.get("version") {
+    let version = match item.get(session::VERSION) {
         Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
         _ => 0,
     };
-    let parsed = match item.get("history") {
+    let parsed = match item.get(session::HISTORY) {
         Some(AttributeValue::S(s)) => serde_json::from_str::<Vec<Message>>(s).ok(),
         _ => None,
     };
@@ -85,15 +86,18 @@ pub async fn save(
     let result = ddb
         .put_item()
         .table_name(table)
-        .item("session_id", AttributeValue::S(session_id.to_string()))
-        .item("history", AttributeValue::S(history))
+        .item(SESSIONS_KEY, AttributeValue::S(session_id.to_string()))
+        .item(session::HISTORY, AttributeValue::S(history))
         .item(
-            "version",
+            session::VERSION,
             AttributeValue::N((expected_version + 1).to_string()),
         )
-        .item("updated_at", AttributeValue::N(now.to_string()))
-        .item("ttl", AttributeValue::N(ttl.to_string()))
-        .condition_expression("attribute_not_exists(session_id) OR version = :expected")
+        .item(session::UPDATED_AT, AttributeValue::N(now.to_string()))
+        .item(TTL_ATTR, AttributeValue::N(ttl.to_string()))
+        .condition_expression(format!(
+            "attribute_not_exists({SESSIONS_KEY}) OR {} = :expected",
+            session::VERSION
+        ))
         .expression_attribute_values(":expected", AttributeValue::N(expected_version.to_string()))
         .send()
         .await;

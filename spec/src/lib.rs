@@ -2,7 +2,6 @@
 //! generation. Pure: no AWS SDK and no I/O beyond parsing text handed to it, so the
 //! CLI and the Lambda function share one definition of what an agent may do.
 
-pub mod de;
 pub mod eval;
 pub mod iam;
 pub mod lint;
@@ -11,13 +10,15 @@ pub mod names;
 pub mod net;
 pub mod policy;
 pub mod policy_diff;
+mod rules;
+pub mod storage;
 pub mod tools;
 pub mod validate;
 pub mod yaml;
 
 use std::fmt::Write as _;
 
-pub use model::Config;
+pub use model::{Config, RawConfig};
 pub use names::Names;
 pub use validate::Severity;
 
@@ -211,8 +212,10 @@ pub fn load(
         problems.push(diag(Severity::Error, mark, &path, message));
         root.remove(&path);
     }
-    let (config, de_errors) = de::from_node::<Config>(&root);
-    let reported: Vec<Vec<PathSeg>> = de_errors.iter().map(|e| e.path.clone()).collect();
+    let (config, de_errors) = yaml::from_node::<RawConfig>(&root);
+    // What each problem is about; validation findings there are not reported twice
+    // (a missing key was filled with an empty stand-in, a bad value dropped).
+    let reported: Vec<Vec<PathSeg>> = de_errors.iter().map(|e| e.subject()).collect();
     for e in de_errors {
         // A missing key is reported at the key of the mapping that lacks it.
         let mark = if e.missing_key().is_some() && !e.path.is_empty() {
@@ -253,7 +256,16 @@ pub fn load(
         }
     }
     if problems.is_empty() {
-        Ok(Loaded { config, warnings })
+        match config.validated() {
+            Some(config) => Ok(Loaded { config, warnings }),
+            // Validation reports every key a tool's kind requires; this is a guard.
+            None => Err(vec![diag(
+                Severity::Error,
+                root.mark,
+                &[],
+                "a tool lacks a key its kind requires".into(),
+            )]),
+        }
     } else {
         problems.sort_by_key(|d| (d.line, d.column));
         Err(problems)
@@ -262,6 +274,6 @@ pub fn load(
 
 /// The JSON Schema of agent.yaml, for editors' YAML language servers.
 pub fn json_schema() -> serde_json::Value {
-    let schema = schemars::schema_for!(Config);
+    let schema = schemars::schema_for!(RawConfig);
     serde_json::to_value(schema).unwrap_or(serde_json::Value::Null)
 }

@@ -6,10 +6,21 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::names::Names;
+pub use crate::tools::{HttpAuth, HttpMethod, RawTool, Tool, ToolKind};
+
+/// agent.yaml as written: tools are [`RawTool`]s, which validation checks and
+/// [`RawConfig::validated`] turns into [`Tool`]s.
+pub type RawConfig = Config<RawTool>;
+// `T` is the tool type: `RawTool` while the file is read and checked, `Tool` (the
+// default) once it is valid. The function reads the valid form from agent.json.
+// (A plain comment: the doc comment below is the schema's description.)
 /// One agent.yaml: everything claw needs to build, deploy and run a Claude agent on Lambda.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+#[schemars(rename = "Config")]
+pub struct Config<T = Tool> {
     /// Application name. Every AWS resource is named `{app}-{stage}[-suffix]`.
     /// Lowercase letters, digits and hyphens; starts with a letter.
     pub app: String,
@@ -44,7 +55,8 @@ pub struct Config {
     /// Tools the agents may call, by name. Each tool's kind fixes exactly which AWS
     /// permissions the function receives for it.
     #[serde(default)]
-    pub tools: BTreeMap<String, Tool>,
+    #[schemars(extend("default" = {}))]
+    pub tools: BTreeMap<String, T>,
     /// The HTTP API in front of the function.
     #[serde(default)]
     pub api: Api,
@@ -242,160 +254,6 @@ pub struct Agent {
     pub tools: Vec<String>,
 }
 
-/// What a tool does, and so which permissions the function gets for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ToolKind {
-    /// An HTTPS request to a fixed host; no AWS permission.
-    Http,
-    /// DynamoDB GetItem on one table.
-    DynamodbGet,
-    /// DynamoDB Query on one table (or one of its indexes).
-    DynamodbQuery,
-    /// DynamoDB PutItem on one table.
-    DynamodbPut,
-    /// S3 GetObject under one bucket and prefix.
-    S3Get,
-    /// S3 PutObject under one bucket and prefix.
-    S3Put,
-    /// SQS SendMessage to one queue.
-    SqsSend,
-    /// Invoke one Lambda function.
-    LambdaInvoke,
-    /// EventBridge PutEvents to one bus, with a fixed source.
-    EventbridgePut,
-}
-
-impl ToolKind {
-    pub const ALL: [ToolKind; 9] = [
-        ToolKind::Http,
-        ToolKind::DynamodbGet,
-        ToolKind::DynamodbQuery,
-        ToolKind::DynamodbPut,
-        ToolKind::S3Get,
-        ToolKind::S3Put,
-        ToolKind::SqsSend,
-        ToolKind::LambdaInvoke,
-        ToolKind::EventbridgePut,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ToolKind::Http => "http",
-            ToolKind::DynamodbGet => "dynamodb_get",
-            ToolKind::DynamodbQuery => "dynamodb_query",
-            ToolKind::DynamodbPut => "dynamodb_put",
-            ToolKind::S3Get => "s3_get",
-            ToolKind::S3Put => "s3_put",
-            ToolKind::SqsSend => "sqs_send",
-            ToolKind::LambdaInvoke => "lambda_invoke",
-            ToolKind::EventbridgePut => "eventbridge_put",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum HttpMethod {
-    Get,
-    Post,
-    Put,
-    Patch,
-    Delete,
-}
-
-impl HttpMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HttpMethod::Get => "GET",
-            HttpMethod::Post => "POST",
-            HttpMethod::Put => "PUT",
-            HttpMethod::Patch => "PATCH",
-            HttpMethod::Delete => "DELETE",
-        }
-    }
-}
-
-/// A tool. Which keys apply depends on `kind`; claw reports keys that do not.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Tool {
-    /// One of: http, dynamodb_get, dynamodb_query, dynamodb_put, s3_get, s3_put,
-    /// sqs_send, lambda_invoke, eventbridge_put.
-    pub kind: ToolKind,
-    /// What the tool does, for the model.
-    pub description: String,
-    /// JSON Schema (an object schema) of the tool's input. AWS kinds have a default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
-    pub input_schema: Option<serde_json::Value>,
-    /// http: the HTTP method (default GET).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<HttpMethod>,
-    /// http: an `https://` URL; `{name}` placeholders are filled from the input.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// http: an auth header whose value comes from a secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<HttpAuth>,
-    /// http: request timeout in milliseconds (default 10000).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u32>,
-    /// http: largest response body passed to the model, in bytes (default 262144).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_response_bytes: Option<u32>,
-    /// http, for tests only: allow private, loopback and link-local addresses (and
-    /// plain `http://`). Off by default; never enable it in a deployed stage.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub allow_private_hosts: bool,
-    /// dynamodb_*: the table name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub table: Option<String>,
-    /// dynamodb_query: a secondary index to query instead of the table.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub index: Option<String>,
-    /// dynamodb_query: the partition key attribute name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub partition_key: Option<String>,
-    /// s3_*: the bucket name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bucket: Option<String>,
-    /// s3_*: the key prefix the tool is confined to (such as `reports/`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prefix: Option<String>,
-    /// sqs_send: the queue name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub queue: Option<String>,
-    /// lambda_invoke: the function name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function: Option<String>,
-    /// eventbridge_put: the event bus name (default `default`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bus: Option<String>,
-    /// eventbridge_put: the event `source` (the role may put only this source).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    /// eventbridge_put: the event `detail-type`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail_type: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HttpAuth {
-    /// Secrets Manager name holding the credential.
-    pub secret: String,
-    /// The header to send, such as `Authorization`.
-    pub header: String,
-    /// How the secret becomes the header value; `{}` stands for the secret (default `{}`).
-    #[serde(default = "default_auth_format")]
-    pub format: String,
-}
-
-fn default_auth_format() -> String {
-    "{}".into()
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ApiMode {
@@ -542,7 +400,7 @@ impl Config {
             out.push(s.clone());
         }
         for tool in self.tools.values() {
-            if let Some(auth) = &tool.auth {
+            if let Some(auth) = tool.auth() {
                 out.push(auth.secret.clone());
             }
         }
@@ -550,7 +408,45 @@ impl Config {
         out.dedup();
         out
     }
+}
 
+impl RawConfig {
+    /// The valid config, its tools typed. `None` when a tool lacks a key its kind
+    /// requires, which validation reports, so only a config with no errors is
+    /// converted.
+    pub fn validated(self) -> Option<Config> {
+        let mut tools = BTreeMap::new();
+        for (name, raw) in &self.tools {
+            tools.insert(name.clone(), Tool::from_raw(raw)?);
+        }
+        Some(Config {
+            app: self.app,
+            stage: self.stage,
+            region: self.region,
+            account: self.account,
+            function: self.function,
+            vpc: self.vpc,
+            model: self.model,
+            limits: self.limits,
+            sessions: self.sessions,
+            secrets: self.secrets,
+            agents: self.agents,
+            tools,
+            api: self.api,
+            alarms: self.alarms,
+            tags: self.tags,
+        })
+    }
+}
+
+impl Names {
+    /// The names of the stack a config describes.
+    pub fn new<T>(config: &Config<T>) -> Names {
+        Names::for_stack(&config.app, &config.stage, &config.region, &config.account)
+    }
+}
+
+impl<T> Config<T> {
     /// The routes the API serves, including the ones async mode adds.
     pub fn all_routes(&self) -> Vec<String> {
         let mut routes = self.api.routes.clone();

@@ -1,8 +1,6 @@
 //! Deterministic resource names. claw keeps no state file: it finds every resource
 //! by these names (and checks the `claw:app` / `claw:stage` tags before touching it).
 
-use crate::model::Config;
-
 /// Every AWS name and ARN claw derives from one config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Names {
@@ -32,13 +30,15 @@ pub struct Names {
 pub const IAM_PATH: &str = "/claw/";
 
 impl Names {
-    pub fn new(config: &Config) -> Names {
-        let stem = format!("{}-{}", config.app, config.stage);
+    /// The names of one app and stage in one region and account. (`Names::new`
+    /// takes them from a config.)
+    pub fn for_stack(app: &str, stage: &str, region: &str, account: &str) -> Names {
+        let stem = format!("{app}-{stage}");
         Names {
-            app: config.app.clone(),
-            stage: config.stage.clone(),
-            region: config.region.clone(),
-            account: config.account.clone(),
+            app: app.to_string(),
+            stage: stage.to_string(),
+            region: region.to_string(),
+            account: account.to_string(),
             function: stem.clone(),
             role: format!("{stem}-exec"),
             role_policy: "claw-execution".into(),
@@ -71,58 +71,127 @@ impl Names {
         ]
     }
 
+    /// The AWS partition of the region: `aws-cn` for China (`cn-*`), `aws-us-gov`
+    /// for GovCloud (`us-gov-*`), else `aws`. Every ARN claw builds starts with it.
+    pub fn partition(&self) -> &'static str {
+        partition(&self.region)
+    }
+
+    /// `arn:{partition}:{service}:{region}:{account}:{rest}`.
+    fn regional(&self, service: &str, rest: &str) -> String {
+        format!(
+            "arn:{}:{service}:{}:{}:{rest}",
+            self.partition(),
+            self.region,
+            self.account
+        )
+    }
+
+    /// The ARN of any Lambda function in this account and region (tools' targets).
+    pub fn lambda_function_arn(&self, name: &str) -> String {
+        self.regional("lambda", &format!("function:{name}"))
+    }
+
+    /// Every event source mapping in this account and region (the deployer's scope).
+    pub fn event_source_mapping_arn_pattern(&self) -> String {
+        self.regional("lambda", "event-source-mapping:*")
+    }
+
+    /// An EventBridge event bus in this account and region.
+    pub fn event_bus_arn(&self, bus: &str) -> String {
+        self.regional("events", &format!("event-bus/{bus}"))
+    }
+
+    /// An EC2 resource (`subnet`, `security-group`, `network-interface`) by id.
+    pub fn ec2_arn(&self, kind: &str, id: &str) -> String {
+        self.regional("ec2", &format!("{kind}/{id}"))
+    }
+
+    /// The objects under `prefix` in an S3 bucket (bucket ARNs name no region or account).
+    pub fn s3_objects_arn(&self, bucket: &str, prefix: &str) -> String {
+        format!("arn:{}:s3:::{bucket}/{prefix}*", self.partition())
+    }
+
+    /// An API Gateway management path, such as `/apis` or `/apis/{id}` (IAM's
+    /// resource for `apigateway:GET` and the like; it names no account).
+    pub fn apigateway_arn(&self, path: &str) -> String {
+        format!(
+            "arn:{}:apigateway:{}::{path}",
+            self.partition(),
+            self.region
+        )
+    }
+
+    /// The ARN of an HTTP API by id (for tagging it).
+    pub fn api_arn(&self, api_id: &str) -> String {
+        self.apigateway_arn(&format!("/apis/{api_id}"))
+    }
+
+    /// The ARN of a stage of an HTTP API (for tagging it).
+    pub fn api_stage_arn(&self, api_id: &str, stage: &str) -> String {
+        self.apigateway_arn(&format!("/apis/{api_id}/stages/{stage}"))
+    }
+
+    /// The Lambda integration URI API Gateway calls: the function's ARN.
+    pub fn integration_uri(&self) -> String {
+        self.function_arn()
+    }
+
     pub fn function_arn(&self) -> String {
         format!(
-            "arn:aws:lambda:{}:{}:function:{}",
-            self.region, self.account, self.function
+            "arn:{}:lambda:{}:{}:function:{}",
+            self.partition(),
+            self.region,
+            self.account,
+            self.function
         )
     }
 
     pub fn role_arn(&self) -> String {
         format!(
-            "arn:aws:iam::{}:role{}{}",
-            self.account, IAM_PATH, self.role
+            "arn:{}:iam::{}:role{}{}",
+            self.partition(),
+            self.account,
+            IAM_PATH,
+            self.role
         )
     }
 
     pub fn boundary_arn(&self) -> String {
         format!(
-            "arn:aws:iam::{}:policy{}{}",
-            self.account, IAM_PATH, self.boundary
+            "arn:{}:iam::{}:policy{}{}",
+            self.partition(),
+            self.account,
+            IAM_PATH,
+            self.boundary
         )
     }
 
     pub fn log_group_arn(&self, group: &str) -> String {
         format!(
-            "arn:aws:logs:{}:{}:log-group:{}",
-            self.region, self.account, group
+            "arn:{}:logs:{}:{}:log-group:{}",
+            self.partition(),
+            self.region,
+            self.account,
+            group
         )
     }
 
     pub fn queue_arn(&self, name: &str) -> String {
-        format!("arn:aws:sqs:{}:{}:{}", self.region, self.account, name)
+        self.regional("sqs", name)
     }
 
     pub fn table_arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:dynamodb:{}:{}:table/{}",
-            self.region, self.account, name
-        )
+        self.regional("dynamodb", &format!("table/{name}"))
     }
 
     pub fn secret_arn(&self, name: &str) -> String {
         // Secrets Manager appends `-` and six random characters to every secret ARN.
-        format!(
-            "arn:aws:secretsmanager:{}:{}:secret:{}-??????",
-            self.region, self.account, name
-        )
+        self.regional("secretsmanager", &format!("secret:{name}-??????"))
     }
 
     pub fn alarm_arn_pattern(&self) -> String {
-        format!(
-            "arn:aws:cloudwatch:{}:{}:alarm:{}*",
-            self.region, self.account, self.alarm_prefix
-        )
+        self.regional("cloudwatch", &format!("alarm:{}*", self.alarm_prefix))
     }
 
     /// The execute-api ARN of a route, for an API id known at deploy time.
@@ -140,13 +209,9 @@ impl Names {
                 }
             })
             .collect();
-        format!(
-            "arn:aws:execute-api:{}:{}:{}/*/{}{}",
-            self.region,
-            self.account,
-            api_id,
-            method,
-            path.join("/")
+        self.regional(
+            "execute-api",
+            &format!("{api_id}/*/{method}{}", path.join("/")),
         )
     }
 
@@ -165,6 +230,18 @@ impl Names {
             }
         }
         sid.trim_end_matches('-').to_string()
+    }
+}
+
+/// The AWS partition a region belongs to: `aws-cn` for `cn-*`, `aws-us-gov` for
+/// `us-gov-*`, else `aws`.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
     }
 }
 
@@ -206,6 +283,36 @@ mod tests {
         assert_eq!(
             n.execute_api_arn("abc123", "ANY /x"),
             "arn:aws:execute-api:ap-southeast-2:123456789012:abc123/*/*/x"
+        );
+    }
+
+    #[test]
+    fn partitions_follow_the_region() {
+        assert_eq!(partition("ap-southeast-2"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("cn-northwest-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition("us-east-1"), "aws");
+        let n = Names {
+            region: "cn-north-1".into(),
+            ..names()
+        };
+        assert_eq!(
+            n.function_arn(),
+            "arn:aws-cn:lambda:cn-north-1:123456789012:function:a-dev"
+        );
+        assert_eq!(
+            n.role_arn(),
+            "arn:aws-cn:iam::123456789012:role/claw/a-dev-exec"
+        );
+        assert_eq!(
+            n.api_stage_arn("abc", "$default"),
+            "arn:aws-cn:apigateway:cn-north-1::/apis/abc/stages/$default"
+        );
+        assert_eq!(n.s3_objects_arn("b", "p/"), "arn:aws-cn:s3:::b/p/*");
+        assert_eq!(
+            n.execute_api_arn("abc", "GET /x"),
+            "arn:aws-cn:execute-api:cn-north-1:123456789012:abc/*/GET/x"
         );
     }
 

@@ -10,7 +10,7 @@ use crate::tools;
 
 /// The documents claw generates for one app and stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
+pub enum PolicyKind {
     /// The function's execution-role identity policy.
     Role,
     /// Who may assume the execution role: Lambda, for this account only.
@@ -23,27 +23,27 @@ pub enum Kind {
     Boundary,
 }
 
-impl Kind {
-    pub const ALL: [Kind; 5] = [
-        Kind::Role,
-        Kind::Trust,
-        Kind::Invoke,
-        Kind::Deployer,
-        Kind::Boundary,
+impl PolicyKind {
+    pub const ALL: [PolicyKind; 5] = [
+        PolicyKind::Role,
+        PolicyKind::Trust,
+        PolicyKind::Invoke,
+        PolicyKind::Deployer,
+        PolicyKind::Boundary,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
-            Kind::Role => "role",
-            Kind::Trust => "trust",
-            Kind::Invoke => "invoke",
-            Kind::Deployer => "deployer",
-            Kind::Boundary => "boundary",
+            PolicyKind::Role => "role",
+            PolicyKind::Trust => "trust",
+            PolicyKind::Invoke => "invoke",
+            PolicyKind::Deployer => "deployer",
+            PolicyKind::Boundary => "boundary",
         }
     }
 
-    pub fn from_name(name: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.name() == name)
+    pub fn from_name(name: &str) -> Option<PolicyKind> {
+        PolicyKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
     /// The file name under `policies/<app>-<stage>/`.
@@ -53,13 +53,13 @@ impl Kind {
 }
 
 /// Generates one document.
-pub fn generate(kind: Kind, config: &Config) -> PolicyDocument {
+pub fn generate(kind: PolicyKind, config: &Config) -> PolicyDocument {
     let names = Names::new(config);
     match kind {
-        Kind::Role | Kind::Boundary => role(config, &names),
-        Kind::Trust => trust(&names),
-        Kind::Invoke => invoke(config, &names, API_ID_PLACEHOLDER),
-        Kind::Deployer => deployer(config, &names),
+        PolicyKind::Role | PolicyKind::Boundary => role(config, &names),
+        PolicyKind::Trust => trust(&names),
+        PolicyKind::Invoke => invoke(config, &names, API_ID_PLACEHOLDER),
+        PolicyKind::Deployer => deployer(config, &names),
     }
 }
 
@@ -110,9 +110,7 @@ pub fn role(config: &Config, names: &Names) -> PolicyDocument {
         ));
     }
     if let Some(vpc) = &config.vpc {
-        let ec2 = |kind: &str, id: &str| {
-            format!("arn:aws:ec2:{}:{}:{kind}/{id}", names.region, names.account)
-        };
+        let ec2 = |kind: &str, id: &str| names.ec2_arn(kind, id);
         let eni = ec2("network-interface", "*");
         let mut create: Vec<String> = vpc.subnet_ids.iter().map(|id| ec2("subnet", id)).collect();
         create.extend(
@@ -185,8 +183,6 @@ pub fn invoke(config: &Config, names: &Names, api_id: &str) -> PolicyDocument {
 
 /// What a CI role needs to deploy and destroy exactly this app and stage.
 pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
-    let region = &names.region;
-    let account = &names.account;
     let role_arn = names.role_arn();
     let fn_arn = names.function_arn();
     let mut s = vec![
@@ -314,12 +310,12 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
         Statement::allow(
             "FindHttpApi",
             &["apigateway:GET"],
-            vec![format!("arn:aws:apigateway:{region}::/apis")],
+            vec![names.apigateway_arn("/apis")],
         ),
         Statement::allow(
             "CreateTaggedHttpApi",
             &["apigateway:POST"],
-            vec![format!("arn:aws:apigateway:{region}::/apis")],
+            vec![names.apigateway_arn("/apis")],
         )
         .when("StringEquals", "aws:RequestTag/claw:app", json!(names.app))
         .when(
@@ -336,7 +332,7 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                 "apigateway:PUT",
                 "apigateway:DELETE",
             ],
-            vec![format!("arn:aws:apigateway:{region}::/apis/*")],
+            vec![names.apigateway_arn("/apis/*")],
         )
         .when("StringEquals", "aws:ResourceTag/claw:app", json!(names.app))
         .when(
@@ -406,9 +402,7 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                     "lambda:UpdateEventSourceMapping",
                     "lambda:DeleteEventSourceMapping",
                 ],
-                vec![format!(
-                    "arn:aws:lambda:{region}:{account}:event-source-mapping:*"
-                )],
+                vec![names.event_source_mapping_arn_pattern()],
             )
             .when("ArnEquals", "lambda:FunctionArn", json!(fn_arn)),
         );

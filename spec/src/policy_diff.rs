@@ -1,6 +1,10 @@
 //! Semantic comparison of policy documents. Statement order, Sids, action case and
 //! string-versus-list spellings do not count: both sides are reduced to sets of
-//! single permissions (effect, principal, action, resource, conditions).
+//! single permissions (effect, principal, action, resource, conditions). Actions
+//! compare without case, as IAM matches them, but keep the spelling the document
+//! wrote (`dynamodb:GetItem`), which is what people read in a diff.
+
+use std::cmp::Ordering;
 
 use std::collections::BTreeSet;
 
@@ -9,13 +13,47 @@ use serde_json::Value;
 use crate::iam::PolicyDocument;
 
 /// One permission: a single action on a single resource under fixed conditions.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+/// Equality and order ignore the case of `action`; `action` itself is kept as the
+/// document spells it.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Permission {
     pub effect: String,
     pub principal: String,
     pub action: String,
     pub resource: String,
     pub condition: String,
+}
+
+impl Permission {
+    fn key(&self) -> (&str, &str, String, &str, &str) {
+        (
+            &self.effect,
+            &self.principal,
+            action_key(&self.action),
+            &self.resource,
+            &self.condition,
+        )
+    }
+}
+
+impl PartialEq for Permission {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Permission {}
+
+impl PartialOrd for Permission {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Permission {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
 }
 
 impl std::fmt::Display for Permission {
@@ -90,7 +128,7 @@ pub fn permissions(doc: &PolicyDocument) -> BTreeSet<Permission> {
                 canonical(&Value::Object(v))
             })
             .unwrap_or_default();
-        let mut actions: Vec<String> = st.action.iter().map(|a| action_key(a)).collect();
+        let mut actions: Vec<String> = st.action.clone();
         if let Some(na) = &st.not_action {
             actions.push(format!("NotAction:{}", canonical(na)));
         }
@@ -177,7 +215,38 @@ mod tests {
         assert_eq!(d.removed.len(), 1);
         assert_eq!(
             d.added[0].to_string(),
-            "Allow s3:putobject on arn:aws:s3:::b/*"
+            "Allow s3:PutObject on arn:aws:s3:::b/*"
         );
+    }
+
+    #[test]
+    fn actions_keep_the_spelling_of_the_document() {
+        let empty = PolicyDocument::new(Vec::new());
+        let generated = doc(json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": "arn:aws:dynamodb:r:1:table/t"},
+            {"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": "lambda.amazonaws.com"}}
+        ]}));
+        let d = diff(&empty, &generated);
+        let shown: Vec<String> = d.added.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            shown,
+            vec![
+                "Allow dynamodb:GetItem on arn:aws:dynamodb:r:1:table/t",
+                "Allow sts:AssumeRole for {\"Service\":\"lambda.amazonaws.com\"}",
+            ]
+        );
+        let json = serde_json::to_value(&d.added[0]).unwrap();
+        assert_eq!(json["action"], "dynamodb:GetItem");
+        // The other side's spelling is the one shown for what it removes.
+        let live = doc(json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "DynamoDB:getitem", "Resource": "arn:aws:dynamodb:r:1:table/t"}
+        ]}));
+        assert!(diff(&live, &generated).removed.is_empty());
+        assert_eq!(
+            diff(&generated, &empty).removed[0].action,
+            "dynamodb:GetItem"
+        );
+        assert_eq!(diff(&live, &empty).removed[0].action, "DynamoDB:getitem");
     }
 }

@@ -4,7 +4,7 @@
 //! condition logic is evaluated here with claw_spec::eval.)
 
 use claw_spec::eval::{Request, allows};
-use claw_spec::policy::{Kind, generate};
+use claw_spec::policy::{PolicyKind, generate};
 use claw_spec::{Config, Names, Overrides};
 
 fn config(rel: &str) -> Config {
@@ -30,7 +30,7 @@ fn roles_only_under_the_boundary() {
     for rel in CONFIGS {
         let c = config(rel);
         let n = Names::new(&c);
-        let deployer = generate(Kind::Deployer, &c);
+        let deployer = generate(PolicyKind::Deployer, &c);
         let role = n.role_arn();
         let boundary = n.boundary_arn();
         let other_boundary = format!("arn:aws:iam::{}:policy/AdministratorAccess", n.account);
@@ -100,8 +100,8 @@ fn roles_only_under_the_boundary() {
 fn the_execution_role_cannot_exceed_the_boundary() {
     for rel in CONFIGS {
         let c = config(rel);
-        let role = generate(Kind::Role, &c);
-        let boundary = generate(Kind::Boundary, &c);
+        let role = generate(PolicyKind::Role, &c);
+        let boundary = generate(PolicyKind::Boundary, &c);
         // Every permission the role grants, the boundary grants too.
         for st in &role.statement {
             for action in &st.action {

@@ -751,3 +751,66 @@ fn all_problems_are_reported_in_one_run() {
         assert!(paths.contains(&p), "{p} not reported:\n{}", show(&found));
     }
 }
+
+#[test]
+fn every_missing_key_of_a_mapping_is_reported_at_once() {
+    let found = problems("app: demo\nstage: dev\n");
+    let missing: Vec<(usize, usize, &str, &str)> = found
+        .iter()
+        .map(|d| (d.line, d.column, d.path.as_str(), d.message.as_str()))
+        .collect();
+    for key in ["region", "account", "model", "agents"] {
+        let message = format!("missing required key `{key}`");
+        assert!(
+            missing
+                .iter()
+                .any(|(l, c, p, m)| (*l, *c, *p) == (1, 1, "") && m.contains(&message)),
+            "{key} not reported:\n{}",
+            show(&found)
+        );
+    }
+    // Nested mappings too: both of vpc's keys, at the `vpc` key.
+    let found = problems(&plus("vpc: {}\n"));
+    for key in ["subnet_ids", "security_group_ids"] {
+        assert!(
+            found.iter().any(|d| d.path == "vpc"
+                && (d.line, d.column) == (17, 1)
+                && d.message.contains(&format!("missing required key `{key}`"))),
+            "{key} not reported:\n{}",
+            show(&found)
+        );
+    }
+}
+
+#[test]
+fn keys_present_are_still_checked_when_others_are_missing() {
+    let found = problems("app: Demo\nstage: dev\nfunction:\n  memory_mb: 1\n");
+    let paths: Vec<&str> = found.iter().map(|d| d.path.as_str()).collect();
+    for p in ["", "app", "function.memory_mb"] {
+        assert!(paths.contains(&p), "`{p}` not reported:\n{}", show(&found));
+    }
+    // Nothing is reported about the values that stand in for the missing keys.
+    assert!(
+        found.iter().all(
+            |d| !d.message.contains("region name") && !d.message.contains("at least one agent")
+        ),
+        "{}",
+        show(&found)
+    );
+    // A missing key inside a tool, beside a present but bad key.
+    let found = problems(&plus("  d:\n    kind: dynamodb_get\n    table: x\n"));
+    assert!(
+        found.iter().any(
+            |d| d.path == "tools.d" && d.message.contains("missing required key `description`")
+        ),
+        "{}",
+        show(&found)
+    );
+    assert!(
+        found
+            .iter()
+            .any(|d| d.path == "tools.d.table" && d.message.contains("not a DynamoDB table name")),
+        "{}",
+        show(&found)
+    );
+}

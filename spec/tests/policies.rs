@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use claw_spec::iam::star_allowed;
-use claw_spec::policy::{Kind, generate};
+use claw_spec::policy::{PolicyKind, generate};
 use claw_spec::{Config, Overrides, lint};
 
 fn repo() -> PathBuf {
@@ -32,7 +32,7 @@ const CONFIGS: &[(&str, &str)] = &[
 fn generated_policies_match_snapshots() {
     for (name, rel) in CONFIGS {
         let config = load(rel);
-        for kind in Kind::ALL {
+        for kind in PolicyKind::ALL {
             insta::assert_json_snapshot!(
                 format!("{name}__{}", kind.name()),
                 generate(kind, &config)
@@ -45,8 +45,8 @@ fn generated_policies_match_snapshots() {
 fn generated_policies_pass_claws_own_lint() {
     for (_, rel) in CONFIGS {
         let config = load(rel);
-        for kind in Kind::ALL {
-            let resource_policy = matches!(kind, Kind::Trust | Kind::Invoke);
+        for kind in PolicyKind::ALL {
+            let resource_policy = matches!(kind, PolicyKind::Trust | PolicyKind::Invoke);
             let findings = lint::lint(&generate(kind, &config), resource_policy);
             assert!(findings.is_empty(), "{rel} {}: {findings:#?}", kind.name());
         }
@@ -58,7 +58,7 @@ fn star_resources_are_only_allowlisted_actions() {
     let mut used = std::collections::BTreeSet::new();
     for (_, rel) in CONFIGS {
         let config = load(rel);
-        for kind in Kind::ALL {
+        for kind in PolicyKind::ALL {
             for st in generate(kind, &config).statement {
                 assert!(st.not_action.is_none() && st.not_resource.is_none());
                 for a in &st.action {
@@ -86,7 +86,7 @@ fn star_resources_are_only_allowlisted_actions() {
 #[test]
 fn invoke_permissions_are_one_per_route_and_scoped_to_the_api() {
     let config = load("tests/fixtures/variants/jwt.yaml");
-    let doc = generate(Kind::Invoke, &config);
+    let doc = generate(PolicyKind::Invoke, &config);
     assert_eq!(doc.statement.len(), 2);
     let sids: std::collections::BTreeSet<_> = doc.statement.iter().map(|s| s.sid.clone()).collect();
     assert_eq!(sids.len(), 2, "duplicate statement ids");
@@ -107,7 +107,7 @@ fn invoke_permissions_are_one_per_route_and_scoped_to_the_api() {
 
 #[test]
 fn trust_policy_is_lambda_only_and_pinned_to_the_account() {
-    let doc = generate(Kind::Trust, &load("agent.yaml"));
+    let doc = generate(PolicyKind::Trust, &load("agent.yaml"));
     assert_eq!(doc.statement.len(), 1);
     let st = &doc.statement[0];
     assert_eq!(
@@ -124,7 +124,7 @@ fn trust_policy_is_lambda_only_and_pinned_to_the_account() {
 #[test]
 fn deployer_can_only_create_roles_under_the_boundary() {
     let config = load("agent.yaml");
-    let doc = generate(Kind::Deployer, &config);
+    let doc = generate(PolicyKind::Deployer, &config);
     let boundary = claw_spec::Names::new(&config).boundary_arn();
     for st in &doc.statement {
         let grants = |a: &str| st.action.iter().any(|x| x == a);
@@ -153,7 +153,7 @@ fn deployer_can_only_create_roles_under_the_boundary() {
 #[test]
 fn every_tool_kind_has_its_statement() {
     let config = load("tests/fixtures/variants/all-tools.yaml");
-    let doc = generate(Kind::Role, &config);
+    let doc = generate(PolicyKind::Role, &config);
     let actions: Vec<&str> = doc
         .statement
         .iter()
@@ -198,7 +198,7 @@ fn committed_lockfile_is_current() {
     let dir = repo()
         .join("policies")
         .join(claw_spec::Names::new(&config).function);
-    for kind in Kind::ALL {
+    for kind in PolicyKind::ALL {
         let path = dir.join(kind.file_name());
         let committed = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e}; run `claw policy write`", path.display()));
@@ -208,6 +208,48 @@ fn committed_lockfile_is_current() {
             committed == generated,
             "{} is stale; run `claw policy write` and commit the result",
             path.display()
+        );
+    }
+}
+
+#[test]
+fn every_arn_follows_the_partition_of_the_region() {
+    for (region, partition) in [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")] {
+        for (_, rel) in CONFIGS {
+            let mut config = load(rel);
+            config.region = region.to_string();
+            for kind in PolicyKind::ALL {
+                let text = serde_json::to_string(&generate(kind, &config)).unwrap();
+                assert!(
+                    !text.contains("arn:aws:"),
+                    "{rel} {} in {region}: {text}",
+                    kind.name()
+                );
+                let arns = text.matches("arn:").count();
+                let ours = text.matches(&format!("arn:{partition}:")).count();
+                assert_eq!(arns, ours, "{rel} {} in {region}: {text}", kind.name());
+                if kind != PolicyKind::Trust {
+                    assert!(ours > 0, "{rel} {}: no ARN at all", kind.name());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn agent_json_round_trips_every_tool_kind() {
+    // The function reads the validated config back from agent.json.
+    for (_, rel) in CONFIGS {
+        let config = load(rel);
+        let json = serde_json::to_string(&config).unwrap();
+        let back: Config = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, config, "{rel}");
+    }
+    let all = serde_json::to_value(load("tests/fixtures/variants/all-tools.yaml")).unwrap();
+    for tool in all["tools"].as_object().unwrap().values() {
+        assert!(
+            tool["kind"].is_string() && tool["description"].is_string(),
+            "{tool}"
         );
     }
 }

@@ -3,7 +3,7 @@
 //! model chooses only the data.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use claw_spec::model::{Tool, ToolKind};
+use claw_spec::tools::{S3Tool, ToolSpec};
 use serde_json::{Value, json};
 
 use super::ddb_json;
@@ -24,7 +24,7 @@ pub struct Target<'a> {
 pub async fn call(
     aws: &Aws,
     target: &Target<'_>,
-    tool: &Tool,
+    tool: &ToolSpec,
     input: &Value,
 ) -> Result<Value, String> {
     let obj = input.as_object().ok_or("the input must be a JSON object")?;
@@ -32,18 +32,15 @@ pub async fn call(
         obj.get(key)
             .ok_or_else(|| format!("the input is missing `{key}`"))
     };
-    let conf = |v: &Option<String>, key: &str| -> Result<String, String> {
-        v.clone().ok_or_else(|| format!("the tool has no `{key}`"))
-    };
-    match tool.kind {
-        ToolKind::Http => Err("not an AWS tool".into()),
-        ToolKind::DynamodbGet => {
+    match tool {
+        ToolSpec::Http(_) => Err("not an AWS tool".into()),
+        ToolSpec::DynamodbGet { table } => {
             let key = need("key")?.as_object().ok_or("`key` must be an object")?;
             let out = aws
                 .dynamodb()
                 .await
                 .get_item()
-                .table_name(conf(&tool.table, "table")?)
+                .table_name(table)
                 .set_key(Some(ddb_json::to_item(key)?))
                 .send()
                 .await
@@ -53,7 +50,11 @@ pub async fn call(
                 None => json!({"found": false, "item": null}),
             })
         }
-        ToolKind::DynamodbQuery => {
+        ToolSpec::DynamodbQuery {
+            table,
+            partition_key,
+            index,
+        } => {
             let value = ddb_json::to_attr(need("value")?)?;
             if !matches!(value, AttributeValue::S(_) | AttributeValue::N(_)) {
                 return Err("`value` must be a string or a number".into());
@@ -71,10 +72,10 @@ pub async fn call(
                 .dynamodb()
                 .await
                 .query()
-                .table_name(conf(&tool.table, "table")?)
-                .set_index_name(tool.index.clone())
+                .table_name(table)
+                .set_index_name(index.clone())
                 .key_condition_expression("#pk = :v")
-                .expression_attribute_names("#pk", conf(&tool.partition_key, "partition_key")?)
+                .expression_attribute_names("#pk", partition_key)
                 .expression_attribute_values(":v", value)
                 .limit(limit)
                 .send()
@@ -85,27 +86,27 @@ pub async fn call(
                 json!({"count": items.len(), "items": items, "more": out.last_evaluated_key().is_some()}),
             )
         }
-        ToolKind::DynamodbPut => {
+        ToolSpec::DynamodbPut { table } => {
             let item = need("item")?
                 .as_object()
                 .ok_or("`item` must be an object")?;
             aws.dynamodb()
                 .await
                 .put_item()
-                .table_name(conf(&tool.table, "table")?)
+                .table_name(table)
                 .set_item(Some(ddb_json::to_item(item)?))
                 .send()
                 .await
                 .map_err(|e| format!("PutItem failed: {}", describe(&e)))?;
             Ok(json!({"ok": true}))
         }
-        ToolKind::S3Get => {
-            let key = object_key(tool, need("key")?)?;
+        ToolSpec::S3Get(s3) => {
+            let key = object_key(s3, need("key")?)?;
             let out = aws
                 .s3()
                 .await
                 .get_object()
-                .bucket(conf(&tool.bucket, "bucket")?)
+                .bucket(&s3.bucket)
                 .key(&key)
                 .send()
                 .await
@@ -134,13 +135,13 @@ pub async fn call(
                 "truncated": truncated,
             }))
         }
-        ToolKind::S3Put => {
-            let key = object_key(tool, need("key")?)?;
+        ToolSpec::S3Put(s3) => {
+            let key = object_key(s3, need("key")?)?;
             let body = need("body")?.as_str().ok_or("`body` must be a string")?;
             aws.s3()
                 .await
                 .put_object()
-                .bucket(conf(&tool.bucket, "bucket")?)
+                .bucket(&s3.bucket)
                 .key(&key)
                 .body(body.as_bytes().to_vec().into())
                 .send()
@@ -148,7 +149,7 @@ pub async fn call(
                 .map_err(|e| format!("PutObject failed: {}", describe(&e)))?;
             Ok(json!({"ok": true, "key": key}))
         }
-        ToolKind::SqsSend => {
+        ToolSpec::SqsSend { queue } => {
             let message = match need("message")? {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
@@ -157,24 +158,20 @@ pub async fn call(
                 .sqs()
                 .await
                 .send_message()
-                .queue_url(queue_url(
-                    target.region,
-                    target.account,
-                    &conf(&tool.queue, "queue")?,
-                ))
+                .queue_url(queue_url(target.region, target.account, queue))
                 .message_body(message)
                 .send()
                 .await
                 .map_err(|e| format!("SendMessage failed: {}", describe(&e)))?;
             Ok(json!({"message_id": out.message_id()}))
         }
-        ToolKind::LambdaInvoke => {
+        ToolSpec::LambdaInvoke { function } => {
             let payload = serde_json::to_vec(need("payload")?).map_err(|e| e.to_string())?;
             let out = aws
                 .lambda()
                 .await
                 .invoke()
-                .function_name(conf(&tool.function, "function")?)
+                .function_name(function)
                 .payload(aws_sdk_lambda::primitives::Blob::new(payload))
                 .send()
                 .await
@@ -189,16 +186,16 @@ pub async fn call(
             }
             Ok(json!({"status": out.status_code(), "payload": result, "truncated": truncated}))
         }
-        ToolKind::EventbridgePut => {
+        ToolSpec::EventbridgePut(eb) => {
             let detail = need("detail")?;
             if !detail.is_object() {
                 return Err("`detail` must be an object".into());
             }
             let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                .source(conf(&tool.source, "source")?)
-                .detail_type(conf(&tool.detail_type, "detail_type")?)
+                .source(&eb.source)
+                .detail_type(&eb.detail_type)
                 .detail(detail.to_string())
-                .event_bus_name(tool.bus.clone().unwrap_or_else(|| "default".into()))
+                .event_bus_name(eb.bus())
                 .build();
             let out = aws
                 .events()
@@ -225,7 +222,7 @@ pub async fn call(
 /// The full object key for a model-supplied key: always under the tool's prefix.
 /// Absolute keys, `..` segments and control characters are refused rather than
 /// normalised, so the model cannot probe outside the prefix.
-pub fn object_key(tool: &Tool, key: &Value) -> Result<String, String> {
+pub fn object_key(tool: &S3Tool, key: &Value) -> Result<String, String> {
     let key = key.as_str().ok_or("`key` must be a string")?;
     if key.is_empty() || key.len() > 900 {
         return Err("`key` must be 1 to 900 characters".into());
@@ -239,21 +236,18 @@ pub fn object_key(tool: &Tool, key: &Value) -> Result<String, String> {
     if key.split(['/', '\\']).any(|seg| seg == ".." || seg == ".") {
         return Err("`key` must not contain `.` or `..` segments".into());
     }
-    Ok(format!(
-        "{}{key}",
-        tool.prefix.as_deref().unwrap_or_default()
-    ))
+    Ok(format!("{}{key}", tool.prefix()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn s3_tool(prefix: &str) -> Tool {
-        serde_json::from_value(json!({
-            "kind": "s3_get", "description": "d", "bucket": "b", "prefix": prefix
-        }))
-        .unwrap()
+    fn s3_tool(prefix: &str) -> S3Tool {
+        S3Tool {
+            bucket: "b".into(),
+            prefix: Some(prefix.into()),
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use claw_spec::model::{HttpMethod, Tool};
+use claw_spec::tools::{HttpMethod, HttpTool};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
@@ -52,7 +52,7 @@ impl std::fmt::Debug for AddressPolicy {
 }
 
 impl AddressPolicy {
-    pub fn for_tool(tool: &Tool) -> AddressPolicy {
+    pub fn for_tool(tool: &HttpTool) -> AddressPolicy {
         if tool.allow_private_hosts {
             AddressPolicy::AllowPrivate
         } else {
@@ -179,15 +179,18 @@ pub fn vet_url(url: &Url, policy: &AddressPolicy) -> Result<(), String> {
 /// What an http tool call needs besides the client.
 #[derive(Debug)]
 pub struct HttpCall<'a> {
-    pub tool: &'a Tool,
+    pub tool: &'a HttpTool,
     pub policy: &'a AddressPolicy,
     /// The auth header, already formatted from the secret.
     pub auth: Option<(HeaderName, HeaderValue)>,
 }
 
 /// Fills the URL template and splits the remaining input into query or body.
-pub fn build_request(tool: &Tool, input: &Value) -> Result<(Method, Url, Option<Value>), String> {
-    let template = tool.url.as_deref().ok_or("the tool has no url")?;
+pub fn build_request(
+    tool: &HttpTool,
+    input: &Value,
+) -> Result<(Method, Url, Option<Value>), String> {
+    let template = tool.url.as_str();
     let obj = match input {
         Value::Object(m) => m.clone(),
         Value::Null => serde_json::Map::new(),
@@ -426,10 +429,8 @@ async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Value, S
 mod tests {
     use super::*;
 
-    fn tool(url: &str, method: HttpMethod) -> Tool {
+    fn tool(url: &str, method: HttpMethod) -> HttpTool {
         serde_json::from_value(json!({
-            "kind": "http",
-            "description": "t",
             "url": url,
             "method": method,
         }))

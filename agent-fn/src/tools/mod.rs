@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use claw_spec::Config;
-use claw_spec::model::ToolKind;
+use claw_spec::tools::{HttpTool, ToolSpec};
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::Value;
 
@@ -80,7 +80,7 @@ impl Toolbox {
 
     async fn auth_header(
         &self,
-        tool: &claw_spec::model::Tool,
+        tool: &HttpTool,
     ) -> Result<Option<(HeaderName, HeaderValue)>, String> {
         let Some(auth) = &tool.auth else {
             return Ok(None);
@@ -105,7 +105,7 @@ impl ToolRunner for Toolbox {
         let Some(tool) = self.config.tools.get(name) else {
             return ToolOutput::error(format!("the tool `{name}` is not configured"));
         };
-        if tool.kind == ToolKind::Http {
+        if let ToolSpec::Http(tool) = &tool.spec {
             let policy = self
                 .policy_override
                 .clone()
@@ -130,7 +130,8 @@ impl ToolRunner for Toolbox {
             account: &self.config.account,
         };
         let budget = deadline.budget(TOOL_MARGIN);
-        match tokio::time::timeout(budget, aws_kinds::call(&self.aws, &target, tool, input)).await {
+        let call = aws_kinds::call(&self.aws, &target, &tool.spec, input);
+        match tokio::time::timeout(budget, call).await {
             Ok(Ok(v)) => ToolOutput::ok(&v),
             Ok(Err(e)) => ToolOutput::error(e),
             Err(_) => ToolOutput::error("the call did not finish before the deadline"),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 use claw_spec::iam::PolicyDocument;
 use claw_spec::names::IAM_PATH;
-use claw_spec::policy::{self, Kind as PolicyKind};
+use claw_spec::policy::{self, PolicyKind};
 use claw_spec::policy_diff;
 
 use super::plan::{Action, FieldChange, Kind, Plan, ResourceChange, TagDiff};

@@ -5,7 +5,7 @@
 //! policies and a missing or foreign boundary show as `!` notes.
 
 use claw_spec::iam::PolicyDocument;
-use claw_spec::policy::{self, Kind};
+use claw_spec::policy::{self, PolicyKind};
 use claw_spec::policy_diff::{self, Change};
 
 use super::diff::{Diffs, KindDiff};
@@ -36,7 +36,7 @@ pub(super) async fn diff(config: claw_spec::Config) -> anyhow::Result<Diffs> {
     })
 }
 
-fn kind(kind: Kind, change: Option<Change>, notes: Vec<String>) -> KindDiff {
+fn kind(kind: PolicyKind, change: Option<Change>, notes: Vec<String>) -> KindDiff {
     KindDiff {
         kind: kind.name().into(),
         change,
@@ -55,8 +55,8 @@ fn compare(
     let mut out = Vec::new();
     match role_live {
         None => {
-            out.push(kind(Kind::Role, None, Vec::new()));
-            out.push(kind(Kind::Trust, None, Vec::new()));
+            out.push(kind(PolicyKind::Role, None, Vec::new()));
+            out.push(kind(PolicyKind::Trust, None, Vec::new()));
         }
         Some(r) => {
             // Every inline policy counts: statements in other policies are drift.
@@ -81,12 +81,12 @@ fn compare(
             }
             let live = PolicyDocument::new(statements);
             out.push(kind(
-                Kind::Role,
+                PolicyKind::Role,
                 Some(policy_diff::diff(&live, &policy::role(&t.config, &t.names))),
                 notes,
             ));
             out.push(kind(
-                Kind::Trust,
+                PolicyKind::Trust,
                 Some(policy_diff::diff(&r.trust, &policy::trust(&t.names))),
                 Vec::new(),
             ));
@@ -114,14 +114,18 @@ fn compare(
     }
     let live = PolicyDocument::new(perms.statements.clone());
     out.push(kind(
-        Kind::Invoke,
+        PolicyKind::Invoke,
         Some(policy_diff::diff(&live, &wanted)),
         notes,
     ));
     out.push(kind(
-        Kind::Boundary,
-        boundary_live
-            .map(|b| policy_diff::diff(&b.document, &policy::generate(Kind::Boundary, &t.config))),
+        PolicyKind::Boundary,
+        boundary_live.map(|b| {
+            policy_diff::diff(
+                &b.document,
+                &policy::generate(PolicyKind::Boundary, &t.config),
+            )
+        }),
         Vec::new(),
     ));
     out
@@ -174,7 +178,7 @@ mod tests {
             arn: t.names.boundary_arn(),
             path: "/claw/".into(),
             default_version: "v1".into(),
-            document: policy::generate(Kind::Boundary, &t.config),
+            document: policy::generate(PolicyKind::Boundary, &t.config),
             tags: BTreeMap::new(),
         };
         let d = compare(
@@ -216,7 +220,7 @@ mod tests {
             .iter()
             .map(|x| x.to_string())
             .collect();
-        assert_eq!(removed, vec!["Allow s3:getobject on arn:aws:s3:::loot/*"]);
+        assert_eq!(removed, vec!["Allow s3:GetObject on arn:aws:s3:::loot/*"]);
         assert!(role.notes.iter().any(|n| n.contains("hand-made")));
         assert!(role.notes.iter().any(|n| n.contains("AdministratorAccess")));
         let invoke = d.iter().find(|k| k.kind == "invoke").unwrap();

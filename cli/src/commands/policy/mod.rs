@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use claw_spec::iam::PolicyDocument;
-use claw_spec::policy::{self, Kind};
+use claw_spec::policy::{self, PolicyKind};
 use claw_spec::policy_diff;
 use claw_spec::{Config, lint};
 
@@ -80,7 +80,7 @@ pub struct DiffArgs {
 
 /// The policy kinds `--kind` accepts, from spec's list (never repeated here).
 fn kind_names() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(Kind::ALL.map(|k| k.name()))
+    clap::builder::PossibleValuesParser::new(PolicyKind::ALL.map(|k| k.name()))
 }
 
 pub async fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Report> {
@@ -100,8 +100,8 @@ pub async fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Report> {
 }
 
 /// All generated documents, by kind.
-pub fn generated(config: &Config) -> BTreeMap<Kind, PolicyDocument> {
-    Kind::ALL
+pub fn generated(config: &Config) -> BTreeMap<PolicyKind, PolicyDocument> {
+    PolicyKind::ALL
         .into_iter()
         .map(|k| (k, policy::generate(k, config)))
         .collect()
@@ -117,9 +117,9 @@ pub fn to_file_text(doc: &PolicyDocument) -> String {
 fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
     let docs = generated(&loaded.config);
-    let kinds: Vec<Kind> = match &a.kind {
-        Some(k) => vec![Kind::from_name(k).context("unknown kind")?],
-        None => Kind::ALL.to_vec(),
+    let kinds: Vec<PolicyKind> = match &a.kind {
+        Some(k) => vec![PolicyKind::from_name(k).context("unknown kind")?],
+        None => PolicyKind::ALL.to_vec(),
     };
     for (i, k) in kinds.iter().enumerate() {
         if kinds.len() > 1 {

@@ -1,17 +1,13 @@
-//! A YAML loader that keeps the source position of every node.
-//!
-//! serde-based YAML crates stop at the first error and forget where values came from,
-//! but claw promises `file:line:column` for every problem, all of them in one run.
-//! So agent.yaml is read into this small located tree (events from `saphyr-parser`),
-//! and both deserialization ([`crate::de`]) and validation point back into it.
+//! The YAML loader: source text into the located tree, from `saphyr-parser` events.
 //!
 //! The loader is defensive: it never panics, and it bounds depth, node count (alias
 //! expansion included, so "billion laughs" documents fail fast) and input size.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
+
+use super::tree::{Mark, Node, Value};
 
 /// Largest agent.yaml accepted, in bytes. Real files are a few KiB.
 pub const MAX_INPUT_BYTES: usize = 1024 * 1024;
@@ -20,179 +16,11 @@ pub const MAX_DEPTH: usize = 64;
 /// Most nodes a document may expand to, aliases included.
 pub const MAX_NODES: usize = 200_000;
 
-/// A 1-based line and column in the source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, serde::Serialize)]
-pub struct Mark {
-    pub line: usize,
-    pub column: usize,
-}
-
-impl fmt::Display for Mark {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.column)
+fn mark_of(m: &saphyr_parser::Marker) -> Mark {
+    Mark {
+        line: m.line(),
+        column: m.col() + 1,
     }
-}
-
-impl Mark {
-    fn from_marker(m: &saphyr_parser::Marker) -> Self {
-        Mark {
-            line: m.line(),
-            column: m.col() + 1,
-        }
-    }
-}
-
-/// A YAML value with its position.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Node {
-    pub value: Value,
-    pub mark: Mark,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    /// A string scalar. `quoted` is true when the source quoted it (or used a block
-    /// scalar), so `"123"` stays text while a plain `123` is a number.
-    Str(String),
-    Seq(Vec<Node>),
-    Map(Vec<(Node, Node)>),
-    /// A node removed after it produced an error, so later passes skip it.
-    Removed,
-}
-
-impl Value {
-    /// The YAML type name used in error messages.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Null => "null",
-            Value::Bool(_) => "a boolean",
-            Value::Int(_) => "an integer",
-            Value::Float(_) => "a number",
-            Value::Str(_) => "a string",
-            Value::Seq(_) => "a list",
-            Value::Map(_) => "a mapping",
-            Value::Removed => "nothing",
-        }
-    }
-}
-
-impl Node {
-    /// Looks up a key in a mapping node.
-    pub fn get(&self, key: &str) -> Option<&Node> {
-        self.entry(key).map(|(_, v)| v)
-    }
-
-    /// The (key, value) pair of a mapping entry.
-    fn entry(&self, key: &str) -> Option<&(Node, Node)> {
-        match &self.value {
-            Value::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key)),
-            _ => None,
-        }
-    }
-
-    /// One step down a path.
-    fn child(&self, seg: &PathSeg) -> Option<&Node> {
-        match (seg, &self.value) {
-            (PathSeg::Key(k), _) => self.get(k),
-            (PathSeg::Index(i), Value::Seq(items)) => items.get(*i),
-            _ => None,
-        }
-    }
-
-    fn child_mut(&mut self, seg: &PathSeg) -> Option<&mut Node> {
-        match (seg, &mut self.value) {
-            (PathSeg::Key(k), Value::Map(entries)) => entries
-                .iter_mut()
-                .find(|(key, _)| matches!(&key.value, Value::Str(s) if s == k))
-                .map(|(_, v)| v),
-            (PathSeg::Index(i), Value::Seq(items)) => items.get_mut(*i),
-            _ => None,
-        }
-    }
-
-    /// The deepest node that exists along `path`.
-    fn deepest(&self, path: &[PathSeg]) -> (&Node, usize) {
-        let mut node = self;
-        for (depth, seg) in path.iter().enumerate() {
-            match node.child(seg) {
-                Some(n) => node = n,
-                None => return (node, depth),
-            }
-        }
-        (node, path.len())
-    }
-
-    /// The position of the node at a path, or of the deepest node that exists on it.
-    pub fn locate(&self, path: &[PathSeg]) -> Mark {
-        self.deepest(path).0.mark
-    }
-
-    /// The position of a key (not its value) at a path; falls back to [`Node::locate`].
-    pub fn locate_key(&self, path: &[PathSeg]) -> Mark {
-        let Some((last, parent)) = path.split_last() else {
-            return self.mark;
-        };
-        let (node, reached) = self.deepest(parent);
-        if reached < parent.len() {
-            return node.mark;
-        }
-        match last {
-            PathSeg::Key(k) => node
-                .entry(k)
-                .map_or_else(|| self.locate(path), |(key, _)| key.mark),
-            PathSeg::Index(_) => self.locate(path),
-        }
-    }
-
-    /// Marks the node at `path` as removed. Returns false when there is no such node.
-    pub fn remove(&mut self, path: &[PathSeg]) -> bool {
-        let mut node = self;
-        for seg in path {
-            match node.child_mut(seg) {
-                Some(n) => node = n,
-                None => return false,
-            }
-        }
-        if node.value == Value::Removed {
-            return false;
-        }
-        node.value = Value::Removed;
-        true
-    }
-}
-
-/// One step of a key path such as `tools.get_lead.url` or `vpc.subnet_ids[0]`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PathSeg {
-    Key(String),
-    Index(usize),
-}
-
-/// Renders a key path the way users write it: `tools.get_lead.url`, `vpc.subnet_ids[0]`.
-pub fn path_string(path: &[PathSeg]) -> String {
-    let mut out = String::new();
-    for seg in path {
-        match seg {
-            PathSeg::Key(k) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(k);
-            }
-            PathSeg::Index(i) => {
-                out.push('[');
-                out.push_str(&i.to_string());
-                out.push(']');
-            }
-        }
-    }
-    out
 }
 
 /// Why a document could not be loaded at all.
@@ -237,9 +65,9 @@ enum Item {
 impl<'a> Loader<'a> {
     fn next(&mut self) -> Result<(Event<'a>, Mark), LoadError> {
         match self.parser.next_event() {
-            Some(Ok((event, span))) => Ok((event, Mark::from_marker(&span.start))),
+            Some(Ok((event, span))) => Ok((event, mark_of(&span.start))),
             Some(Err(e)) => Err(LoadError {
-                mark: Mark::from_marker(e.marker()),
+                mark: mark_of(e.marker()),
                 message: format!("invalid YAML: {}", e.info()),
             }),
             None => Err(LoadError {

@@ -1,177 +1,31 @@
-//! serde deserialization from the located YAML tree, collecting every problem.
-//!
-//! serde stops at the first error. To report all problems in one run, [`from_node`]
-//! deserializes, records the error with its key path and position, marks the offending
-//! node as removed, and tries again, until the document deserializes or nothing more
-//! can be removed. Unknown keys never abort: the struct's own field list (which serde
-//! hands to `deserialize_struct`) filters them out and suggests the nearest valid key.
+//! The serde `Deserializer` over the located tree. Every error it returns carries
+//! the key path and position of the node that caused it; unknown keys go to a
+//! shared sink instead of failing, and a [`Value::Placeholder`] deserializes as an
+//! empty value of whatever type is asked for.
 
 use std::cell::RefCell;
-use std::fmt;
 
-use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
+use serde::de::{self, IntoDeserializer, Visitor};
 
-use crate::yaml::{Mark, Node, PathSeg, Value, path_string};
+use super::error::{DeError, suggest};
+use super::tree::{Mark, Node, PathSeg, Value, path_string};
 
-/// One problem found while reading agent.yaml into the model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeError {
-    pub path: Vec<PathSeg>,
-    pub mark: Mark,
-    pub message: String,
-    /// Missing-key errors are reported on the mapping that lacks the key; they are
-    /// dropped when the key was present but removed for an earlier error.
-    missing: Option<String>,
-    located: bool,
-}
-
-impl DeError {
-    /// The key whose absence this error reports, if it is a missing-key error.
-    pub fn missing_key(&self) -> Option<&str> {
-        self.missing.as_deref()
-    }
-}
-
-impl fmt::Display for DeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for DeError {}
-
-impl de::Error for DeError {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError {
-            path: Vec::new(),
-            mark: Mark::default(),
-            message: msg.to_string(),
-            missing: None,
-            located: false,
-        }
-    }
-
-    fn missing_field(field: &'static str) -> Self {
-        let mut e = DeError::custom(format!("missing required key `{field}`"));
-        e.missing = Some(field.to_string());
-        e
-    }
-
-    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
-        let mut msg = format!(
-            "`{variant}` is not one of {}",
-            expected
-                .iter()
-                .map(|v| format!("`{v}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        if let Some(s) = suggest(variant, expected) {
-            msg.push_str(&format!("; did you mean `{s}`?"));
-        }
-        DeError::custom(msg)
-    }
-
-    fn invalid_type(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
-        DeError::custom(format!("expected {exp}, found {}", describe(unexp)))
-    }
-
-    fn invalid_value(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
-        DeError::custom(format!("expected {exp}, found {}", describe(unexp)))
-    }
-}
-
-fn describe(unexp: de::Unexpected) -> String {
-    match unexp {
-        de::Unexpected::Str(s) => format!("the string `{s}`"),
-        de::Unexpected::Signed(i) => format!("the integer {i}"),
-        de::Unexpected::Unsigned(i) => format!("the integer {i}"),
-        de::Unexpected::Float(f) => format!("the number {f}"),
-        de::Unexpected::Bool(b) => format!("the boolean {b}"),
-        de::Unexpected::Unit => "nothing (null)".into(),
-        de::Unexpected::Seq => "a list".into(),
-        de::Unexpected::Map => "a mapping".into(),
-        other => other.to_string(),
-    }
-}
-
-/// Suggests the closest candidate to `got`, if one is close enough to be a typo.
-pub fn suggest<'a>(got: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let got_l = got.to_ascii_lowercase();
-    candidates
-        .iter()
-        .map(|c| {
-            (
-                c,
-                strsim::damerau_levenshtein(&got_l, &c.to_ascii_lowercase()),
-            )
-        })
-        .filter(|(c, d)| *d <= 2.max(c.len() / 3) && *d < c.len().max(got.len()))
-        .min_by_key(|(_, d)| *d)
-        .map(|(c, _)| *c)
-}
-
-/// Deserializes `T` from the tree, returning every problem found. A value comes
-/// back whenever one could be built (unknown keys skipped, bad optional values
-/// dropped), so later validation can still run and report its own findings.
-pub fn from_node<T: DeserializeOwned>(root: &Node) -> (Option<T>, Vec<DeError>) {
-    let mut tree = root.clone();
-    let mut errors: Vec<DeError> = Vec::new();
-    let mut removed: Vec<Vec<PathSeg>> = Vec::new();
-    // Each pass removes one node, so the loop is bounded by the node count; the cap is
-    // a second guard against a deserializer that keeps failing in the same place.
-    for _ in 0..500 {
-        let sink = RefCell::new(Vec::new());
-        let result = T::deserialize(NodeDe {
-            node: &tree,
-            path: Vec::new(),
-            sink: &sink,
-        });
-        for w in sink.into_inner() {
-            if !errors.contains(&w) {
-                errors.push(w);
-            }
-        }
-        match result {
-            Ok(v) => return (Some(v), errors),
-            Err(e) => {
-                let was_removed = e.missing.as_ref().is_some_and(|field| {
-                    let mut p = e.path.clone();
-                    p.push(PathSeg::Key(field.clone()));
-                    removed.contains(&p)
-                });
-                if !was_removed && !errors.contains(&e) {
-                    errors.push(e.clone());
-                }
-                // Remove the failing node (for a missing key: the mapping that lacks it).
-                // The root itself is never removed: that would only produce noise.
-                let mut path = e.path.clone();
-                loop {
-                    if path.is_empty() {
-                        if errors.is_empty() {
-                            errors.push(e);
-                        }
-                        return (None, errors);
-                    }
-                    if tree.remove(&path) {
-                        removed.push(path);
-                        break;
-                    }
-                    path.pop();
-                }
-            }
-        }
-    }
-    (None, errors)
-}
-
-struct NodeDe<'a> {
+pub(super) struct NodeDe<'a> {
     node: &'a Node,
     path: Vec<PathSeg>,
     sink: &'a RefCell<Vec<DeError>>,
 }
 
-impl NodeDe<'_> {
+impl<'a> NodeDe<'a> {
+    /// A deserializer for the whole tree, collecting unknown keys into `sink`.
+    pub(super) fn root(node: &'a Node, sink: &'a RefCell<Vec<DeError>>) -> NodeDe<'a> {
+        NodeDe {
+            node,
+            path: Vec::new(),
+            sink,
+        }
+    }
+
     fn error(&self, message: String) -> DeError {
         DeError {
             path: self.path.clone(),
@@ -189,6 +43,27 @@ impl NodeDe<'_> {
             e.located = true;
         }
         e
+    }
+
+    /// A mapping, read as a struct (with its field list) or as a map.
+    fn mapping<'de, V: Visitor<'de>>(
+        self,
+        fields: Option<&'static [&'static str]>,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        let entries: &[(Node, Node)] = match &self.node.value {
+            Value::Map(entries) => entries,
+            Value::Placeholder => &[],
+            _ => return Err(self.wrong_type("a mapping")),
+        };
+        let access = MapAccess {
+            entries,
+            index: 0,
+            path: &self.path,
+            sink: self.sink,
+            fields,
+        };
+        visitor.visit_map(access).map_err(|e| self.locate(e))
     }
 
     fn wrong_type(&self, expected: &str) -> DeError {
@@ -217,6 +92,7 @@ macro_rules! int_method {
     ($method:ident, $visit:ident, $ty:ty, $name:literal) => {
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
             match &self.node.value {
+                Value::Placeholder => visitor.$visit(<$ty>::default()).map_err(|e| self.locate(e)),
                 Value::Int(i) => match <$ty>::try_from(*i) {
                     Ok(v) => visitor.$visit(v).map_err(|e| self.locate(e)),
                     Err(_) => Err(self.error(format!("{i} is out of range for {}", $name))),
@@ -232,7 +108,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let r = match &self.node.value {
-            Value::Null | Value::Removed => visitor.visit_unit(),
+            Value::Null | Value::Removed | Value::Placeholder => visitor.visit_unit(),
             Value::Bool(b) => visitor.visit_bool(*b),
             Value::Int(i) => visitor.visit_i64(*i),
             Value::Float(f) => visitor.visit_f64(*f),
@@ -246,6 +122,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.value {
             Value::Bool(b) => visitor.visit_bool(*b).map_err(|e| self.locate(e)),
+            Value::Placeholder => visitor.visit_bool(false).map_err(|e| self.locate(e)),
             _ => Err(self.wrong_type("true or false")),
         }
     }
@@ -282,6 +159,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
         let r = match &self.node.value {
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Int(i) => visitor.visit_f64(*i as f64),
+            Value::Placeholder => visitor.visit_f64(0.0),
             _ => return Err(self.wrong_type("a number")),
         };
         r.map_err(|e| self.locate(e))
@@ -294,6 +172,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.value {
             Value::Str(s) => visitor.visit_str(s).map_err(|e| self.locate(e)),
+            Value::Placeholder => visitor.visit_str("").map_err(|e| self.locate(e)),
             _ => Err(self.wrong_type("text")),
         }
     }
@@ -312,7 +191,9 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.value {
-            Value::Null | Value::Removed => visitor.visit_none().map_err(|e| self.locate(e)),
+            Value::Null | Value::Removed | Value::Placeholder => {
+                visitor.visit_none().map_err(|e| self.locate(e))
+            }
             _ => {
                 let r = visitor.visit_some(NodeDe {
                     node: self.node,
@@ -326,7 +207,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match &self.node.value {
-            Value::Null => visitor.visit_unit().map_err(|e| self.locate(e)),
+            Value::Null | Value::Placeholder => visitor.visit_unit().map_err(|e| self.locate(e)),
             _ => Err(self.wrong_type("null")),
         }
     }
@@ -354,18 +235,18 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match &self.node.value {
-            Value::Seq(items) => {
-                let access = SeqAccess {
-                    items,
-                    index: 0,
-                    path: &self.path,
-                    sink: self.sink,
-                };
-                visitor.visit_seq(access).map_err(|e| self.locate(e))
-            }
-            _ => Err(self.wrong_type("a list")),
-        }
+        let items: &[Node] = match &self.node.value {
+            Value::Seq(items) => items,
+            Value::Placeholder => &[],
+            _ => return Err(self.wrong_type("a list")),
+        };
+        let access = SeqAccess {
+            items,
+            index: 0,
+            path: &self.path,
+            sink: self.sink,
+        };
+        visitor.visit_seq(access).map_err(|e| self.locate(e))
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(
@@ -386,19 +267,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match &self.node.value {
-            Value::Map(entries) => {
-                let access = MapAccess {
-                    entries,
-                    index: 0,
-                    path: &self.path,
-                    sink: self.sink,
-                    fields: None,
-                };
-                visitor.visit_map(access).map_err(|e| self.locate(e))
-            }
-            _ => Err(self.wrong_type("a mapping")),
-        }
+        self.mapping(None, visitor)
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -407,19 +276,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        match &self.node.value {
-            Value::Map(entries) => {
-                let access = MapAccess {
-                    entries,
-                    index: 0,
-                    path: &self.path,
-                    sink: self.sink,
-                    fields: Some(fields),
-                };
-                visitor.visit_map(access).map_err(|e| self.locate(e))
-            }
-            _ => Err(self.wrong_type("a mapping")),
-        }
+        self.mapping(Some(fields), visitor)
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -432,6 +289,10 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
             Value::Str(s) => visitor
                 .visit_enum(s.as_str().into_deserializer())
                 .map_err(|e: DeError| self.locate(e)),
+            // No variant is a neutral stand-in; the caller drops the enclosing mapping.
+            Value::Placeholder => {
+                Err(self.error("no value to stand in for a missing choice".into()))
+            }
             _ => Err(self.wrong_type("one of the listed words")),
         }
     }
@@ -574,74 +435,5 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_> {
         };
         seed.deserialize(de)
             .map_err(|e| locate(e, path, value.mark))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::yaml::load;
-    use serde::Deserialize;
-
-    #[derive(Debug, Deserialize)]
-    #[allow(dead_code)]
-    struct Inner {
-        size: u32,
-        name: String,
-    }
-
-    #[derive(Debug, Deserialize)]
-    #[allow(dead_code)]
-    struct Outer {
-        inner: Inner,
-        list: Vec<u8>,
-        #[serde(default)]
-        flag: bool,
-    }
-
-    #[test]
-    fn collects_every_problem_with_positions() {
-        let doc = "inner:\n  size: big\n  nmae: x\nlist: [1, 300, 2]\nflag: yes\nextra: 1\n";
-        let errs = from_node::<Outer>(&load(doc).unwrap()).1;
-        let shown: Vec<String> = errs
-            .iter()
-            .map(|e| format!("{} {} {}", e.mark, path_string(&e.path), e.message))
-            .collect();
-        assert!(
-            shown.contains(
-                &"2:9 inner.size expected a whole number (0 or more), found the string `big`"
-                    .to_string()
-            ),
-            "{shown:#?}"
-        );
-        assert!(
-            shown.contains(
-                &"3:3 inner.nmae unknown key `nmae` in `inner`; did you mean `name`?".to_string()
-            ),
-            "{shown:#?}"
-        );
-        assert!(
-            shown.contains(
-                &"4:11 list[1] 300 is out of range for a whole number from 0 to 255".to_string()
-            ),
-            "{shown:#?}"
-        );
-        assert!(
-            shown.contains(&"5:7 flag expected true or false, found the string `yes`".to_string()),
-            "{shown:#?}"
-        );
-        assert!(
-            shown.iter().any(|s| s.starts_with("6:1 extra unknown key")),
-            "{shown:#?}"
-        );
-    }
-
-    #[test]
-    fn suggestions_are_close_matches_only() {
-        assert_eq!(
-            suggest("memroy_mb", &["memory_mb", "timeout_s"]),
-            Some("memory_mb")
-        );
-        assert_eq!(suggest("zzz", &["memory_mb", "timeout_s"]), None);
     }
 }

@@ -1,0 +1,110 @@
+//! The data-plane contract between the function and the provisioner: the keys and
+//! attributes of the tables and the body of a queued job. claw creates the tables
+//! with these keys (and TTL on [`TTL_ATTR`]); agent-fn reads and writes items and
+//! messages of this shape. One definition, so renaming a key cannot make the two
+//! disagree while both still compile.
+
+use serde::{Deserialize, Serialize};
+
+/// Partition key (string) of the jobs table `{app}-{stage}-jobs` (async mode).
+pub const JOBS_KEY: &str = "job_id";
+/// Partition key (string) of the sessions table (`sessions.table`).
+pub const SESSIONS_KEY: &str = "session_id";
+/// The attribute both tables expire items by (DynamoDB TTL, epoch seconds).
+pub const TTL_ATTR: &str = "ttl";
+/// How long a job's result stays readable after its last update.
+pub const JOB_TTL_DAYS: u64 = 7;
+
+/// Attributes of a job record, besides [`JOBS_KEY`] and [`TTL_ATTR`].
+pub mod job {
+    /// A [`super::JobStatus`], as its name.
+    pub const STATUS: &str = "status";
+    /// The agent that runs the job.
+    pub const AGENT: &str = "agent";
+    /// Epoch seconds.
+    pub const CREATED_AT: &str = "created_at";
+    /// Epoch seconds.
+    pub const UPDATED_AT: &str = "updated_at";
+    /// The answer, as a JSON string (when done).
+    pub const RESULT: &str = "result";
+    /// The public error message (when failed).
+    pub const ERROR: &str = "error";
+}
+
+/// Attributes of a session record, besides [`SESSIONS_KEY`] and [`TTL_ATTR`].
+pub mod session {
+    /// The conversation, a JSON string.
+    pub const HISTORY: &str = "history";
+    /// Incremented on every write; writes are conditional on the version read.
+    pub const VERSION: &str = "version";
+    /// Epoch seconds.
+    pub const UPDATED_AT: &str = "updated_at";
+}
+
+/// Where a job is, as stored in [`job::STATUS`] and shown by `GET /jobs/{id}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Recorded and sent to the queue.
+    Queued,
+    /// A queue consumer has started it.
+    Running,
+    /// Finished with an answer.
+    Done,
+    /// Finished with an error.
+    Failed,
+}
+
+impl JobStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+        }
+    }
+}
+
+/// The body of one SQS message on the jobs queue: `POST /jobs` sends it, the
+/// queue's event source mapping delivers it back to the function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobMessage {
+    pub job_id: String,
+    pub agent: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_stored_by_their_names() {
+        for s in [
+            JobStatus::Queued,
+            JobStatus::Running,
+            JobStatus::Done,
+            JobStatus::Failed,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
+
+    #[test]
+    fn job_messages_keep_their_shape() {
+        let m = JobMessage {
+            job_id: "j1".into(),
+            agent: "a".into(),
+            message: "hi".into(),
+            session_id: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"job_id":"j1","agent":"a","message":"hi"}"#
+        );
+    }
+}

@@ -1,0 +1,120 @@
+//! The `agents` and `tools` sections: names, references between them, and each
+//! tool's keys for its kind (the kinds' own rules are in `crate::tools`).
+
+use std::collections::BTreeSet;
+
+use super::check::{Check, key, p};
+use crate::names::Names;
+use crate::rules::is_name;
+use crate::tools;
+use crate::yaml::{PathSeg, suggest};
+
+pub(super) fn agents(c: &mut Check) {
+    let cfg = c.config;
+    if cfg.agents.is_empty() {
+        c.error(p(&["agents"]), "define at least one agent");
+    }
+    let tool_names: Vec<&str> = cfg.tools.keys().map(|s| s.as_str()).collect();
+    for (name, agent) in &cfg.agents {
+        if !is_name(name, 64) {
+            c.key_error(
+                p(&["agents", name]),
+                format!("`{name}` is not a valid agent name (1-64 of letters, digits, `_`, `-`)"),
+            );
+        }
+        if agent.system.trim().is_empty() {
+            c.error(p(&["agents", name, "system"]), "the system prompt is empty");
+        }
+        let mut seen = BTreeSet::new();
+        for (i, tool) in agent.tools.iter().enumerate() {
+            let mut path = p(&["agents", name, "tools"]);
+            path.push(PathSeg::Index(i));
+            if !seen.insert(tool) {
+                c.error(path, format!("`{tool}` is listed twice"));
+            } else if !cfg.tools.contains_key(tool) {
+                let mut m = format!("no tool named `{tool}` is defined under `tools:`");
+                if let Some(s) = suggest(tool, &tool_names) {
+                    m.push_str(&format!("; did you mean `{s}`?"));
+                }
+                c.error(path, m);
+            }
+        }
+    }
+}
+
+pub(super) fn tools(c: &mut Check) {
+    let cfg = c.config;
+    let own_function = Names::new(cfg).function;
+    for (name, tool) in &cfg.tools {
+        let base = |more: &[&str]| {
+            let mut v = p(&["tools", name]);
+            v.extend(more.iter().map(|k| key(k)));
+            v
+        };
+        if !is_name(name, 64) {
+            c.key_error(
+                base(&[]),
+                format!("`{name}` is not a valid tool name: Anthropic requires 1-64 of letters, digits, `_`, `-`"),
+            );
+        }
+        if tool.description.trim().is_empty() {
+            c.error(
+                base(&["description"]),
+                "the description is empty; the model needs it to choose the tool",
+            );
+        }
+        let (required, optional) = tools::kind_keys(tool.kind);
+        let set = tools::keys_set(tool);
+        for r in required {
+            if !set.iter().any(|s| s == r) {
+                c.key_error(
+                    base(&[]),
+                    format!(
+                        "missing required key `{r}` for a `{}` tool",
+                        tool.kind.name()
+                    ),
+                );
+            }
+        }
+        for s in &set {
+            if !required.contains(&s.as_str()) && !optional.contains(&s.as_str()) {
+                c.key_error(
+                    base(&[s]),
+                    format!(
+                        "`{s}` does not apply to a `{}` tool (it takes: {})",
+                        tool.kind.name(),
+                        required
+                            .iter()
+                            .chain(optional.iter())
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+        }
+        if let Some(schema) = &tool.input_schema {
+            let is_object_schema = schema
+                .as_object()
+                .is_some_and(|o| o.get("type").and_then(|t| t.as_str()) == Some("object"));
+            if !is_object_schema {
+                c.error(
+                    base(&["input_schema"]),
+                    "must be a JSON Schema for an object: a mapping with `type: object`",
+                );
+            }
+        }
+        let cx = tools::Context {
+            function_timeout_s: cfg.function.timeout_s,
+            own_function: &own_function,
+        };
+        for problem in tools::check(tool, &cx) {
+            let path = base(&problem.keys);
+            if problem.warning {
+                c.warn(path, problem.message);
+            } else {
+                c.error(path, problem.message);
+            }
+        }
+    }
+}

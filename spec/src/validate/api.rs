@@ -1,0 +1,129 @@
+//! The `api` section: routes, authorization and throttling.
+
+use std::collections::BTreeSet;
+
+use super::check::{Check, p};
+use crate::model::{ApiAuth, ApiMode};
+use crate::rules::is_name;
+use crate::yaml::{PathSeg, suggest};
+
+/// Checks a route `METHOD /path`; returns the problem, if any.
+pub fn route_problem(route: &str) -> Option<String> {
+    let Some((method, path)) = route.split_once(' ') else {
+        return Some(format!(
+            "`{route}` is not a route: write `METHOD /path`, such as `POST /agents/{{agent}}`"
+        ));
+    };
+    const METHODS: &[&str] = &[
+        "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
+    ];
+    if !METHODS.contains(&method) {
+        let mut m = format!("`{method}` is not an HTTP method ({})", METHODS.join(", "));
+        if let Some(s) = suggest(method, METHODS) {
+            m.push_str(&format!("; did you mean `{s}`?"));
+        }
+        return Some(m);
+    }
+    if !path.starts_with('/') || path.contains(' ') {
+        return Some(format!(
+            "the path `{path}` must start with `/` and contain no spaces"
+        ));
+    }
+    if path.len() > 1 && path.ends_with('/') {
+        return Some(format!("the path `{path}` must not end with `/`"));
+    }
+    for seg in path.split('/').skip(1) {
+        if path == "/" {
+            break;
+        }
+        let ok = if let Some(inner) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            let inner = inner.strip_suffix('+').unwrap_or(inner);
+            is_name(inner, 64)
+        } else {
+            !seg.is_empty()
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        };
+        if !ok {
+            return Some(format!(
+                "the path segment `{seg}` is not allowed: use letters, digits, `-._~`, or `{{name}}`"
+            ));
+        }
+    }
+    None
+}
+
+pub(super) fn api(c: &mut Check) {
+    let cfg = c.config;
+    let a = &cfg.api;
+    if a.routes.is_empty() && a.mode == ApiMode::Sync {
+        c.error(
+            p(&["api", "routes"]),
+            "list at least one route, such as `POST /agents/{agent}`",
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for (i, route) in a.routes.iter().enumerate() {
+        let mut path = p(&["api", "routes"]);
+        path.push(PathSeg::Index(i));
+        if let Some(problem) = route_problem(route) {
+            c.error(path, problem);
+        } else if !seen.insert(route.as_str()) {
+            c.error(path, format!("`{route}` is listed twice"));
+        } else if a.mode == ApiMode::Sync && crate::model::ASYNC_ROUTES.contains(&route.as_str()) {
+            c.error(path, format!("`{route}` is reserved for `api.mode: async`"));
+        }
+    }
+    match (a.auth, &a.jwt) {
+        (ApiAuth::Jwt, None) => c.key_error(
+            p(&["api"]),
+            "`auth: jwt` needs a `jwt:` block with `issuer` and `audience`",
+        ),
+        (ApiAuth::Jwt, Some(j)) => {
+            if !j.issuer.starts_with("https://") {
+                c.error(
+                    p(&["api", "jwt", "issuer"]),
+                    "the issuer must be an `https://` URL",
+                );
+            }
+            if j.audience.is_empty() {
+                c.error(p(&["api", "jwt", "audience"]), "list at least one audience");
+            }
+        }
+        (_, Some(_)) => c.key_error(p(&["api", "jwt"]), "`jwt` applies only with `auth: jwt`"),
+        _ => {}
+    }
+    if a.auth == ApiAuth::None {
+        c.warn(
+            p(&["api", "auth"]),
+            "the API is open to anyone on the internet; every request may spend model tokens",
+        );
+    }
+    if !(a.throttle.rate > 0.0 && a.throttle.rate <= 10_000.0) {
+        c.error(
+            p(&["api", "throttle", "rate"]),
+            format!(
+                "must be above 0 and at most 10000, found {}",
+                a.throttle.rate
+            ),
+        );
+    }
+    c.range(
+        p(&["api", "throttle", "burst"]),
+        a.throttle.burst.into(),
+        1,
+        5000,
+        "",
+    );
+    if a.mode == ApiMode::Sync && cfg.function.timeout_s > 30 {
+        c.warn(
+            p(&["function", "timeout_s"]),
+            format!(
+                "API Gateway stops waiting after 30 s, but the function may run {} s; \
+                 long agents should use `api.mode: async`",
+                cfg.function.timeout_s
+            ),
+        );
+    }
+}
