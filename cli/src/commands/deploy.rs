@@ -7,10 +7,11 @@ use std::time::Instant;
 use anyhow::Context as _;
 use claw_spec::Config;
 
-use crate::aws::progress::Progress;
-use crate::aws::stack::{self, Code, Outcome};
+use crate::aws::progress::ApplyProgress;
+use crate::aws::stack::{self, DeployOutcome};
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::package::Code;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Approval {
@@ -123,7 +124,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
         if !json {
             println!("No changes.");
         }
-        Outcome {
+        DeployOutcome {
             endpoint: live
                 .api
                 .ours
@@ -177,7 +178,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
         if !json {
             println!("\nApplying:");
         }
-        let progress = Progress::new(json);
+        let progress = ApplyProgress::new(json);
         let applied = stack::apply(&aws, &target, &live, &plan, &progress).await;
         // A lock that cannot be released now goes stale after its heartbeat stops;
         // the apply error, if any, is the one to report.

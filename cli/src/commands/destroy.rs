@@ -3,8 +3,9 @@
 use std::io::IsTerminal as _;
 
 use crate::aws::Aws;
-use crate::aws::progress::Progress;
-use crate::aws::stack::{self, DestroyOptions, Target};
+use crate::aws::progress::ApplyProgress;
+use crate::aws::stack::{self, DestroyOptions};
+use crate::aws::target::Target;
 use crate::context::Context;
 use crate::exit::Exit;
 
@@ -88,7 +89,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
             include_data: args.include_data,
         },
     );
-    let progress = Progress::new(json);
+    let progress = ApplyProgress::new(json);
     if let Err(e) = stack::destroy(&aws, &target, &live, &plan, &progress).await {
         let _ = lock.release().await;
         return Err(e.context("destroy stopped part-way; run `claw destroy` again to finish"));

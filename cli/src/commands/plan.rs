@@ -2,10 +2,12 @@
 
 use std::path::PathBuf;
 
-use crate::aws::stack::{self, Code, Target};
+use crate::aws::stack;
+use crate::aws::target::Target;
 use crate::aws::{Aws, plan::Plan};
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::package::Code;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

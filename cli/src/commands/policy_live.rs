@@ -8,8 +8,9 @@ use claw_spec::iam::PolicyDocument;
 use claw_spec::policy::{self, Kind};
 use claw_spec::policy_diff::{self, Change};
 
-use crate::aws::stack::Target;
-use crate::aws::{Aws, api, boundary, permissions, role};
+use crate::aws::Aws;
+use crate::aws::resources::{api, boundary, permissions, role};
+use crate::aws::target::Target;
 use crate::commands::policy::report_diff;
 use crate::context::Context;
 use crate::exit::Exit;
@@ -152,6 +153,7 @@ mod tests {
     fn perms(t: &Target) -> permissions::Live {
         permissions::Live {
             statements: policy::invoke(&t.config, &t.names, "abc123").statement,
+            api_id: None,
         }
     }
 

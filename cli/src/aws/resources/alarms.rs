@@ -21,10 +21,13 @@ use aws_sdk_cloudwatch::types::{
     ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, Statistic,
 };
 
-use super::plan::{Action, FieldChange, Kind, Plan, ResourceChange, TagDiff};
-use super::progress::{Progress, step};
-use super::stack::Target;
-use super::{Aws, AwsResultExt, is_ours};
+use super::{Ctx, DestroyOptions};
+use crate::aws::Aws;
+use crate::aws::error::AwsResultExt;
+use crate::aws::ownership::{foreign_blocker, is_ours, untagged_note};
+use crate::aws::plan::{Action, Changed, Plan, ResourceChange, ResourceKind, TagDiff, update_of};
+use crate::aws::progress::step;
+use crate::aws::target::Target;
 
 /// The EMF namespace and metric the function writes its token counts to.
 pub const TOKENS_NAMESPACE: &str = "claw";
@@ -43,7 +46,7 @@ pub const SUFFIXES: &[&str] = &[
 ];
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Spec {
+pub struct Desired {
     pub name: String,
     pub namespace: String,
     pub metric: String,
@@ -65,18 +68,18 @@ pub struct Spec {
 #[derive(Debug, Clone)]
 pub struct Live {
     pub arn: String,
-    pub spec: Spec,
+    pub spec: Desired,
     pub tags: BTreeMap<String, String>,
 }
 
-pub fn desired(t: &Target) -> Vec<Spec> {
+pub fn desired(t: &Target) -> Vec<Desired> {
     let a = &t.config.alarms;
     let f = &t.names.function;
     let p = &t.names.alarm_prefix;
     let fn_dims: BTreeMap<String, String> = [("FunctionName".to_string(), f.clone())].into();
     let actions: Vec<String> = a.notify.iter().cloned().collect();
     let lambda =
-        |suffix: &str, metric: &str, stat: &str, threshold: f64, cmp: &str, desc: String| Spec {
+        |suffix: &str, metric: &str, stat: &str, threshold: f64, cmp: &str, desc: String| Desired {
             name: format!("{p}{suffix}"),
             namespace: "AWS/Lambda".into(),
             metric: metric.into(),
@@ -136,7 +139,7 @@ pub fn desired(t: &Target) -> Vec<Spec> {
         ));
     }
     if let Some(n) = a.output_tokens_per_hour {
-        out.push(Spec {
+        out.push(Desired {
             name: format!("{p}output-tokens-per-hour"),
             namespace: TOKENS_NAMESPACE.into(),
             metric: TOKENS_METRIC.into(),
@@ -162,7 +165,7 @@ pub fn desired(t: &Target) -> Vec<Spec> {
 }
 
 /// Reads every alarm with one of claw's names; returns them by name.
-pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<BTreeMap<String, Live>> {
+pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
     let names: Vec<String> = SUFFIXES
         .iter()
         .map(|s| format!("{}{s}", t.names.alarm_prefix))
@@ -229,7 +232,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<BTreeMap<String, Live
         per_agent.sort();
         anyhow::Ok(Live {
             arn,
-            spec: Spec {
+            spec: Desired {
                 name: name.clone(),
                 namespace,
                 metric,
@@ -265,35 +268,75 @@ fn num(x: f64) -> String {
     }
 }
 
-pub fn spec_diff(live: &Spec, want: &Spec) -> Vec<FieldChange> {
+/// An alarm's updatable attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Threshold,
+    Comparison,
+    Statistic,
+    Period,
+    EvaluationPeriods,
+    Metric,
+    TreatMissing,
+    Actions,
+    Description,
+    Tags,
+}
+
+impl crate::aws::plan::Field for Field {
+    fn label(&self) -> String {
+        match self {
+            Field::Threshold => "threshold",
+            Field::Comparison => "comparison",
+            Field::Statistic => "statistic",
+            Field::Period => "period_s",
+            Field::EvaluationPeriods => "evaluation_periods",
+            Field::Metric => "metric",
+            Field::TreatMissing => "treat_missing_data",
+            Field::Actions => "actions",
+            Field::Description => "description",
+            Field::Tags => "tags",
+        }
+        .into()
+    }
+}
+
+/// What an update of a live alarm changes.
+pub fn changes(t: &Target, l: &Live, want: &Desired) -> Vec<Changed<Field>> {
+    let mut out = spec_changes(&l.spec, want);
+    out.extend(Changed::tags(Field::Tags, &l.tags, &t.tags));
+    out
+}
+
+pub fn spec_changes(live: &Desired, want: &Desired) -> Vec<Changed<Field>> {
     let mut out = Vec::new();
     if live.threshold != want.threshold {
-        out.push(FieldChange::new(
-            "threshold",
+        out.push(Changed::new(
+            Field::Threshold,
             num(live.threshold),
             num(want.threshold),
         ));
     }
     if live.comparison != want.comparison {
-        out.push(FieldChange::new(
-            "comparison",
+        out.push(Changed::new(
+            Field::Comparison,
             &live.comparison,
             &want.comparison,
         ));
     }
     if live.statistic != want.statistic {
-        out.push(FieldChange::new(
-            "statistic",
+        out.push(Changed::new(
+            Field::Statistic,
             &live.statistic,
             &want.statistic,
         ));
     }
     if live.period != want.period {
-        out.push(FieldChange::new("period_s", live.period, want.period));
+        out.push(Changed::new(Field::Period, live.period, want.period));
     }
     if live.evaluation_periods != want.evaluation_periods {
-        out.push(FieldChange::new(
-            "evaluation_periods",
+        out.push(Changed::new(
+            Field::EvaluationPeriods,
             live.evaluation_periods,
             want.evaluation_periods,
         ));
@@ -303,7 +346,7 @@ pub fn spec_diff(live: &Spec, want: &Spec) -> Vec<FieldChange> {
         || live.dimensions != want.dimensions
         || live.per_agent != want.per_agent
     {
-        let show = |s: &Spec| {
+        let show = |s: &Desired| {
             let dims: Vec<String> = s
                 .dimensions
                 .iter()
@@ -315,11 +358,11 @@ pub fn spec_diff(live: &Spec, want: &Spec) -> Vec<FieldChange> {
             }
             out
         };
-        out.push(FieldChange::new("metric", show(live), show(want)));
+        out.push(Changed::new(Field::Metric, show(live), show(want)));
     }
     if live.treat_missing != want.treat_missing {
-        out.push(FieldChange::new(
-            "treat_missing_data",
+        out.push(Changed::new(
+            Field::TreatMissing,
             &live.treat_missing,
             &want.treat_missing,
         ));
@@ -332,20 +375,23 @@ pub fn spec_diff(live: &Spec, want: &Spec) -> Vec<FieldChange> {
                 a.join(",")
             }
         };
-        out.push(FieldChange::new(
-            "actions",
+        out.push(Changed::new(
+            Field::Actions,
             show(&live.actions),
             show(&want.actions),
         ));
     }
     // The description follows from the fields above; on its own it means a hand edit.
     if out.is_empty() && live.description != want.description {
-        out.push(FieldChange::new("description", "(edited)", "(claw's)"));
+        out.push(Changed::new(Field::Description, "(edited)", "(claw's)"));
     }
     out
 }
 
-pub fn plan(t: &Target, live: &BTreeMap<String, Live>, plan: &mut Plan) {
+/// Every alarm with one of claw's names, by name.
+pub type Found = BTreeMap<String, Live>;
+
+pub fn plan(t: &Target, live: &Found, plan: &mut Plan) {
     let want = desired(t);
     for spec in &want {
         if spec.per_agent.len() + 1 > MAX_ALARM_METRICS {
@@ -357,20 +403,20 @@ pub fn plan(t: &Target, live: &BTreeMap<String, Live>, plan: &mut Plan) {
             continue;
         }
         match live.get(&spec.name) {
-            None => plan.push(ResourceChange::new(Kind::Alarm, &spec.name, Action::Create)),
-            Some(l) if !is_ours(&l.tags, &t.config) => plan.blockers.push(format!(
-                "CloudWatch alarm {} exists but is not tagged claw:app={} claw:stage={}; claw does not touch resources it did not create (delete or rename it)",
-                l.spec.name, t.config.app, t.config.stage
+            None => plan.push(ResourceChange::new(
+                ResourceKind::Alarm,
+                &spec.name,
+                Action::Create,
             )),
-            Some(l) => {
-                let mut fields = spec_diff(&l.spec, spec);
-                fields.extend(TagDiff::field(&l.tags, &t.tags));
-                plan.push(ResourceChange::new(
-                    Kind::Alarm,
-                    &spec.name,
-                    Action::update(fields),
-                ));
-            }
+            Some(l) if !is_ours(&l.tags, &t.config) => plan.blockers.push(foreign_blocker(
+                &format!("CloudWatch alarm {} exists", l.spec.name),
+                &t.config,
+            )),
+            Some(l) => plan.push(ResourceChange::new(
+                ResourceKind::Alarm,
+                &spec.name,
+                update_of(&changes(t, l, spec)),
+            )),
         }
     }
     for (name, l) in live {
@@ -378,7 +424,11 @@ pub fn plan(t: &Target, live: &BTreeMap<String, Live>, plan: &mut Plan) {
             continue;
         }
         if is_ours(&l.tags, &t.config) {
-            plan.push(ResourceChange::new(Kind::Alarm, name, Action::Delete));
+            plan.push(ResourceChange::new(
+                ResourceKind::Alarm,
+                name,
+                Action::Delete,
+            ));
         }
     }
 }
@@ -390,7 +440,7 @@ fn dims(d: &BTreeMap<String, String>) -> Vec<Dimension> {
 }
 
 /// The queries of a metric-math alarm: one Sum per agent, and their SUM.
-fn agent_queries(s: &Spec) -> Vec<MetricDataQuery> {
+fn agent_queries(s: &Desired) -> Vec<MetricDataQuery> {
     let mut out: Vec<MetricDataQuery> = s
         .per_agent
         .iter()
@@ -429,7 +479,7 @@ fn agent_queries(s: &Spec) -> Vec<MetricDataQuery> {
     out
 }
 
-async fn put(aws: &Aws, t: &Target, s: &Spec) -> anyhow::Result<()> {
+async fn put(aws: &Aws, t: &Target, s: &Desired) -> anyhow::Result<()> {
     let mut req = aws
         .cloudwatch
         .put_metric_alarm()
@@ -471,32 +521,44 @@ async fn put(aws: &Aws, t: &Target, s: &Spec) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn apply(
-    aws: &Aws,
-    t: &Target,
-    live: &BTreeMap<String, Live>,
-    plan: &Plan,
-    progress: &Progress,
-) -> anyhow::Result<()> {
+/// Creates and updates alarms, and deletes the ones the config no longer wants.
+pub async fn apply(cx: &Ctx<'_>, live: &Found, plan: &Plan) -> anyhow::Result<()> {
+    let (aws, t, progress) = (cx.aws, cx.target, cx.progress);
     let want = desired(t);
     let work = plan
-        .of_kind(Kind::Alarm)
+        .of_kind(ResourceKind::Alarm)
         .filter(|c| c.action != Action::NoChange)
         .map(|c| {
             let spec = want.iter().find(|s| s.name == c.name);
             let l = live.get(&c.name);
             async move {
-                let what = format!("{} {}", Kind::Alarm.label(), c.name);
+                let what = format!("{} {}", ResourceKind::Alarm.label(), c.name);
                 match (&c.action, spec) {
                     (Action::Create, Some(s)) => {
                         step(progress, "creating", "created", &what, put(aws, t, s)).await
                     }
-                    (Action::Update { fields }, Some(s)) => {
+                    (Action::Update { .. }, Some(s)) => {
                         step(progress, "updating", "updated", &what, async {
-                            if fields.iter().any(|f| f.field != "tags") {
+                            let (mut alarm, mut tags) = (false, false);
+                            for c in l.map(|l| changes(t, l, s)).unwrap_or_default() {
+                                match c.field {
+                                    // PutMetricAlarm sets every attribute at once.
+                                    Field::Threshold
+                                    | Field::Comparison
+                                    | Field::Statistic
+                                    | Field::Period
+                                    | Field::EvaluationPeriods
+                                    | Field::Metric
+                                    | Field::TreatMissing
+                                    | Field::Actions
+                                    | Field::Description => alarm = true,
+                                    Field::Tags => tags = true,
+                                }
+                            }
+                            if alarm {
                                 put(aws, t, s).await?;
                             }
-                            if let Some(l) = l {
+                            if let Some(l) = l.filter(|_| tags) {
                                 let d = TagDiff::between(&l.tags, &t.tags);
                                 if !d.set.is_empty() {
                                     aws.cloudwatch
@@ -537,7 +599,7 @@ pub async fn apply(
                             "deleting",
                             "deleted",
                             &what,
-                            delete(aws, std::slice::from_ref(&c.name)),
+                            delete_alarms(aws, std::slice::from_ref(&c.name)),
                         )
                         .await
                     }
@@ -549,7 +611,41 @@ pub async fn apply(
     Ok(())
 }
 
-pub async fn delete(aws: &Aws, names: &[String]) -> anyhow::Result<()> {
+pub fn plan_destroy(t: &Target, live: &Found, _: DestroyOptions, p: &mut Plan) {
+    for (name, a) in live {
+        if is_ours(&a.tags, &t.config) {
+            p.push(ResourceChange::new(
+                ResourceKind::Alarm,
+                name,
+                Action::Delete,
+            ));
+        } else {
+            p.notes
+                .push(untagged_note(&format!("alarm {name}"), &t.config));
+        }
+    }
+}
+
+/// Deletes every alarm the plan lists, in one call.
+pub async fn delete(cx: &Ctx<'_>, _: &Found, plan: &Plan) -> anyhow::Result<()> {
+    let names: Vec<String> = plan
+        .of_kind(ResourceKind::Alarm)
+        .map(|c| c.name.clone())
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    step(
+        cx.progress,
+        "deleting",
+        "deleted",
+        &format!("alarms {}", names.join(", ")),
+        delete_alarms(cx.aws, &names),
+    )
+    .await
+}
+
+async fn delete_alarms(aws: &Aws, names: &[String]) -> anyhow::Result<()> {
     if names.is_empty() {
         return Ok(());
     }

@@ -6,16 +6,19 @@
 //! not), removes its own statements that are no longer wanted, and reports every
 //! other statement as drift, removed only after approval.
 
-use claw_spec::Names;
 use claw_spec::iam::{PolicyDocument, Statement};
 use claw_spec::names::API_ID_PLACEHOLDER;
 use claw_spec::policy;
 use claw_spec::policy_diff;
 
-use super::plan::{Action, FieldChange, Kind, Plan, ResourceChange, SecurityChange, Sign};
-use super::progress::{Progress, step};
-use super::stack::{Target, security_rows};
-use super::{Aws, AwsResultExt, aws_error, doc};
+use super::{Ctx, DestroyOptions};
+use crate::aws::error::{AwsErrorExt, AwsResultExt};
+use crate::aws::plan::{
+    Action, Changed, Plan, ResourceChange, ResourceKind, SecurityChange, Sign, update_of,
+};
+use crate::aws::progress::step;
+use crate::aws::target::Target;
+use crate::aws::{Aws, doc};
 
 /// The Sid prefix of claw's own statements.
 pub const SID_PREFIX: &str = "claw-apigw-";
@@ -25,6 +28,10 @@ pub const PRINCIPAL: &str = "apigateway.amazonaws.com";
 #[derive(Debug, Clone, Default)]
 pub struct Live {
     pub statements: Vec<Statement>,
+    /// The id of the API the statements should name: the live API's, filled in
+    /// by the stack after its reads (none before the API exists). Apply uses the
+    /// id of the API as applied.
+    pub api_id: Option<String>,
 }
 
 impl Live {
@@ -39,26 +46,30 @@ impl Live {
 /// Reads the function's policy; a function without one (or no function) has none.
 pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
     let name = &t.names.function;
-    match aws.lambda.get_policy().function_name(name).send().await {
-        Ok(o) => {
-            let raw = o.policy.unwrap_or_default();
-            let d = doc::parse(&raw, &format!("resource policy of function {name}"))?;
-            Ok(Live {
-                statements: d.statement,
-            })
-        }
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            Ok(Live::default())
-        }
-        Err(e) => Err(aws_error("GetPolicy", name, e).into()),
-    }
+    let Some(o) = aws
+        .lambda
+        .get_policy()
+        .function_name(name)
+        .send()
+        .await
+        .ctx("GetPolicy", name)
+        .optional()?
+    else {
+        return Ok(Live::default());
+    };
+    let raw = o.policy.unwrap_or_default();
+    let d = doc::parse(&raw, &format!("resource policy of function {name}"))?;
+    Ok(Live {
+        statements: d.statement,
+        api_id: None,
+    })
 }
 
+/// The statements claw wants, one per route.
+pub type Desired = Vec<Statement>;
+
 /// The statements claw wants, for an API id (or the placeholder before it exists).
-pub fn desired(t: &Target, api_id: Option<&str>) -> Vec<Statement> {
+pub fn desired(t: &Target, api_id: Option<&str>) -> Desired {
     policy::invoke(&t.config, &t.names, api_id.unwrap_or(API_ID_PLACEHOLDER)).statement
 }
 
@@ -66,40 +77,73 @@ fn one(s: &Statement) -> PolicyDocument {
     PolicyDocument::new(vec![s.clone()])
 }
 
-pub fn plan(t: &Target, live: &Live, api_id: Option<&str>, plan: &mut Plan) {
+/// A statement's updatable attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    SourceArn,
+    /// Several statements under one Sid (moto accepts duplicates).
+    Statements,
+}
+
+impl crate::aws::plan::Field for Field {
+    fn label(&self) -> String {
+        match self {
+            Field::SourceArn => "source_arn",
+            Field::Statements => "statements",
+        }
+        .into()
+    }
+}
+
+/// What an update of the statements under `want`'s Sid changes. Either way
+/// apply removes them and adds the wanted one again.
+pub fn changes(want: &Statement, have: &[&Statement]) -> Vec<Changed<Field>> {
+    let mut out = Vec::new();
+    let Some(first) = have.first() else {
+        return out;
+    };
+    if !policy_diff::diff(&one(first), &one(want)).is_empty() {
+        out.push(Changed::new(
+            Field::SourceArn,
+            source_arn(first).unwrap_or_else(|| "(other)".into()),
+            source_arn(want).unwrap_or_default(),
+        ));
+    }
+    if have.len() > 1 {
+        out.push(Changed::new(Field::Statements, have.len(), 1));
+    }
+    out
+}
+
+pub fn plan(t: &Target, live: &Live, plan: &mut Plan) {
     let resource = format!("function {} resource policy", t.names.function);
-    let want = desired(t, api_id);
+    let want = desired(t, live.api_id.as_deref());
     for st in &want {
         let sid = st.sid.clone().unwrap_or_default();
         let have = live.with_sid(&sid);
         match have.first() {
             None => {
-                plan.push(ResourceChange::new(Kind::Permission, &sid, Action::Create));
-                plan.security.extend(security_rows(
+                plan.push(ResourceChange::new(
+                    ResourceKind::Permission,
+                    &sid,
+                    Action::Create,
+                ));
+                plan.security.extend(SecurityChange::from_policy_change(
                     &resource,
                     &policy_diff::diff(&PolicyDocument::new(vec![]), &one(st)),
                     false,
                 ));
             }
             Some(first) => {
-                let change = policy_diff::diff(&one(first), &one(st));
-                let mut fields = Vec::new();
-                if !change.is_empty() {
-                    fields.push(FieldChange::new(
-                        "source_arn",
-                        source_arn(first).unwrap_or_else(|| "(other)".into()),
-                        source_arn(st).unwrap_or_default(),
-                    ));
-                    plan.security
-                        .extend(security_rows(&resource, &change, false));
-                }
-                if have.len() > 1 {
-                    fields.push(FieldChange::new("statements", have.len(), 1));
-                }
+                plan.security.extend(SecurityChange::from_policy_change(
+                    &resource,
+                    &policy_diff::diff(&one(first), &one(st)),
+                    false,
+                ));
                 plan.push(ResourceChange::new(
-                    Kind::Permission,
+                    ResourceKind::Permission,
                     &sid,
-                    Action::update(fields),
+                    update_of(&changes(st, &have)),
                 ));
             }
         }
@@ -114,7 +158,7 @@ pub fn plan(t: &Target, live: &Live, api_id: Option<&str>, plan: &mut Plan) {
         seen.push(sid.clone());
         let ours = sid.starts_with(SID_PREFIX);
         let mut change = ResourceChange::new(
-            Kind::Permission,
+            ResourceKind::Permission,
             if sid.is_empty() { "(no sid)" } else { &sid },
             Action::Delete,
         );
@@ -145,18 +189,15 @@ fn source_arn(s: &Statement) -> Option<String> {
         })
 }
 
-pub async fn apply(
-    aws: &Aws,
-    t: &Target,
-    live: &Live,
-    api_id: &str,
-    plan: &Plan,
-    progress: &Progress,
-) -> anyhow::Result<()> {
+/// Removes unwanted and changed statements, then adds the wanted ones for the
+/// API id in `live.api_id` (the applied API's).
+pub async fn apply(cx: &Ctx<'_>, live: &Live, plan: &Plan) -> anyhow::Result<()> {
+    let (aws, t, progress) = (cx.aws, cx.target, cx.progress);
     let name = &t.names.function;
+    let api_id = live.api_id.as_deref().unwrap_or(API_ID_PLACEHOLDER);
     // Removals first: a changed statement is removed and added again under its Sid.
     let mut removed = Vec::new();
-    for c in plan.of_kind(Kind::Permission) {
+    for c in plan.of_kind(ResourceKind::Permission) {
         if matches!(c.action, Action::Delete | Action::Update { .. }) && !removed.contains(&c.name)
         {
             let n = live.with_sid(&c.name).len().max(1);
@@ -165,7 +206,7 @@ pub async fn apply(
             } else {
                 "replacing"
             };
-            let what = format!("{} {}", Kind::Permission.label(), c.name);
+            let what = format!("{} {}", ResourceKind::Permission.label(), c.name);
             if let Action::Delete = c.action {
                 step(
                     progress,
@@ -183,7 +224,7 @@ pub async fn apply(
     }
     for st in desired(t, Some(api_id)) {
         let sid = st.sid.clone().unwrap_or_default();
-        let action = plan.action(Kind::Permission, &sid);
+        let action = plan.action(ResourceKind::Permission, &sid);
         if matches!(action, Action::Create | Action::Update { .. }) {
             let arn = source_arn(&st).unwrap_or_default();
             let verb = if matches!(action, Action::Create) {
@@ -200,7 +241,7 @@ pub async fn apply(
                 progress,
                 verb,
                 done,
-                &format!("{} {sid}", Kind::Permission.label()),
+                &format!("{} {sid}", ResourceKind::Permission.label()),
                 async {
                     aws.lambda
                         .add_permission()
@@ -224,30 +265,27 @@ pub async fn apply(
 /// Removes every statement with this Sid (moto may hold several).
 async fn remove(aws: &Aws, function: &str, sid: &str, count: usize) -> anyhow::Result<()> {
     for _ in 0..count {
-        match aws
+        let removed = aws
             .lambda
             .remove_permission()
             .function_name(function)
             .statement_id(sid)
             .send()
             .await
-        {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                break;
-            }
-            Err(e) => {
-                return Err(aws_error("RemovePermission", format!("{function} {sid}"), e).into());
-            }
+            .ctx("RemovePermission", format!("{function} {sid}"))
+            .optional()?;
+        if removed.is_none() {
+            break;
         }
     }
     Ok(())
 }
 
-/// The Sid claw uses for a route (re-exported for tests and other commands).
-pub fn sid(route: &str) -> String {
-    Names::permission_sid(route)
+/// The statements go with the function on destroy.
+pub fn plan_destroy(_: &Target, _: &Live, _: DestroyOptions, _: &mut Plan) {}
+
+/// Nothing of its own to delete: see [`plan_destroy`]; statements the config no
+/// longer wants are removed by [`apply`].
+pub async fn delete(_: &Ctx<'_>, _: &Live, _: &Plan) -> anyhow::Result<()> {
+    Ok(())
 }

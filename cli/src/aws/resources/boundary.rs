@@ -10,10 +10,15 @@ use claw_spec::names::IAM_PATH;
 use claw_spec::policy::{self, Kind as PolicyKind};
 use claw_spec::policy_diff;
 
-use super::plan::{Action, FieldChange, Kind, Plan, ResourceChange, TagDiff};
-use super::progress::{Progress, step};
-use super::stack::{Target, security_rows};
-use super::{Aws, AwsResultExt, aws_error, doc, is_ours};
+use super::{Ctx, DestroyOptions, Tagged, destroy_owned};
+use crate::aws::error::{AwsErrorExt, AwsResultExt};
+use crate::aws::ownership::{foreign_blocker, iam_tags, is_ours};
+use crate::aws::plan::{
+    Action, Changed, Plan, ResourceChange, ResourceKind, SecurityChange, TagDiff, update_of,
+};
+use crate::aws::progress::step;
+use crate::aws::target::Target;
+use crate::aws::{Aws, doc};
 
 /// IAM keeps at most five versions of a managed policy.
 const MAX_VERSIONS: usize = 5;
@@ -27,21 +32,72 @@ pub struct Live {
     pub tags: BTreeMap<String, String>,
 }
 
-pub fn desired(t: &Target) -> PolicyDocument {
+impl Tagged for Live {
+    fn tags(&self) -> &BTreeMap<String, String> {
+        &self.tags
+    }
+}
+
+/// The boundary's document, as claw generates it.
+pub type Desired = PolicyDocument;
+
+pub fn desired(t: &Target) -> Desired {
     policy::generate(PolicyKind::Boundary, &t.config)
+}
+
+/// The boundary's updatable attributes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Field {
+    Document,
+    Tags,
+}
+
+impl crate::aws::plan::Field for Field {
+    fn label(&self) -> String {
+        match self {
+            Field::Document => "document",
+            Field::Tags => "tags",
+        }
+        .into()
+    }
+}
+
+/// What an update of a live boundary changes.
+pub fn changes(t: &Target, live: &Live) -> Vec<Changed<Field>> {
+    let want = desired(t);
+    let mut out = Vec::new();
+    let change = policy_diff::diff(&live.document, &want);
+    if !change.is_empty() {
+        out.push(Changed::new(
+            Field::Document,
+            format!(
+                "{} permissions",
+                policy_diff::permissions(&live.document).len()
+            ),
+            format!(
+                "{} permissions (+{} -{})",
+                policy_diff::permissions(&want).len(),
+                change.added.len(),
+                change.removed.len()
+            ),
+        ));
+    }
+    out.extend(Changed::tags(Field::Tags, &live.tags, &t.tags));
+    out
 }
 
 pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
     let arn = t.names.boundary_arn();
-    let got = match aws.iam.get_policy().policy_arn(&arn).send().await {
-        Ok(o) => o,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_no_such_entity_exception()) =>
-        {
-            return Ok(None);
-        }
-        Err(e) => return Err(aws_error("GetPolicy", &arn, e).into()),
+    let Some(got) = aws
+        .iam
+        .get_policy()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .ctx("GetPolicy", &arn)
+        .optional()?
+    else {
+        return Ok(None);
     };
     let p = got.policy.context("GetPolicy returned no policy")?;
     let version = p.default_version_id.clone().unwrap_or_default();
@@ -71,58 +127,42 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
     }))
 }
 
-pub fn plan(t: &Target, live: Option<&Live>, plan: &mut Plan) {
+pub fn plan(t: &Target, live: &Option<Live>, plan: &mut Plan) {
     let name = &t.names.boundary;
-    let want = desired(t);
     let Some(live) = live else {
-        plan.push(ResourceChange::new(Kind::Boundary, name, Action::Create));
+        plan.push(ResourceChange::new(
+            ResourceKind::Boundary,
+            name,
+            Action::Create,
+        ));
         return;
     };
     if !is_ours(&live.tags, &t.config) {
-        plan.blockers.push(format!(
-            "IAM policy {} exists but is not tagged claw:app={} claw:stage={}; claw does not touch resources it did not create (delete or rename it)",
-            live.arn, t.config.app, t.config.stage
+        plan.blockers.push(foreign_blocker(
+            &format!("IAM policy {} exists", live.arn),
+            &t.config,
         ));
         return;
     }
-    let mut fields = Vec::new();
-    let change = policy_diff::diff(&live.document, &want);
-    if !change.is_empty() {
-        fields.push(FieldChange::new(
-            "document",
-            format!(
-                "{} permissions",
-                policy_diff::permissions(&live.document).len()
-            ),
-            format!(
-                "{} permissions (+{} -{})",
-                policy_diff::permissions(&want).len(),
-                change.added.len(),
-                change.removed.len()
-            ),
-        ));
-        plan.security
-            .extend(security_rows(&format!("boundary {name}"), &change, false));
-    }
-    fields.extend(TagDiff::field(&live.tags, &t.tags));
+    let change = policy_diff::diff(&live.document, &desired(t));
+    plan.security.extend(SecurityChange::from_policy_change(
+        &format!("boundary {name}"),
+        &change,
+        false,
+    ));
     plan.push(ResourceChange::new(
-        Kind::Boundary,
+        ResourceKind::Boundary,
         name,
-        Action::update(fields),
+        update_of(&changes(t, live)),
     ));
 }
 
-pub async fn apply(
-    aws: &Aws,
-    t: &Target,
-    live: Option<&Live>,
-    plan: &Plan,
-    progress: &Progress,
-) -> anyhow::Result<()> {
+pub async fn apply(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::Result<()> {
+    let (aws, t, progress) = (cx.aws, cx.target, cx.progress);
     let name = &t.names.boundary;
-    let what = format!("{} {name}", Kind::Boundary.label());
+    let what = format!("{} {name}", ResourceKind::Boundary.label());
     let arn = t.names.boundary_arn();
-    match plan.action(Kind::Boundary, name) {
+    match plan.action(ResourceKind::Boundary, name) {
         Action::Create => {
             step(progress, "creating", "created", &what, async {
                 aws.iam
@@ -142,30 +182,16 @@ pub async fn apply(
             })
             .await
         }
-        Action::Update { fields } => {
-            let live = live.context("boundary update without live state")?;
+        Action::Update { .. } => {
+            let live = live
+                .as_ref()
+                .context("boundary update without live state")?;
             step(progress, "updating", "updated", &what, async {
-                if fields.iter().any(|f| f.field == "document") {
-                    new_default_version(aws, &arn, &desired(t)).await?;
-                }
-                let tags = TagDiff::between(&live.tags, &t.tags);
-                if !tags.set.is_empty() {
-                    aws.iam
-                        .tag_policy()
-                        .policy_arn(&arn)
-                        .set_tags(Some(iam_tags(&tags.set)))
-                        .send()
-                        .await
-                        .ctx("TagPolicy", &arn)?;
-                }
-                if !tags.remove.is_empty() {
-                    aws.iam
-                        .untag_policy()
-                        .policy_arn(&arn)
-                        .set_tag_keys(Some(tags.remove.clone()))
-                        .send()
-                        .await
-                        .ctx("UntagPolicy", &arn)?;
+                for c in changes(t, live) {
+                    match c.field {
+                        Field::Document => new_default_version(aws, &arn, &desired(t)).await?,
+                        Field::Tags => retag(aws, &arn, &live.tags, &t.tags).await?,
+                    }
                 }
                 Ok(())
             })
@@ -173,6 +199,34 @@ pub async fn apply(
         }
         Action::Delete | Action::NoChange => Ok(()),
     }
+}
+
+async fn retag(
+    aws: &Aws,
+    arn: &str,
+    live: &BTreeMap<String, String>,
+    want: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let tags = TagDiff::between(live, want);
+    if !tags.set.is_empty() {
+        aws.iam
+            .tag_policy()
+            .policy_arn(arn)
+            .set_tags(Some(iam_tags(&tags.set)))
+            .send()
+            .await
+            .ctx("TagPolicy", arn)?;
+    }
+    if !tags.remove.is_empty() {
+        aws.iam
+            .untag_policy()
+            .policy_arn(arn)
+            .set_tag_keys(Some(tags.remove.clone()))
+            .send()
+            .await
+            .ctx("UntagPolicy", arn)?;
+    }
+    Ok(())
 }
 
 /// Adds a new default version; first deletes the oldest non-default one when IAM's
@@ -214,8 +268,32 @@ async fn new_default_version(aws: &Aws, arn: &str, want: &PolicyDocument) -> any
     Ok(())
 }
 
+pub fn plan_destroy(t: &Target, live: &Option<Live>, _: DestroyOptions, plan: &mut Plan) {
+    let what = format!("IAM policy {}", t.names.boundary);
+    destroy_owned(
+        t,
+        live.as_ref(),
+        ResourceKind::Boundary,
+        &t.names.boundary,
+        &what,
+        plan,
+    );
+}
+
+pub async fn delete(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::Result<()> {
+    let Some(live) = live else { return Ok(()) };
+    let name = &cx.target.names.boundary;
+    cx.delete_step(
+        plan,
+        ResourceKind::Boundary,
+        name,
+        delete_policy(cx.aws, live),
+    )
+    .await
+}
+
 /// Deletes the policy: its non-default versions first, as IAM requires.
-pub async fn delete(aws: &Aws, live: &Live) -> anyhow::Result<()> {
+async fn delete_policy(aws: &Aws, live: &Live) -> anyhow::Result<()> {
     let versions = aws
         .iam
         .list_policy_versions()
@@ -235,26 +313,12 @@ pub async fn delete(aws: &Aws, live: &Live) -> anyhow::Result<()> {
             .await
             .ctx("DeletePolicyVersion", format!("{} {id}", live.arn))?;
     }
-    match aws.iam.delete_policy().policy_arn(&live.arn).send().await {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_no_such_entity_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(aws_error("DeletePolicy", &live.arn, e).into()),
-    }
-}
-
-pub fn iam_tags(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_iam::types::Tag> {
-    tags.iter()
-        .filter_map(|(k, v)| {
-            aws_sdk_iam::types::Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .ok()
-        })
-        .collect()
+    aws.iam
+        .delete_policy()
+        .policy_arn(&live.arn)
+        .send()
+        .await
+        .ctx("DeletePolicy", &live.arn)
+        .ignore_missing()?;
+    Ok(())
 }
