@@ -322,3 +322,42 @@ async fn delete_policy(aws: &Aws, live: &Live) -> anyhow::Result<()> {
         .ignore_missing()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::resources::testing;
+
+    #[test]
+    fn a_changed_document_is_a_new_version_and_security_rows() {
+        let t = testing::target();
+        let mut live = Live {
+            arn: t.names.boundary_arn(),
+            path: IAM_PATH.into(),
+            default_version: "v1".into(),
+            document: desired(&t),
+            tags: t.tags.clone(),
+        };
+        assert!(changes(&t, &live).is_empty());
+        live.document = PolicyDocument::new(vec![]);
+        assert_eq!(
+            changes(&t, &live)
+                .iter()
+                .map(|c| c.field)
+                .collect::<Vec<_>>(),
+            [Field::Document]
+        );
+        let mut p = testing::plan(&t);
+        plan(&t, &Some(live), &mut p);
+        assert!(
+            p.changes[0].fields()[0]
+                .to_string()
+                .starts_with("document 0 permissions → ")
+        );
+        assert!(
+            p.security
+                .iter()
+                .all(|s| s.sign == crate::aws::plan::Sign::Add)
+        );
+    }
+}

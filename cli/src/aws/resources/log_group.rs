@@ -285,3 +285,42 @@ pub async fn delete(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<
     }
     super::all(results)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::resources::testing;
+
+    #[test]
+    fn retention_is_set_and_an_untagged_group_is_adopted() {
+        let t = testing::target();
+        let found: Found = desired(&t)
+            .into_iter()
+            .map(|d| {
+                let l = Live {
+                    name: d.name.clone(),
+                    arn: String::new(),
+                    retention: None,
+                    tags: BTreeMap::new(),
+                };
+                (d, Some(l))
+            })
+            .collect();
+        let (d, l) = &found[0];
+        let c = changes(&t, d, l.as_ref().unwrap());
+        assert_eq!(
+            c.iter().map(|c| c.field).collect::<Vec<_>>(),
+            [Field::Retention, Field::Tags]
+        );
+        assert_eq!(
+            c[0].row().to_string(),
+            format!(
+                "retention_days never expire → {}",
+                t.config.function.log_retention_days
+            )
+        );
+        let mut p = testing::plan(&t);
+        plan(&t, &found, &mut p);
+        assert_eq!(p.changes[0].note.as_deref(), Some("existing group adopted"));
+    }
+}

@@ -289,3 +289,63 @@ pub fn plan_destroy(_: &Target, _: &Live, _: DestroyOptions, _: &mut Plan) {}
 pub async fn delete(_: &Ctx<'_>, _: &Live, _: &Plan) -> anyhow::Result<()> {
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::resources::testing;
+
+    #[test]
+    fn missing_statements_are_added_and_foreign_ones_are_drift() {
+        let t = testing::target();
+        let want = desired(&t, Some("abc123"));
+        let mut live = Live {
+            statements: vec![],
+            api_id: Some("abc123".into()),
+        };
+        let mut p = testing::plan(&t);
+        plan(&t, &live, &mut p);
+        assert_eq!(p.changes.len(), want.len());
+        assert!(p.changes.iter().all(|c| c.action == Action::Create));
+        assert!(p.security.iter().all(|s| s.sign == Sign::Add && s.broadens));
+
+        live.statements = want.clone();
+        let mut foreign = want[0].clone();
+        foreign.sid = Some("someone-else".into());
+        live.statements.push(foreign);
+        let mut p = testing::plan(&t);
+        plan(&t, &live, &mut p);
+        let extra = p.get(ResourceKind::Permission, "someone-else").unwrap();
+        assert_eq!(extra.action, Action::Delete);
+        assert!(
+            extra
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("added outside claw")
+        );
+        assert!(p.security.iter().all(|s| s.sign == Sign::Remove && s.drift));
+    }
+
+    #[test]
+    fn a_statement_for_another_api_or_duplicated_is_updated() {
+        let t = testing::target();
+        let want = desired(&t, Some("abc123"));
+        let old = desired(&t, Some("old999"));
+        let sid = want[0].sid.clone().unwrap();
+        let c = changes(&want[0], &[&old[0], &old[0]]);
+        let fields: Vec<Field> = c.iter().map(|c| c.field).collect();
+        assert_eq!(fields, [Field::SourceArn, Field::Statements]);
+        let live = Live {
+            statements: vec![old[0].clone()],
+            api_id: Some("abc123".into()),
+        };
+        let mut p = testing::plan(&t);
+        plan(&t, &live, &mut p);
+        let row = p.get(ResourceKind::Permission, &sid).unwrap().fields()[0].to_string();
+        assert!(
+            row.starts_with("source_arn ") && row.contains("old999") && row.contains("abc123"),
+            "{row}"
+        );
+    }
+}

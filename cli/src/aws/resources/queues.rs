@@ -341,3 +341,80 @@ pub async fn delete(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::resources::testing;
+
+    fn queue(t: &Target, dlq: bool) -> Live {
+        Live {
+            url: "https://sqs/q".into(),
+            attributes: desired_attributes(t, dlq),
+            tags: t.tags.clone(),
+        }
+    }
+
+    #[test]
+    fn a_changed_attribute_is_one_typed_change_and_redrive_compares_as_json() {
+        let mut t = testing::target();
+        t.config.api.mode = ApiMode::Async;
+        let mut q = queue(&t, false);
+        q.attributes.insert("VisibilityTimeout".into(), "30".into());
+        // AWS may give the redrive policy back with its number as a string.
+        q.attributes.insert(
+            "RedrivePolicy".into(),
+            serde_json::json!({
+                "deadLetterTargetArn": t.names.queue_arn(&t.names.dlq),
+                "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
+            })
+            .to_string(),
+        );
+        let c = changes(&t, &q, false);
+        assert_eq!(
+            c.iter().map(|c| c.field.clone()).collect::<Vec<_>>(),
+            [Field::Attribute("VisibilityTimeout".into())]
+        );
+        assert_eq!(
+            c[0].row().to_string(),
+            format!(
+                "visibility_timeout 30 → {}",
+                t.config.function.timeout_s * 6
+            )
+        );
+        let found = Found {
+            queue: Some(q),
+            dlq: Some(queue(&t, true)),
+            note: None,
+        };
+        let mut p = testing::plan(&t);
+        plan(&t, &found, &mut p);
+        assert_eq!(
+            p.action(ResourceKind::Queue, &t.names.dlq),
+            Action::NoChange
+        );
+        assert!(matches!(
+            p.action(ResourceKind::Queue, &t.names.queue),
+            Action::Update { .. }
+        ));
+    }
+
+    #[test]
+    fn sync_mode_deletes_claws_queues_and_refuses_foreign_ones() {
+        let t = testing::target();
+        let mut foreign = queue(&t, true);
+        foreign.tags.clear();
+        let found = Found {
+            queue: Some(queue(&t, false)),
+            dlq: Some(foreign),
+            note: None,
+        };
+        let mut p = testing::plan(&t);
+        plan(&t, &found, &mut p);
+        assert_eq!(
+            p.action(ResourceKind::Queue, &t.names.queue),
+            Action::Delete
+        );
+        assert!(p.blockers[0].contains(&t.names.dlq), "{:?}", p.blockers);
+    }
+}

@@ -285,3 +285,88 @@ pub async fn apply(cx: &Ctx<'_>, w: &Wiring<'_>, live: &[Live], plan: &Plan) -> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::resources::testing;
+
+    fn route(key: &str, auth: &str, integ: &integration::Live) -> Live {
+        Live {
+            id: format!("r-{key}"),
+            key: key.into(),
+            auth: auth.into(),
+            authorizer_id: None,
+            target: Some(format!("integrations/{}", integ.id)),
+        }
+    }
+
+    fn integ(t: &Target) -> integration::Live {
+        integration::Live {
+            id: "i1".into(),
+            kind: "AWS_PROXY".into(),
+            uri: t.names.function_arn(),
+            payload: integration::PAYLOAD_FORMAT.into(),
+        }
+    }
+
+    /// The security row that adds the wanted authorization to `key`.
+    fn added(p: &Plan, key: &str) -> SecurityChange {
+        p.security
+            .iter()
+            .find(|s| s.sign == Sign::Add && s.resource == format!("route {key}"))
+            .cloned()
+            .expect("an Add row")
+    }
+
+    #[test]
+    fn iam_or_jwt_to_none_broadens_and_none_to_iam_does_not() {
+        let mut t = testing::target();
+        let i = integ(&t);
+        let key = desired(&t).keys[0].clone();
+        t.config.api.auth = ApiAuth::None;
+        for from in ["AWS_IAM", "JWT"] {
+            let mut p = testing::plan(&t);
+            plan(&t, &[route(&key, from, &i)], Some(&i), None, &mut p);
+            assert_eq!(
+                p.changes[0].fields()[0].to_string(),
+                format!("authorization {from} → NONE")
+            );
+            assert!(added(&p, &key).broadens, "{from} → NONE must broaden");
+            assert!(p.needs_approval());
+        }
+        t.config.api.auth = ApiAuth::Iam;
+        let mut p = testing::plan(&t);
+        plan(&t, &[route(&key, "NONE", &i)], Some(&i), None, &mut p);
+        assert!(!added(&p, &key).broadens, "NONE → AWS_IAM narrows");
+        // Same rank, different mechanism: counts as broadening.
+        let mut p = testing::plan(&t);
+        plan(&t, &[route(&key, "JWT", &i)], Some(&i), None, &mut p);
+        assert!(added(&p, &key).broadens);
+    }
+
+    #[test]
+    fn unwanted_routes_are_deleted_and_a_wrong_target_updated() {
+        let t = testing::target();
+        let i = integ(&t);
+        let key = desired(&t).keys[0].clone();
+        let mut wrong = route(&key, desired(&t).auth, &i);
+        wrong.target = Some("integrations/other".into());
+        let mut p = testing::plan(&t);
+        plan(
+            &t,
+            &[wrong, route("GET /old", "NONE", &i)],
+            Some(&i),
+            None,
+            &mut p,
+        );
+        let c = p.get(ResourceKind::Route, &key).unwrap();
+        assert_eq!(c.fields()[0].field, "target");
+        assert_eq!(p.action(ResourceKind::Route, "GET /old"), Action::Delete);
+        assert!(
+            p.security
+                .iter()
+                .any(|s| s.resource == "route GET /old" && s.sign == Sign::Remove)
+        );
+    }
+}

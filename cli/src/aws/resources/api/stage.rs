@@ -216,3 +216,42 @@ pub async fn apply(
         Action::Delete | Action::NoChange => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::resources::testing;
+
+    #[test]
+    fn throttle_and_access_log_diffs_are_typed_and_shown() {
+        let t = testing::target();
+        let want = desired(&t);
+        assert!(changes(&want, &want).is_empty());
+        let mut live = want.clone();
+        live.rate = None;
+        live.burst = None;
+        live.log_destination = None;
+        let c = changes(&live, &want);
+        let fields: Vec<Field> = c.iter().map(|c| c.field).collect();
+        assert_eq!(fields, [Field::Throttle, Field::AccessLog]);
+        assert_eq!(
+            c[0].row().to_string(),
+            format!(
+                "throttle (none) → rate {} burst {}",
+                t.config.api.throttle.rate, t.config.api.throttle.burst
+            )
+        );
+        assert!(
+            c[1].row()
+                .to_string()
+                .starts_with("access_log (none) → arn:")
+        );
+        // A changed format alone also counts as an access-log change.
+        let mut live = want.clone();
+        live.log_format = Some("{}".into());
+        assert_eq!(changes(&live, &want)[0].field, Field::AccessLog);
+        let mut p = testing::plan(&t);
+        plan(&t, Some(&live), &mut p);
+        assert!(matches!(p.changes[0].action, Action::Update { .. }));
+    }
+}

@@ -15,6 +15,8 @@
 //!
 //! Alarm actions go to `alarms.notify` when set. Missing data is not breaching.
 
+mod read;
+
 use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatch::types::{
@@ -164,102 +166,6 @@ pub fn desired(t: &Target) -> Vec<Desired> {
     out
 }
 
-/// Reads every alarm with one of claw's names; returns them by name.
-pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
-    let names: Vec<String> = SUFFIXES
-        .iter()
-        .map(|s| format!("{}{s}", t.names.alarm_prefix))
-        .collect();
-    let out = aws
-        .cloudwatch
-        .describe_alarms()
-        .set_alarm_names(Some(names))
-        .send()
-        .await
-        .ctx("DescribeAlarms", format!("{}*", t.names.alarm_prefix))?;
-    let alarms = out.metric_alarms.unwrap_or_default();
-    let lives = futures::future::try_join_all(alarms.into_iter().map(|a| async move {
-        let arn = a.alarm_arn.clone().unwrap_or_default();
-        let name = a.alarm_name.clone().unwrap_or_default();
-        let tags = aws
-            .cloudwatch
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .ctx("ListTagsForResource", &name)?
-            .tags
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|t| Some((t.key?, t.value?)))
-            .collect();
-        let mut statistic = a
-            .extended_statistic
-            .clone()
-            .or_else(|| a.statistic.as_ref().map(|s| s.as_str().to_string()))
-            .unwrap_or_default();
-        let mut namespace = a.namespace.clone().unwrap_or_default();
-        let mut metric = a.metric_name.clone().unwrap_or_default();
-        let mut period = a.period.unwrap_or_default();
-        let mut dimensions: BTreeMap<String, String> = a
-            .dimensions
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|d| Some((d.name?, d.value?)))
-            .collect();
-        let mut per_agent = Vec::new();
-        // A metric-math alarm: the per-agent queries carry the metric.
-        for q in a.metrics.clone().unwrap_or_default() {
-            let Some(ms) = q.metric_stat else { continue };
-            if let Some(m) = ms.metric {
-                namespace = m.namespace.unwrap_or_default();
-                metric = m.metric_name.unwrap_or_default();
-                let mut dims: BTreeMap<String, String> = m
-                    .dimensions
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|d| Some((d.name?, d.value?)))
-                    .collect();
-                if let Some(agent) = dims.remove("agent") {
-                    per_agent.push(agent);
-                }
-                dimensions = dims;
-            }
-            period = ms.period.unwrap_or_default();
-            statistic = ms.stat.unwrap_or_default();
-        }
-        per_agent.sort();
-        anyhow::Ok(Live {
-            arn,
-            spec: Desired {
-                name: name.clone(),
-                namespace,
-                metric,
-                dimensions,
-                per_agent,
-                statistic,
-                period,
-                evaluation_periods: a.evaluation_periods.unwrap_or_default(),
-                threshold: a.threshold.unwrap_or_default(),
-                comparison: a
-                    .comparison_operator
-                    .map(|c| c.as_str().to_string())
-                    .unwrap_or_default(),
-                treat_missing: a.treat_missing_data.unwrap_or_else(|| "missing".into()),
-                actions: a.alarm_actions.unwrap_or_default(),
-                description: a.alarm_description.unwrap_or_default(),
-            },
-            tags,
-        })
-    }))
-    .await?;
-    Ok(lives
-        .into_iter()
-        .map(|l| (l.spec.name.clone(), l))
-        .collect())
-}
-
 fn num(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{}", x as i64)
@@ -390,6 +296,8 @@ pub fn spec_changes(live: &Desired, want: &Desired) -> Vec<Changed<Field>> {
 
 /// Every alarm with one of claw's names, by name.
 pub type Found = BTreeMap<String, Live>;
+
+pub use read::read;
 
 pub fn plan(t: &Target, live: &Found, plan: &mut Plan) {
     let want = desired(t);
@@ -656,4 +564,81 @@ async fn delete_alarms(aws: &Aws, names: &[String]) -> anyhow::Result<()> {
         .await
         .ctx("DeleteAlarms", names.join(", "))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::resources::testing;
+
+    fn live_of(t: &Target) -> Found {
+        desired(t)
+            .into_iter()
+            .map(|d| {
+                (
+                    d.name.clone(),
+                    Live {
+                        arn: format!("arn:alarm:{}", d.name),
+                        spec: d,
+                        tags: t.tags.clone(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_threshold_change_updates_only_that_alarm() {
+        let t = testing::target();
+        let mut live = live_of(&t);
+        let name = format!("{}errors", t.names.alarm_prefix);
+        live.get_mut(&name).unwrap().spec.threshold = 99.0;
+        let mut p = testing::plan(&t);
+        plan(&t, &live, &mut p);
+        let c = p.get(ResourceKind::Alarm, &name).unwrap();
+        let want = desired(&t).into_iter().find(|d| d.name == name).unwrap();
+        assert_eq!(
+            c.fields()[0].to_string(),
+            format!("threshold 99 → {}", num(want.threshold))
+        );
+        assert_eq!(
+            changes(&t, &live[&name], &want)
+                .iter()
+                .map(|c| c.field)
+                .collect::<Vec<_>>(),
+            [Field::Threshold]
+        );
+        assert_eq!(
+            p.of_kind(ResourceKind::Alarm)
+                .filter(|c| c.action != Action::NoChange)
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn an_edited_description_alone_shows_as_a_hand_edit() {
+        let t = testing::target();
+        let want = desired(&t).remove(0);
+        let mut l = want.clone();
+        l.description = "by hand".into();
+        let c = spec_changes(&l, &want);
+        assert_eq!(c[0].row().to_string(), "description (edited) → (claw's)");
+    }
+
+    #[test]
+    fn a_foreign_alarm_is_refused_and_kept_on_destroy() {
+        let t = testing::target();
+        let mut live = live_of(&t);
+        for l in live.values_mut() {
+            l.tags.clear();
+        }
+        let mut p = testing::plan(&t);
+        plan(&t, &live, &mut p);
+        assert_eq!(p.blockers.len(), live.len());
+        let mut p = testing::plan(&t);
+        plan_destroy(&t, &live, DestroyOptions::default(), &mut p);
+        assert!(p.changes.is_empty());
+        assert_eq!(p.notes.len(), live.len());
+    }
 }

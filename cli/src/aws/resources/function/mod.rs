@@ -5,8 +5,9 @@
 //! until the function is `Active` with `LastUpdateStatus: Successful` before the
 //! next, as Lambda refuses concurrent updates.
 
+mod ready;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use aws_sdk_lambda::primitives::Blob;
@@ -24,12 +25,10 @@ use crate::aws::plan::{Action, Changed, Plan, ResourceChange, ResourceKind, TagD
 use crate::aws::progress::step;
 use crate::aws::propagation::while_iam_propagates;
 use crate::aws::target::Target;
+use ready::wait_ready;
 
 pub const RUNTIME: &str = "provided.al2023";
 pub const HANDLER: &str = "bootstrap";
-
-/// How long claw waits for Lambda to finish one change.
-const READY_TIMEOUT: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
@@ -475,51 +474,6 @@ pub async fn apply(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::Re
     Ok(())
 }
 
-/// Polls GetFunctionConfiguration until the function is Active and its last update
-/// Successful; a Failed state is an error carrying Lambda's reason.
-async fn wait_ready(aws: &Aws, name: &str) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(250);
-    loop {
-        let c = aws
-            .lambda
-            .get_function_configuration()
-            .function_name(name)
-            .send()
-            .await
-            .ctx("GetFunctionConfiguration", name)?;
-        let state = c.state.clone();
-        let update = c.last_update_status.clone();
-        if state == Some(State::Failed) {
-            anyhow::bail!(
-                "Lambda function {name} is in state Failed: {}",
-                c.state_reason.unwrap_or_default()
-            );
-        }
-        if update == Some(LastUpdateStatus::Failed) {
-            anyhow::bail!(
-                "the last update of Lambda function {name} failed: {}",
-                c.last_update_status_reason.unwrap_or_default()
-            );
-        }
-        let active = state.is_none() || state == Some(State::Active);
-        let updated = update.is_none() || update == Some(LastUpdateStatus::Successful);
-        if active && updated {
-            return Ok(());
-        }
-        if started.elapsed() > READY_TIMEOUT {
-            anyhow::bail!(
-                "Lambda function {name} is still {:?}/{:?} after {} s",
-                state,
-                update,
-                READY_TIMEOUT.as_secs()
-            );
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(3));
-    }
-}
-
 pub fn plan_destroy(t: &Target, live: &Option<Live>, _: DestroyOptions, plan: &mut Plan) {
     let name = &t.names.function;
     let what = format!("Lambda function {name}");
@@ -546,5 +500,106 @@ pub async fn delete(cx: &Ctx<'_>, _: &Option<Live>, plan: &Plan) -> anyhow::Resu
 impl Tagged for Live {
     fn tags(&self) -> &BTreeMap<String, String> {
         &self.tags
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::resources::testing;
+
+    fn live(t: &Target) -> Live {
+        Live {
+            arn: t.names.function_arn(),
+            settings: desired(t),
+            code_sha256: "abc".into(),
+            state: Some(State::Active),
+            last_update: Some(LastUpdateStatus::Successful),
+            tags: t.tags.clone(),
+            reserved_concurrency: None,
+        }
+    }
+
+    /// Every settings field, changed on its own, gives exactly its typed change,
+    /// and that change drives an apply call. Before, apply looked for the plan's
+    /// labels in a list of strings, which nothing kept in step with the diff.
+    #[test]
+    fn each_settings_field_is_its_own_typed_change_and_is_applied() {
+        let t = testing::target();
+        let want = desired(&t);
+        let edits: Vec<(Field, Box<dyn Fn(&mut Desired)>)> = vec![
+            (
+                Field::Architecture,
+                Box::new(|s| s.architecture = "other".into()),
+            ),
+            (Field::Memory, Box::new(|s| s.memory_mb += 1)),
+            (Field::Timeout, Box::new(|s| s.timeout_s += 1)),
+            (
+                Field::Environment,
+                Box::new(|s| {
+                    s.environment.insert("X".into(), "1".into());
+                }),
+            ),
+            (
+                Field::Vpc,
+                Box::new(|s| {
+                    s.subnets.insert("subnet-x".into());
+                }),
+            ),
+            (Field::Tracing, Box::new(|s| s.tracing = "Other".into())),
+            (Field::Role, Box::new(|s| s.role = "arn:other".into())),
+            (Field::Runtime, Box::new(|s| s.runtime = "other".into())),
+            (Field::Handler, Box::new(|s| s.handler = "other".into())),
+        ];
+        for (field, edit) in edits {
+            let mut l = want.clone();
+            edit(&mut l);
+            let c = settings_changes(&l, &want);
+            assert_eq!(c.len(), 1, "{field:?}: {c:?}");
+            assert_eq!(c[0].field, field);
+            assert_ne!(Steps::of(&c), Steps::default(), "{field:?} applies nothing");
+        }
+        assert!(settings_changes(&want, &want).is_empty());
+    }
+
+    #[test]
+    fn memory_change_is_a_config_update_with_its_row() {
+        let t = testing::target();
+        let mut l = live(&t);
+        l.settings.memory_mb = 128;
+        let mut p = testing::plan(&t);
+        plan(&t, &Some(l.clone()), &mut p);
+        assert_eq!(
+            p.changes[0].fields()[0].to_string(),
+            format!("memory_mb 128 → {}", t.config.function.memory_mb)
+        );
+        let steps = Steps::of(&changes(&t, &l));
+        assert_eq!(
+            steps,
+            Steps {
+                code: false,
+                config: true,
+                tags: false
+            }
+        );
+        assert!(
+            p.notes.iter().any(|n| n.contains("code was not compared")),
+            "{:?}",
+            p.notes
+        );
+    }
+
+    #[test]
+    fn environment_rows_name_keys_not_values() {
+        let t = testing::target();
+        let want = desired(&t);
+        let mut l = want.clone();
+        l.environment.insert("SECRETISH".into(), "value".into());
+        let c = settings_changes(&l, &want);
+        let row = c[0].row().to_string();
+        assert!(
+            row.contains("-SECRETISH") && !row.contains("value"),
+            "{row}"
+        );
     }
 }
