@@ -527,7 +527,8 @@ mod tests {
     fn each_settings_field_is_its_own_typed_change_and_is_applied() {
         let t = testing::target();
         let want = desired(&t);
-        let edits: Vec<(Field, Box<dyn Fn(&mut Desired)>)> = vec![
+        type Edit = Box<dyn Fn(&mut Desired)>;
+        let edits: Vec<(Field, Edit)> = vec![
             (
                 Field::Architecture,
                 Box::new(|s| s.architecture = "other".into()),
