@@ -15,13 +15,11 @@
 //!
 //! Alarm actions go to `alarms.notify` when set. Missing data is not breaching.
 
+mod desired;
+mod put;
 mod read;
 
 use std::collections::BTreeMap;
-
-use aws_sdk_cloudwatch::types::{
-    ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, Statistic,
-};
 
 use super::{Ctx, DestroyOptions};
 use crate::aws::Aws;
@@ -72,98 +70,6 @@ pub struct Live {
     pub arn: String,
     pub spec: Desired,
     pub tags: BTreeMap<String, String>,
-}
-
-pub fn desired(t: &Target) -> Vec<Desired> {
-    let a = &t.config.alarms;
-    let f = &t.names.function;
-    let p = &t.names.alarm_prefix;
-    let fn_dims: BTreeMap<String, String> = [("FunctionName".to_string(), f.clone())].into();
-    let actions: Vec<String> = a.notify.iter().cloned().collect();
-    let lambda =
-        |suffix: &str, metric: &str, stat: &str, threshold: f64, cmp: &str, desc: String| Desired {
-            name: format!("{p}{suffix}"),
-            namespace: "AWS/Lambda".into(),
-            metric: metric.into(),
-            dimensions: fn_dims.clone(),
-            per_agent: Vec::new(),
-            statistic: stat.into(),
-            period: 300,
-            evaluation_periods: 1,
-            threshold,
-            comparison: cmp.into(),
-            treat_missing: "notBreaching".into(),
-            actions: actions.clone(),
-            description: desc,
-        };
-    let mut out = vec![
-        lambda(
-            "errors",
-            "Errors",
-            "Sum",
-            a.errors as f64,
-            "GreaterThanOrEqualToThreshold",
-            format!("claw: {f} had {} or more errors in 5 minutes", a.errors),
-        ),
-        lambda(
-            "throttles",
-            "Throttles",
-            "Sum",
-            a.throttles as f64,
-            "GreaterThanOrEqualToThreshold",
-            format!(
-                "claw: {f} was throttled {} or more times in 5 minutes",
-                a.throttles
-            ),
-        ),
-    ];
-    let timeout_ms = t.config.function.timeout_s as f64 * 1000.0;
-    let p99 = (a.duration_p99_ratio * timeout_ms).round();
-    out.push(lambda(
-        "duration-p99",
-        "Duration",
-        "p99",
-        p99,
-        "GreaterThanThreshold",
-        format!(
-            "claw: {f}'s p99 duration exceeded {p99} ms ({} of the {} s timeout)",
-            a.duration_p99_ratio, t.config.function.timeout_s
-        ),
-    ));
-    if let Some(n) = a.invocations_per_5min {
-        out.push(lambda(
-            "invocations-per-5min",
-            "Invocations",
-            "Sum",
-            n as f64,
-            "GreaterThanThreshold",
-            format!("claw: {f} was invoked more than {n} times in 5 minutes"),
-        ));
-    }
-    if let Some(n) = a.output_tokens_per_hour {
-        out.push(Desired {
-            name: format!("{p}output-tokens-per-hour"),
-            namespace: TOKENS_NAMESPACE.into(),
-            metric: TOKENS_METRIC.into(),
-            dimensions: [
-                ("app".to_string(), t.config.app.clone()),
-                ("stage".to_string(), t.config.stage.clone()),
-            ]
-            .into(),
-            per_agent: t.config.agents.keys().cloned().collect(),
-            statistic: "Sum".into(),
-            period: 3600,
-            evaluation_periods: 1,
-            threshold: n as f64,
-            comparison: "GreaterThanThreshold".into(),
-            treat_missing: "notBreaching".into(),
-            actions: actions.clone(),
-            description: format!(
-                "claw: {f}'s agents produced more than {n} output tokens in an hour"
-            ),
-        });
-    }
-    out
 }
 
 fn num(x: f64) -> String {
@@ -297,6 +203,8 @@ pub fn spec_changes(live: &Desired, want: &Desired) -> Vec<Changed<Field>> {
 /// Every alarm with one of claw's names, by name.
 pub type Found = BTreeMap<String, Live>;
 
+pub use desired::desired;
+use put::put;
 pub use read::read;
 
 pub fn plan(t: &Target, live: &Found, plan: &mut Plan) {
@@ -339,94 +247,6 @@ pub fn plan(t: &Target, live: &Found, plan: &mut Plan) {
             ));
         }
     }
-}
-
-fn dims(d: &BTreeMap<String, String>) -> Vec<Dimension> {
-    d.iter()
-        .map(|(k, v)| Dimension::builder().name(k).value(v).build())
-        .collect()
-}
-
-/// The queries of a metric-math alarm: one Sum per agent, and their SUM.
-fn agent_queries(s: &Desired) -> Vec<MetricDataQuery> {
-    let mut out: Vec<MetricDataQuery> = s
-        .per_agent
-        .iter()
-        .enumerate()
-        .map(|(i, agent)| {
-            let mut d = s.dimensions.clone();
-            d.insert("agent".into(), agent.clone());
-            MetricDataQuery::builder()
-                .id(format!("m{i}"))
-                .metric_stat(
-                    MetricStat::builder()
-                        .metric(
-                            Metric::builder()
-                                .namespace(&s.namespace)
-                                .metric_name(&s.metric)
-                                .set_dimensions(Some(dims(&d)))
-                                .build(),
-                        )
-                        .period(s.period)
-                        .stat(&s.statistic)
-                        .build(),
-                )
-                .return_data(false)
-                .build()
-        })
-        .collect();
-    let ids: Vec<String> = (0..s.per_agent.len()).map(|i| format!("m{i}")).collect();
-    out.push(
-        MetricDataQuery::builder()
-            .id("total")
-            .expression(format!("SUM([{}])", ids.join(",")))
-            .label(format!("{} (all agents)", s.metric))
-            .return_data(true)
-            .build(),
-    );
-    out
-}
-
-async fn put(aws: &Aws, t: &Target, s: &Desired) -> anyhow::Result<()> {
-    let mut req = aws
-        .cloudwatch
-        .put_metric_alarm()
-        .alarm_name(&s.name)
-        .alarm_description(&s.description)
-        .evaluation_periods(s.evaluation_periods)
-        .threshold(s.threshold)
-        .comparison_operator(ComparisonOperator::from(s.comparison.as_str()))
-        .treat_missing_data(&s.treat_missing)
-        .actions_enabled(true)
-        .set_alarm_actions(Some(s.actions.clone()))
-        // Tags count only when the alarm is created; updates re-tag separately.
-        .set_tags(Some(
-            t.tags
-                .iter()
-                .map(|(k, v)| {
-                    aws_sdk_cloudwatch::types::Tag::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                })
-                .collect(),
-        ));
-    req = if !s.per_agent.is_empty() {
-        req.set_metrics(Some(agent_queries(s)))
-    } else {
-        let req = req
-            .namespace(&s.namespace)
-            .metric_name(&s.metric)
-            .set_dimensions(Some(dims(&s.dimensions)))
-            .period(s.period);
-        if s.statistic.starts_with('p') {
-            req.extended_statistic(&s.statistic)
-        } else {
-            req.statistic(Statistic::from(s.statistic.as_str()))
-        }
-    };
-    req.send().await.ctx("PutMetricAlarm", &s.name)?;
-    Ok(())
 }
 
 /// Creates and updates alarms, and deletes the ones the config no longer wants.
@@ -567,78 +387,4 @@ async fn delete_alarms(aws: &Aws, names: &[String]) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::aws::resources::testing;
-
-    fn live_of(t: &Target) -> Found {
-        desired(t)
-            .into_iter()
-            .map(|d| {
-                (
-                    d.name.clone(),
-                    Live {
-                        arn: format!("arn:alarm:{}", d.name),
-                        spec: d,
-                        tags: t.tags.clone(),
-                    },
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_threshold_change_updates_only_that_alarm() {
-        let t = testing::target();
-        let mut live = live_of(&t);
-        let name = format!("{}errors", t.names.alarm_prefix);
-        live.get_mut(&name).unwrap().spec.threshold = 99.0;
-        let mut p = testing::plan(&t);
-        plan(&t, &live, &mut p);
-        let c = p.get(ResourceKind::Alarm, &name).unwrap();
-        let want = desired(&t).into_iter().find(|d| d.name == name).unwrap();
-        assert_eq!(
-            c.fields()[0].to_string(),
-            format!("threshold 99 → {}", num(want.threshold))
-        );
-        assert_eq!(
-            changes(&t, &live[&name], &want)
-                .iter()
-                .map(|c| c.field)
-                .collect::<Vec<_>>(),
-            [Field::Threshold]
-        );
-        assert_eq!(
-            p.of_kind(ResourceKind::Alarm)
-                .filter(|c| c.action != Action::NoChange)
-                .count(),
-            1
-        );
-    }
-
-    #[test]
-    fn an_edited_description_alone_shows_as_a_hand_edit() {
-        let t = testing::target();
-        let want = desired(&t).remove(0);
-        let mut l = want.clone();
-        l.description = "by hand".into();
-        let c = spec_changes(&l, &want);
-        assert_eq!(c[0].row().to_string(), "description (edited) → (claw's)");
-    }
-
-    #[test]
-    fn a_foreign_alarm_is_refused_and_kept_on_destroy() {
-        let t = testing::target();
-        let mut live = live_of(&t);
-        for l in live.values_mut() {
-            l.tags.clear();
-        }
-        let mut p = testing::plan(&t);
-        plan(&t, &live, &mut p);
-        assert_eq!(p.blockers.len(), live.len());
-        let mut p = testing::plan(&t);
-        plan_destroy(&t, &live, DestroyOptions::default(), &mut p);
-        assert!(p.changes.is_empty());
-        assert_eq!(p.notes.len(), live.len());
-    }
-}
+mod tests;
