@@ -17,7 +17,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use serde::{Deserialize, Serialize};
 
-use super::{Aws, AwsResultExt, aws_error};
+use super::Aws;
+use super::error::{AwsErrorExt, AwsResultExt, aws_error};
 
 pub const STREAM: &str = "lock";
 pub const HEARTBEAT: Duration = Duration::from_secs(20);
@@ -188,8 +189,10 @@ async fn read_holder(
         .limit(1)
         .send()
         .await
+        .ctx("GetLogEvents", format!("{group}:{STREAM}"))
+        .optional()?
     {
-        Ok(out) => {
+        Some(out) => {
             let last = out.events().last();
             let holder = last
                 .and_then(|e| e.message())
@@ -204,13 +207,7 @@ async fn read_holder(
             };
             Ok(Some((holder, beat)))
         }
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(aws_error("GetLogEvents", format!("{group}:{STREAM}"), e).into()),
+        None => Ok(None),
     }
 }
 
@@ -231,23 +228,15 @@ async fn created_ms(aws: &Aws, group: &str) -> anyhow::Result<Option<i64>> {
 }
 
 async fn delete_stream(aws: &Aws, group: &str) -> anyhow::Result<()> {
-    match aws
-        .logs
+    aws.logs
         .delete_log_stream()
         .log_group_name(group)
         .log_stream_name(STREAM)
         .send()
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(aws_error("DeleteLogStream", format!("{group}:{STREAM}"), e).into()),
-    }
+        .ctx("DeleteLogStream", format!("{group}:{STREAM}"))
+        .ignore_missing()?;
+    Ok(())
 }
 
 /// Takes the lock of `function`, waiting up to `wait` for a live holder to finish.
@@ -283,19 +272,14 @@ pub async fn acquire(
             .log_stream_name(STREAM)
             .send()
             .await
+            .ctx("CreateLogStream", format!("{group}:{STREAM}"))
         {
             Ok(_) => break,
             // The first deploy of a stack creates the lock's log group.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
+            Err(e) if e.is_not_found() => {
                 ensure_group(aws, &group, tags).await?;
             }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_already_exists_exception()) =>
-            {
+            Err(e) if e.is_code("ResourceAlreadyExistsException") => {
                 let (holder, last_beat) = read_holder(aws, &group).await?.unwrap_or((None, None));
                 let stale_by_time =
                     last_beat.is_some_and(|b| now_ms() - b > STALE_AFTER.as_millis() as i64);
@@ -321,9 +305,7 @@ pub async fn acquire(
                 }
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
-            Err(e) => {
-                return Err(aws_error("CreateLogStream", format!("{group}:{STREAM}"), e).into());
-            }
+            Err(e) => return Err(e.into()),
         }
     }
     beat(aws, &group, &me).await?;
@@ -359,20 +341,12 @@ pub async fn force_unlock(aws: &Aws, function: &str) -> anyhow::Result<Option<Ho
 /// Removes the lock group (destroy).
 pub async fn delete_group(aws: &Aws, function: &str) -> anyhow::Result<()> {
     let group = group(function);
-    match aws
-        .logs
+    aws.logs
         .delete_log_group()
         .log_group_name(&group)
         .send()
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(aws_error("DeleteLogGroup", group, e).into()),
-    }
+        .ctx("DeleteLogGroup", &group)
+        .ignore_missing()?;
+    Ok(())
 }

@@ -1,35 +1,33 @@
-//! Provisioning through the AWS SDK: one module per resource kind, each with read
-//! (live state as a plain struct), diff (desired against live) and apply.
+//! Provisioning through the AWS SDK. The layers, bottom up: the clients here,
+//! [`error`] (one AWS error type), [`target`] (what claw wants), [`plan`],
+//! [`ownership`] and [`propagation`]; then one module per resource kind under
+//! [`resources`], each with read / plan / apply / plan_destroy / delete; then
+//! [`stack`], which only sequences them.
 //!
 //! [`Aws`] holds one client per service, all built from one shared
 //! `aws_config` load, so the credential chain, region, `AWS_ENDPOINT_URL` and the
 //! retry policy are resolved once per command.
 
-pub mod alarms;
-pub mod api;
-pub mod boundary;
 pub mod doc;
-pub mod function;
+pub mod error;
 pub mod lock;
-pub mod log_group;
-pub mod permissions;
+pub mod ownership;
 pub mod plan;
 pub mod progress;
-pub mod queues;
-pub mod role;
-pub mod secrets;
+pub mod propagation;
+pub mod resources;
 pub mod stack;
-pub mod tables;
+pub mod target;
 
-use std::collections::BTreeMap;
+pub use error::{AwsError, AwsErrorExt, AwsErrorKind, AwsResultExt, aws_error, is_access_denied};
+pub use ownership::{TAG_APP, TAG_STAGE, is_ours, tags};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
-use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata};
-use claw_spec::Config;
 
 /// How many times one API call is attempted (the first try included). Throttling,
 /// 5xx answers and dropped connections are retried with the SDK's standard
@@ -183,119 +181,4 @@ impl aws_sdk_iam::config::Intercept for Counting {
         }
         Ok(())
     }
-}
-
-/// An AWS call that failed, named by operation and resource:
-/// `"<Operation> on <resource>: <code>: <message>"`.
-#[derive(Debug)]
-pub struct AwsError {
-    pub operation: &'static str,
-    pub resource: String,
-    /// The AWS error code (`NoSuchEntity`, `ResourceNotFoundException`, …), when the
-    /// service sent one.
-    pub code: Option<String>,
-    pub message: String,
-}
-
-impl std::fmt::Display for AwsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.code {
-            Some(code) => write!(
-                f,
-                "{} on {}: {code}: {}",
-                self.operation, self.resource, self.message
-            ),
-            None => write!(
-                f,
-                "{} on {}: {}",
-                self.operation, self.resource, self.message
-            ),
-        }
-    }
-}
-
-impl std::error::Error for AwsError {}
-
-impl AwsError {
-    pub fn is_code(&self, code: &str) -> bool {
-        self.code.as_deref() == Some(code)
-    }
-}
-
-/// Renders any SDK error as an [`AwsError`]. Service errors keep their code and
-/// message; transport errors (no code) keep the whole cause chain, so "connection
-/// refused" or a timeout is visible.
-pub fn aws_error<E>(operation: &'static str, resource: impl Into<String>, err: E) -> AwsError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let code = err.code().map(str::to_string);
-    let message = match (err.code(), err.message()) {
-        (Some(_), Some(m)) => m.to_string(),
-        (Some(_), None) => DisplayErrorContext(&err).to_string(),
-        // Transport errors: the cause chain in words ("dispatch failure: io error:
-        // … Connection refused"), without the Debug dump DisplayErrorContext adds.
-        (None, _) => {
-            let mut parts: Vec<String> = Vec::new();
-            let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&err);
-            while let Some(e) = cur {
-                let text = e.to_string();
-                if !parts.iter().any(|p| p.contains(&text)) {
-                    parts.push(text);
-                }
-                cur = e.source();
-            }
-            parts.join(": ")
-        }
-    };
-    AwsError {
-        operation,
-        resource: resource.into(),
-        code,
-        message,
-    }
-}
-
-/// Whether an error is AWS refusing the caller's permissions.
-pub fn is_access_denied(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| {
-        e.downcast_ref::<AwsError>().is_some_and(|a| {
-            matches!(
-                a.code.as_deref(),
-                Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation")
-            )
-        })
-    })
-}
-
-/// `result.map_err(aws_error(...))` without the closure noise.
-pub trait AwsResultExt<T> {
-    fn ctx(self, operation: &'static str, resource: impl Into<String>) -> Result<T, AwsError>;
-}
-
-impl<T, E> AwsResultExt<T> for Result<T, E>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    fn ctx(self, operation: &'static str, resource: impl Into<String>) -> Result<T, AwsError> {
-        self.map_err(|e| aws_error(operation, resource, e))
-    }
-}
-
-/// The tag keys that mark a resource as claw's.
-pub const TAG_APP: &str = "claw:app";
-pub const TAG_STAGE: &str = "claw:stage";
-
-/// The tags every claw resource carries: `claw:app`, `claw:stage` and the config's
-/// own `tags:` (claw's keys win if the config repeats them).
-pub fn tags(config: &Config) -> BTreeMap<String, String> {
-    let mut out = config.tags.clone();
-    out.insert(TAG_APP.into(), config.app.clone());
-    out.insert(TAG_STAGE.into(), config.stage.clone());
-    out
-}
-
-/// Whether live tags mark a resource as belonging to this app and stage.
-pub fn is_ours(live: &BTreeMap<String, String>, config: &Config) -> bool {
-    live.get(TAG_APP) == Some(&config.app) && live.get(TAG_STAGE) == Some(&config.stage)
 }

@@ -5,12 +5,15 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use claw_spec::policy_diff::Change;
 use serde::Serialize;
+
+use super::target::Target;
 
 /// The kinds of resource claw manages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub enum ResourceKind {
     Boundary,
     Role,
     LogGroup,
@@ -29,26 +32,26 @@ pub enum Kind {
     Secret,
 }
 
-impl Kind {
+impl ResourceKind {
     /// How the kind reads in `claw plan` output.
     pub fn label(self) -> &'static str {
         match self {
-            Kind::Boundary => "permissions boundary",
-            Kind::Role => "execution role",
-            Kind::LogGroup => "log group",
-            Kind::Function => "lambda function",
-            Kind::Concurrency => "reserved concurrency",
-            Kind::Table => "dynamodb table",
-            Kind::Queue => "sqs queue",
-            Kind::EventSourceMapping => "queue mapping",
-            Kind::Api => "http api",
-            Kind::Integration => "api integration",
-            Kind::Authorizer => "jwt authorizer",
-            Kind::Route => "api route",
-            Kind::Stage => "api stage",
-            Kind::Permission => "invoke permission",
-            Kind::Alarm => "alarm",
-            Kind::Secret => "secret",
+            ResourceKind::Boundary => "permissions boundary",
+            ResourceKind::Role => "execution role",
+            ResourceKind::LogGroup => "log group",
+            ResourceKind::Function => "lambda function",
+            ResourceKind::Concurrency => "reserved concurrency",
+            ResourceKind::Table => "dynamodb table",
+            ResourceKind::Queue => "sqs queue",
+            ResourceKind::EventSourceMapping => "queue mapping",
+            ResourceKind::Api => "http api",
+            ResourceKind::Integration => "api integration",
+            ResourceKind::Authorizer => "jwt authorizer",
+            ResourceKind::Route => "api route",
+            ResourceKind::Stage => "api stage",
+            ResourceKind::Permission => "invoke permission",
+            ResourceKind::Alarm => "alarm",
+            ResourceKind::Secret => "secret",
         }
     }
 }
@@ -77,6 +80,59 @@ impl std::fmt::Display for FieldChange {
     }
 }
 
+/// A kind's updatable attributes, one enum per resource kind. Plans record
+/// [`Changed`] values of it; apply matches on it exhaustively, so a field the
+/// apply does not handle does not compile. The label is only for output.
+pub trait Field {
+    /// How the field reads in plan output (`memory_mb`, `policy claw-execution`).
+    fn label(&self) -> String;
+}
+
+/// One typed field change of a kind's update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changed<F> {
+    pub field: F,
+    pub from: String,
+    pub to: String,
+}
+
+impl<F: Field> Changed<F> {
+    pub fn new(field: F, from: impl ToString, to: impl ToString) -> Changed<F> {
+        Changed {
+            field,
+            from: from.to_string(),
+            to: to.to_string(),
+        }
+    }
+
+    /// The plan row shown for this change.
+    pub fn row(&self) -> FieldChange {
+        FieldChange {
+            field: self.field.label(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+        }
+    }
+
+    /// The tag change between live and desired tags, when there is one.
+    pub fn tags(
+        field: F,
+        live: &BTreeMap<String, String>,
+        desired: &BTreeMap<String, String>,
+    ) -> Option<Changed<F>> {
+        TagDiff::field(live, desired).map(|r| Changed {
+            field,
+            from: r.from,
+            to: r.to,
+        })
+    }
+}
+
+/// The update of typed changes (their rows), or no change when there are none.
+pub fn update_of<F: Field>(changes: &[Changed<F>]) -> Action {
+    Action::update(changes.iter().map(Changed::row).collect())
+}
+
 /// What happens to one resource.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -89,7 +145,7 @@ pub enum Action {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ResourceChange {
-    pub kind: Kind,
+    pub kind: ResourceKind,
     pub name: String,
     #[serde(flatten)]
     pub action: Action,
@@ -110,7 +166,7 @@ impl Action {
 }
 
 impl ResourceChange {
-    pub fn new(kind: Kind, name: impl Into<String>, action: Action) -> ResourceChange {
+    pub fn new(kind: ResourceKind, name: impl Into<String>, action: Action) -> ResourceChange {
         ResourceChange {
             kind,
             name: name.into(),
@@ -130,11 +186,6 @@ impl ResourceChange {
             Action::Update { fields } => fields,
             _ => &[],
         }
-    }
-
-    /// Whether an update touches `field`.
-    pub fn touches(&self, field: &str) -> bool {
-        self.fields().iter().any(|f| f.field == field)
     }
 }
 
@@ -162,6 +213,33 @@ pub struct SecurityChange {
     pub drift: bool,
 }
 
+impl SecurityChange {
+    /// Security-table rows for a policy change on `resource`: additions broaden,
+    /// removals are drift when `drift` says claw did not add them.
+    pub fn from_policy_change(resource: &str, change: &Change, drift: bool) -> Vec<SecurityChange> {
+        let mut out = Vec::new();
+        for p in &change.added {
+            out.push(SecurityChange {
+                sign: Sign::Add,
+                resource: resource.to_string(),
+                what: p.to_string(),
+                broadens: true,
+                drift: false,
+            });
+        }
+        for p in &change.removed {
+            out.push(SecurityChange {
+                sign: Sign::Remove,
+                resource: resource.to_string(),
+                what: p.to_string(),
+                broadens: false,
+                drift,
+            });
+        }
+        out
+    }
+}
+
 /// Everything `claw deploy` would do, and why it might refuse.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
@@ -179,24 +257,35 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// An empty plan for the target's app, stage, region and account.
+    pub fn for_target(t: &Target) -> Plan {
+        Plan {
+            app: t.config.app.clone(),
+            stage: t.config.stage.clone(),
+            region: t.config.region.clone(),
+            account: t.config.account.clone(),
+            ..Plan::default()
+        }
+    }
+
     pub fn push(&mut self, change: ResourceChange) {
         self.changes.push(change);
     }
 
-    pub fn get(&self, kind: Kind, name: &str) -> Option<&ResourceChange> {
+    pub fn get(&self, kind: ResourceKind, name: &str) -> Option<&ResourceChange> {
         self.changes
             .iter()
             .find(|c| c.kind == kind && c.name == name)
     }
 
     /// The planned action for a resource; a resource missing from the plan is left alone.
-    pub fn action(&self, kind: Kind, name: &str) -> Action {
+    pub fn action(&self, kind: ResourceKind, name: &str) -> Action {
         self.get(kind, name)
             .map(|c| c.action.clone())
             .unwrap_or(Action::NoChange)
     }
 
-    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &ResourceChange> {
+    pub fn of_kind(&self, kind: ResourceKind) -> impl Iterator<Item = &ResourceChange> {
         self.changes.iter().filter(move |c| c.kind == kind)
     }
 
@@ -399,19 +488,19 @@ mod tests {
             ..Plan::default()
         };
         p.push(ResourceChange::new(
-            Kind::Role,
+            ResourceKind::Role,
             "a-dev-exec",
             Action::Create,
         ));
         p.push(ResourceChange::new(
-            Kind::Function,
+            ResourceKind::Function,
             "a-dev",
             Action::Update {
                 fields: vec![FieldChange::new("memory_mb", 256, 512)],
             },
         ));
         p.push(ResourceChange::new(
-            Kind::Alarm,
+            ResourceKind::Alarm,
             "a-dev-errors",
             Action::NoChange,
         ));

@@ -9,28 +9,28 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 /// Where progress goes. Plain lines go to stdout for text output and to stderr
 /// when stdout carries JSON.
 #[derive(Clone)]
-pub struct Progress {
+pub struct ApplyProgress {
     multi: Option<MultiProgress>,
     to_stderr: bool,
 }
 
-impl Progress {
+impl ApplyProgress {
     /// Spinners when stderr is a terminal, plain lines otherwise.
-    pub fn new(json: bool) -> Progress {
+    pub fn new(json: bool) -> ApplyProgress {
         let multi = if std::io::stderr().is_terminal() {
             Some(MultiProgress::new())
         } else {
             None
         };
-        Progress {
+        ApplyProgress {
             multi,
             to_stderr: json,
         }
     }
 
     /// Plain lines only (tests, `--output json`).
-    pub fn plain(to_stderr: bool) -> Progress {
-        Progress {
+    pub fn plain(to_stderr: bool) -> ApplyProgress {
+        ApplyProgress {
             multi: None,
             to_stderr,
         }
@@ -110,7 +110,7 @@ impl Step {
 
 /// Runs `fut` as one step: prints `done` on success, marks it failed otherwise.
 pub async fn step<T, F>(
-    progress: &Progress,
+    progress: &ApplyProgress,
     verb: &str,
     done: &str,
     what: &str,

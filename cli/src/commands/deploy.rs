@@ -6,8 +6,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::aws::plan::Plan;
-use crate::aws::progress::Progress;
-use crate::aws::stack::{self, Outcome};
+use crate::aws::progress::ApplyProgress;
+use crate::aws::stack::{self, DeployOutcome};
 use crate::context::Context;
 use crate::ops::approve::{self, Ask};
 use crate::ops::stack::{PackageRequest, Planned};
@@ -46,7 +46,7 @@ pub struct Args {
 struct DeployReport {
     plan: Plan,
     #[serde(flatten)]
-    outcome: Outcome,
+    outcome: DeployOutcome,
     api_calls: ApiCalls,
     seconds: f64,
     build_seconds: Option<f64>,
@@ -86,7 +86,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     // costs seconds, not a cross-build. With --zip there is no build to save, but
     // the order is the same.
     let zip_code = match &args.zip {
-        Some(p) => Some(crate::aws::stack::Code::from_zip(p)?),
+        Some(p) => Some(crate::package::Code::from_zip(p)?),
         None => None,
     };
     let checked = crate::ops::stack::read_and_plan(config.clone(), zip_code.clone()).await?;
@@ -152,7 +152,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
         }
         let plan = relocked;
         out.line("\nApplying:");
-        let progress = Progress::new(out.is_json());
+        let progress = ApplyProgress::new(out.is_json());
         let applied = stack::apply(&aws, &target, &live, &plan, &progress).await;
         // A lock that cannot be released now goes stale after its heartbeat stops;
         // the apply error, if any, is the one to report.

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::aws::plan::Plan;
-use crate::aws::progress::Progress;
+use crate::aws::progress::ApplyProgress;
 use crate::aws::stack::{self, DestroyOptions};
 use crate::context::Context;
 use crate::ops::approve::{self, Ask};
@@ -69,7 +69,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     .await?;
     let live = stack::read(&aws, &target).await?;
     let plan = stack::destroy_plan(&target, &live, opts);
-    let progress = Progress::new(out.is_json());
+    let progress = ApplyProgress::new(out.is_json());
     if let Err(e) = stack::destroy(&aws, &target, &live, &plan, &progress).await {
         let _ = lock.release().await;
         return Err(e.context("destroy stopped part-way; run `claw destroy` again to finish"));

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::aws::plan::Plan;
-use crate::aws::stack::Code;
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::package::Code;
 use crate::report::Report;
 
 #[derive(Debug, clap::Args)]

@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Read};
 
 use anyhow::Context as _;
 
-use crate::aws::{AwsResultExt, tags};
+use crate::aws::{AwsErrorExt, AwsResultExt, tags};
 use crate::context::Context;
 use crate::report::Report;
 
@@ -79,9 +79,16 @@ async fn set(ctx: &Context, name: &str) -> anyhow::Result<Report> {
     }
     let value = read_value(name)?;
     let aws = crate::ops::account::connect(config).await?;
-    let existing = aws.secrets.describe_secret().secret_id(name).send().await;
+    let existing = aws
+        .secrets
+        .describe_secret()
+        .secret_id(name)
+        .send()
+        .await
+        .ctx("DescribeSecret", name)
+        .optional()?;
     let (action, version) = match existing {
-        Ok(found) => {
+        Some(found) => {
             // A secret scheduled for deletion refuses new values
             // (InvalidRequestException) until it is restored; see
             // https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RestoreSecret.html
@@ -110,10 +117,7 @@ async fn set(ctx: &Context, name: &str) -> anyhow::Result<Report> {
                 out.version_id().unwrap_or_default().to_string(),
             )
         }
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
+        None => {
             let mut req = aws.secrets.create_secret().name(name).secret_string(&value);
             for (k, v) in tags(config) {
                 req = req.tags(
@@ -126,7 +130,6 @@ async fn set(ctx: &Context, name: &str) -> anyhow::Result<Report> {
             let out = req.send().await.ctx("CreateSecret", name)?;
             ("created", out.version_id().unwrap_or_default().to_string())
         }
-        Err(e) => return Err(crate::aws::aws_error("DescribeSecret", name, e).into()),
     };
     drop(value);
     ctx.out

@@ -15,21 +15,10 @@ pub async fn connect(config: &Config) -> anyhow::Result<Aws> {
         .send()
         .await
         .ctx("GetCallerIdentity", "the current credentials")?;
-    ensure(
+    crate::aws::ownership::check_account(
         config,
         me.account().unwrap_or_default(),
         me.arn().unwrap_or_default(),
     )?;
     Ok(aws)
-}
-
-/// Refuses credentials for another account than agent.yaml's `account:`.
-pub fn ensure(config: &Config, account: &str, caller_arn: &str) -> anyhow::Result<()> {
-    if account != config.account {
-        anyhow::bail!(
-            "agent.yaml says account {} but the credentials are for account {account} ({caller_arn}); switch credentials (AWS_PROFILE) or fix `account:`",
-            config.account,
-        );
-    }
-    Ok(())
 }

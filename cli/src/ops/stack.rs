@@ -6,7 +6,9 @@ use claw_spec::Config;
 
 use crate::aws::Aws;
 use crate::aws::plan::Plan;
-use crate::aws::stack::{self, Code, Live, Outcome, Target};
+use crate::aws::stack::{self, DeployOutcome, Live};
+use crate::aws::target::Target;
+use crate::package::Code;
 
 /// A stack read from AWS and planned against the config.
 pub struct Planned {
@@ -46,9 +48,9 @@ impl Planned {
 }
 
 /// What a deploy with nothing to change reports: the stack as it is.
-pub fn unchanged_outcome(target: &Target, live: &Live) -> Outcome {
+pub fn unchanged_outcome(target: &Target, live: &Live) -> DeployOutcome {
     let api = live.api.ours.as_ref();
-    Outcome {
+    DeployOutcome {
         endpoint: api.map(|a| a.endpoint.clone()).unwrap_or_default(),
         api_id: api.map(|a| a.id.clone()).unwrap_or_default(),
         function_arn: live

@@ -10,6 +10,7 @@
 //! `tokio::task::spawn_blocking`.
 
 pub mod archive;
+mod code;
 pub mod elf;
 pub mod progress;
 pub mod toolchain;
@@ -23,6 +24,7 @@ use claw_spec::model::Architecture;
 use claw_spec::{Config, Names};
 use serde::{Deserialize, Serialize};
 
+pub use code::Code;
 pub use progress::Progress;
 pub use workspace::Workspace;
 

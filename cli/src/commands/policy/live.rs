@@ -9,8 +9,9 @@ use claw_spec::policy::{self, PolicyKind};
 use claw_spec::policy_diff::{self, Change};
 
 use super::diff::{Diffs, KindDiff};
-use crate::aws::stack::Target;
-use crate::aws::{Aws, api, boundary, permissions, role};
+use crate::aws::Aws;
+use crate::aws::resources::{api, boundary, permissions, role};
+use crate::aws::target::Target;
 
 /// The generated documents against the deployed ones.
 pub(super) async fn diff(config: claw_spec::Config) -> anyhow::Result<Diffs> {
@@ -163,6 +164,7 @@ mod tests {
     fn perms(t: &Target) -> permissions::Live {
         permissions::Live {
             statements: policy::invoke(&t.config, &t.names, "abc123").statement,
+            api_id: None,
         }
     }
 

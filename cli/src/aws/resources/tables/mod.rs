@@ -16,10 +16,13 @@ use aws_sdk_dynamodb::types::{
 };
 use claw_spec::model::ApiMode;
 
-use super::plan::{Action, FieldChange, Kind, Plan, ResourceChange, TagDiff};
-use super::progress::{Progress, step};
-use super::stack::Target;
-use super::{Aws, AwsResultExt, aws_error, is_ours};
+use super::{Ctx, DestroyOptions, leftover};
+use crate::aws::Aws;
+use crate::aws::error::{AwsErrorExt, AwsResultExt};
+use crate::aws::ownership::{foreign_blocker, is_ours, untagged_note};
+use crate::aws::plan::{Action, Changed, Plan, ResourceChange, ResourceKind, TagDiff, update_of};
+use crate::aws::progress::step;
+use crate::aws::target::Target;
 
 pub const TTL_ATTRIBUTE: &str = "ttl";
 
@@ -43,7 +46,7 @@ pub struct Desired {
     pub data: bool,
 }
 
-pub fn jobs(t: &Target) -> Desired {
+fn jobs(t: &Target) -> Desired {
     Desired {
         name: t.names.jobs_table.clone(),
         key: "job_id",
@@ -51,7 +54,7 @@ pub fn jobs(t: &Target) -> Desired {
     }
 }
 
-pub fn sessions(t: &Target) -> Option<Desired> {
+fn sessions(t: &Target) -> Option<Desired> {
     t.config.sessions.as_ref().map(|s| Desired {
         name: s.table.clone(),
         key: "session_id",
@@ -59,19 +62,53 @@ pub fn sessions(t: &Target) -> Option<Desired> {
     })
 }
 
-pub async fn read(aws: &Aws, name: &str) -> anyhow::Result<Option<Live>> {
-    let table = match aws.dynamodb.describe_table().table_name(name).send().await {
-        Ok(o) => match o.table {
-            Some(t) => t,
-            None => return Ok(None),
+/// The jobs table and the sessions table, as found.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub jobs: Option<Live>,
+    pub sessions: Option<Live>,
+    /// Set when sync mode could not look for a jobs table left from async mode.
+    pub note: Option<String>,
+}
+
+pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
+    let sessions = sessions(t);
+    let ((jobs, note), sessions) = futures::try_join!(
+        async {
+            leftover(
+                t,
+                "the async-mode jobs table",
+                read_table(aws, &t.names.jobs_table).await,
+            )
         },
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            return Ok(None);
-        }
-        Err(e) => return Err(aws_error("DescribeTable", name, e).into()),
+        async {
+            match &sessions {
+                Some(s) => read_table(aws, &s.name).await,
+                None => Ok(None),
+            }
+        },
+    )?;
+    Ok(Found {
+        jobs,
+        sessions,
+        note,
+    })
+}
+
+async fn read_table(aws: &Aws, name: &str) -> anyhow::Result<Option<Live>> {
+    let Some(out) = aws
+        .dynamodb
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .ctx("DescribeTable", name)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let Some(table) = out.table else {
+        return Ok(None);
     };
     let arn = table.table_arn.clone().unwrap_or_default();
     let (ttl, tags) = futures::try_join!(
@@ -128,11 +165,56 @@ pub async fn read(aws: &Aws, name: &str) -> anyhow::Result<Option<Live>> {
     }))
 }
 
+/// A table's updatable attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Ttl,
+    Billing,
+    Tags,
+}
+
+impl crate::aws::plan::Field for Field {
+    fn label(&self) -> String {
+        match self {
+            Field::Ttl => "ttl",
+            Field::Billing => "billing",
+            Field::Tags => "tags",
+        }
+        .into()
+    }
+}
+
+/// What an update of a live table changes.
+pub fn changes(t: &Target, l: &Live) -> Vec<Changed<Field>> {
+    let mut out = Vec::new();
+    if l.ttl.as_deref() != Some(TTL_ATTRIBUTE) {
+        out.push(Changed::new(
+            Field::Ttl,
+            l.ttl.clone().unwrap_or_else(|| "(off)".into()),
+            TTL_ATTRIBUTE,
+        ));
+    }
+    if l.billing != "PAY_PER_REQUEST" {
+        out.push(Changed::new(Field::Billing, &l.billing, "PAY_PER_REQUEST"));
+    }
+    out.extend(Changed::tags(Field::Tags, &l.tags, &t.tags));
+    out
+}
+
+/// Both tables: the sessions table when configured, the jobs table in async mode
+/// (or its deletion when async mode is gone).
+pub fn plan(t: &Target, found: &Found, plan: &mut Plan) {
+    if let Some(s) = sessions(t) {
+        plan_one(t, &s, true, found.sessions.as_ref(), plan);
+    }
+    plan_one(t, &jobs(t), jobs_wanted(t), found.jobs.as_ref(), plan);
+}
+
 /// Plans one table. `wanted` is false when the config no longer asks for it.
-pub fn plan(t: &Target, d: &Desired, wanted: bool, live: Option<&Live>, plan: &mut Plan) {
+fn plan_one(t: &Target, d: &Desired, wanted: bool, live: Option<&Live>, plan: &mut Plan) {
     let name = &d.name;
     match (wanted, live) {
-        (true, None) => plan.push(ResourceChange::new(Kind::Table, name, Action::Create)),
+        (true, None) => plan.push(ResourceChange::new(ResourceKind::Table, name, Action::Create)),
         (true, Some(l)) if l.hash_key != d.key => plan.blockers.push(format!(
             "DynamoDB table {name} exists with partition key `{}`; claw needs `{}` (string): use another table name or remove the table",
             l.hash_key, d.key
@@ -140,59 +222,54 @@ pub fn plan(t: &Target, d: &Desired, wanted: bool, live: Option<&Live>, plan: &m
         (true, Some(l)) if !is_ours(&l.tags, &t.config) => {
             if d.data {
                 plan.push(
-                    ResourceChange::new(Kind::Table, name, Action::NoChange)
+                    ResourceChange::new(ResourceKind::Table, name, Action::NoChange)
                         .with_note("not created by claw; used as it is"),
                 );
             } else {
-                plan.blockers.push(format!(
-                    "DynamoDB table {name} exists but is not tagged claw:app={} claw:stage={}; claw does not touch resources it did not create (delete or rename it)",
-                    t.config.app, t.config.stage
+                plan.blockers.push(foreign_blocker(
+                    &format!("DynamoDB table {name} exists"),
+                    &t.config,
                 ));
             }
         }
-        (true, Some(l)) => {
-            let mut fields = Vec::new();
-            if l.ttl.as_deref() != Some(TTL_ATTRIBUTE) {
-                fields.push(FieldChange::new(
-                    "ttl",
-                    l.ttl.clone().unwrap_or_else(|| "(off)".into()),
-                    TTL_ATTRIBUTE,
-                ));
-            }
-            if l.billing != "PAY_PER_REQUEST" {
-                fields.push(FieldChange::new("billing", &l.billing, "PAY_PER_REQUEST"));
-            }
-            fields.extend(TagDiff::field(&l.tags, &t.tags));
-            plan.push(ResourceChange::new(
-                Kind::Table,
-                name,
-                Action::update(fields),
-            ));
-        }
+        (true, Some(l)) => plan.push(ResourceChange::new(
+            ResourceKind::Table,
+            name,
+            update_of(&changes(t, l)),
+        )),
         (false, Some(l)) if is_ours(&l.tags, &t.config) => {
             if d.data {
                 plan.notes.push(format!(
                     "DynamoDB table {name} is no longer in agent.yaml; it holds data, so deploy keeps it (claw destroy --include-data deletes it)"
                 ));
             } else {
-                plan.push(ResourceChange::new(Kind::Table, name, Action::Delete));
+                plan.push(ResourceChange::new(ResourceKind::Table, name, Action::Delete));
             }
         }
         (false, _) => {}
     }
 }
 
-pub async fn apply(
-    aws: &Aws,
-    t: &Target,
+/// Creates and updates the tables (a jobs table to delete waits for [`delete`]).
+pub async fn apply(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<()> {
+    let mut r = Vec::new();
+    if let Some(s) = sessions(cx.target) {
+        r.push(apply_one(cx, &s, found.sessions.as_ref(), plan).await);
+    }
+    r.push(apply_one(cx, &jobs(cx.target), found.jobs.as_ref(), plan).await);
+    super::all(r)
+}
+
+async fn apply_one(
+    cx: &Ctx<'_>,
     d: &Desired,
     live: Option<&Live>,
     plan: &Plan,
-    progress: &Progress,
 ) -> anyhow::Result<()> {
+    let (aws, t, progress) = (cx.aws, cx.target, cx.progress);
     let name = &d.name;
-    let what = format!("{} {name}", Kind::Table.label());
-    match plan.action(Kind::Table, name) {
+    let what = format!("{} {name}", ResourceKind::Table.label());
+    match plan.action(ResourceKind::Table, name) {
         Action::Create => {
             step(progress, "creating", "created", &what, async {
                 aws.dynamodb
@@ -220,13 +297,21 @@ pub async fn apply(
             })
             .await
         }
-        Action::Update { fields } => {
+        Action::Update { .. } => {
             let l = live.ok_or_else(|| anyhow::anyhow!("table update without live state"))?;
+            let (mut billing, mut ttl, mut tags) = (false, false, false);
+            for c in changes(t, l) {
+                match c.field {
+                    Field::Ttl => ttl = true,
+                    Field::Billing => billing = true,
+                    Field::Tags => tags = true,
+                }
+            }
             step(progress, "updating", "updated", &what, async {
                 if l.status != "ACTIVE" {
                     wait_active(aws, name).await?;
                 }
-                if fields.iter().any(|f| f.field == "billing") {
+                if billing {
                     aws.dynamodb
                         .update_table()
                         .table_name(name)
@@ -236,24 +321,24 @@ pub async fn apply(
                         .ctx("UpdateTable", name)?;
                     wait_active(aws, name).await?;
                 }
-                if fields.iter().any(|f| f.field == "ttl") {
+                if ttl {
                     enable_ttl(aws, name).await?;
                 }
-                let tags = TagDiff::between(&l.tags, &t.tags);
-                if !tags.set.is_empty() {
+                let diff = TagDiff::between(&l.tags, &t.tags);
+                if tags && !diff.set.is_empty() {
                     aws.dynamodb
                         .tag_resource()
                         .resource_arn(&l.arn)
-                        .set_tags(Some(ddb_tags(&tags.set)))
+                        .set_tags(Some(ddb_tags(&diff.set)))
                         .send()
                         .await
                         .ctx("TagResource", name)?;
                 }
-                if !tags.remove.is_empty() {
+                if tags && !diff.remove.is_empty() {
                     aws.dynamodb
                         .untag_resource()
                         .resource_arn(&l.arn)
-                        .set_tag_keys(Some(tags.remove.clone()))
+                        .set_tag_keys(Some(diff.remove.clone()))
                         .send()
                         .await
                         .ctx("UntagResource", name)?;
@@ -262,8 +347,7 @@ pub async fn apply(
             })
             .await
         }
-        Action::Delete => step(progress, "deleting", "deleted", &what, delete(aws, name)).await,
-        Action::NoChange => Ok(()),
+        Action::Delete | Action::NoChange => Ok(()),
     }
 }
 
@@ -316,20 +400,69 @@ async fn wait_active(aws: &Aws, name: &str) -> anyhow::Result<()> {
     }
 }
 
-pub async fn delete(aws: &Aws, name: &str) -> anyhow::Result<()> {
-    match aws.dynamodb.delete_table().table_name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            Ok(())
+/// The jobs table goes with the stack; the sessions table holds data and goes
+/// only with `--include-data`.
+pub fn plan_destroy(t: &Target, found: &Found, opts: DestroyOptions, p: &mut Plan) {
+    match &found.jobs {
+        Some(tb) if is_ours(&tb.tags, &t.config) => p.push(ResourceChange::new(
+            ResourceKind::Table,
+            &t.names.jobs_table,
+            Action::Delete,
+        )),
+        Some(_) => p.notes.push(untagged_note(
+            &format!("DynamoDB table {}", t.names.jobs_table),
+            &t.config,
+        )),
+        None => {}
+    }
+    if let (Some(s), Some(tb)) = (sessions(t), &found.sessions) {
+        if !is_ours(&tb.tags, &t.config) {
+            p.notes.push(untagged_note(
+                &format!("DynamoDB table {}", s.name),
+                &t.config,
+            ));
+        } else if opts.include_data {
+            p.push(
+                ResourceChange::new(ResourceKind::Table, &s.name, Action::Delete)
+                    .with_note("sessions data"),
+            );
+        } else {
+            p.notes.push(format!(
+                "DynamoDB table {} holds session data: kept (--include-data deletes it)",
+                s.name
+            ));
         }
-        Err(e) => Err(aws_error("DeleteTable", name, e).into()),
     }
 }
 
+/// Deletes the tables the plan lists, in the plan's order.
+pub async fn delete(cx: &Ctx<'_>, _: &Found, plan: &Plan) -> anyhow::Result<()> {
+    let names: Vec<String> = plan
+        .of_kind(ResourceKind::Table)
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| c.name.clone())
+        .collect();
+    for name in names {
+        let aws = cx.aws;
+        cx.delete_step(plan, ResourceKind::Table, &name, async {
+            aws.dynamodb
+                .delete_table()
+                .table_name(&name)
+                .send()
+                .await
+                .ctx("DeleteTable", &name)
+                .ignore_missing()?;
+            Ok(())
+        })
+        .await?;
+    }
+    Ok(())
+}
+
 /// Whether the jobs table is wanted.
-pub fn jobs_wanted(t: &Target) -> bool {
+fn jobs_wanted(t: &Target) -> bool {
     t.config.api.mode == ApiMode::Async
 }
+
+#[cfg(test)]
+mod tests;

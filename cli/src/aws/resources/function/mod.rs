@@ -1,12 +1,13 @@
-//! The Lambda function and its reserved concurrency.
+//! The Lambda function (its reserved concurrency is the `concurrency` module).
 //!
 //! Code is uploaded only when the package's CodeSha256 differs from the live one;
 //! configuration is updated only when one of its fields differs. Every change waits
 //! until the function is `Active` with `LastUpdateStatus: Successful` before the
 //! next, as Lambda refuses concurrent updates.
 
+mod ready;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use aws_sdk_lambda::primitives::Blob;
@@ -16,19 +17,21 @@ use aws_sdk_lambda::types::{
 };
 use claw_spec::model::Tracing;
 
-use super::plan::{Action, FieldChange, Kind, Plan, ResourceChange, TagDiff};
-use super::progress::{Progress, step};
-use super::stack::Target;
-use super::{Aws, AwsResultExt, aws_error, is_ours};
+use super::{Ctx, DestroyOptions, Tagged, destroy_owned};
+use crate::aws::Aws;
+use crate::aws::error::{AwsErrorExt, AwsResultExt};
+use crate::aws::ownership::{foreign_blocker, is_ours};
+use crate::aws::plan::{Action, Changed, Plan, ResourceChange, ResourceKind, TagDiff, update_of};
+use crate::aws::progress::step;
+use crate::aws::propagation::while_iam_propagates;
+use crate::aws::target::Target;
+use ready::wait_ready;
 
 pub const RUNTIME: &str = "provided.al2023";
 pub const HANDLER: &str = "bootstrap";
 
-/// How long claw waits for Lambda to finish one change.
-const READY_TIMEOUT: Duration = Duration::from_secs(600);
-
 #[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
+pub struct Desired {
     pub role: String,
     pub runtime: String,
     pub handler: String,
@@ -44,7 +47,7 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct Live {
     pub arn: String,
-    pub settings: Settings,
+    pub settings: Desired,
     pub code_sha256: String,
     pub state: Option<State>,
     pub last_update: Option<LastUpdateStatus>,
@@ -59,9 +62,9 @@ fn tracing_name(t: Tracing) -> &'static str {
     }
 }
 
-pub fn desired(t: &Target) -> Settings {
+pub fn desired(t: &Target) -> Desired {
     let f = &t.config.function;
-    Settings {
+    Desired {
         role: t.names.role_arn(),
         runtime: RUNTIME.into(),
         handler: HANDLER.into(),
@@ -87,15 +90,16 @@ pub fn desired(t: &Target) -> Settings {
 
 pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
     let name = &t.names.function;
-    let out = match aws.lambda.get_function().function_name(name).send().await {
-        Ok(o) => o,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            return Ok(None);
-        }
-        Err(e) => return Err(aws_error("GetFunction", name, e).into()),
+    let Some(out) = aws
+        .lambda
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .ctx("GetFunction", name)
+        .optional()?
+    else {
+        return Ok(None);
     };
     let c = out
         .configuration
@@ -106,7 +110,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
             .function_arn
             .clone()
             .unwrap_or_else(|| t.names.function_arn()),
-        settings: Settings {
+        settings: Desired {
             role: c.role.clone().unwrap_or_default(),
             runtime: c
                 .runtime
@@ -148,9 +152,94 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
     }))
 }
 
+/// The function's updatable attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Code,
+    Architecture,
+    Memory,
+    Timeout,
+    Environment,
+    Vpc,
+    Tracing,
+    Role,
+    Runtime,
+    Handler,
+    Tags,
+}
+
+impl crate::aws::plan::Field for Field {
+    fn label(&self) -> String {
+        match self {
+            Field::Code => "code",
+            Field::Architecture => "architecture",
+            Field::Memory => "memory_mb",
+            Field::Timeout => "timeout_s",
+            Field::Environment => "environment",
+            Field::Vpc => "vpc",
+            Field::Tracing => "tracing",
+            Field::Role => "role",
+            Field::Runtime => "runtime",
+            Field::Handler => "handler",
+            Field::Tags => "tags",
+        }
+        .into()
+    }
+}
+
+/// The calls an update needs. Every field names its call here, so a new field
+/// does not compile until it has one.
+#[derive(Debug, Default, PartialEq)]
+pub struct Steps {
+    /// UpdateFunctionCode (the package, and the architecture it is built for).
+    pub code: bool,
+    /// UpdateFunctionConfiguration.
+    pub config: bool,
+    pub tags: bool,
+}
+
+impl Steps {
+    pub fn of(changes: &[Changed<Field>]) -> Steps {
+        let mut s = Steps::default();
+        for c in changes {
+            match c.field {
+                Field::Code | Field::Architecture => s.code = true,
+                Field::Memory
+                | Field::Timeout
+                | Field::Environment
+                | Field::Vpc
+                | Field::Tracing
+                | Field::Role
+                | Field::Runtime
+                | Field::Handler => s.config = true,
+                Field::Tags => s.tags = true,
+            }
+        }
+        s
+    }
+}
+
+/// What an update of a live function changes. Without a package the code is not
+/// compared.
+pub fn changes(t: &Target, live: &Live) -> Vec<Changed<Field>> {
+    let mut out = Vec::new();
+    if let Some(code) = &t.code
+        && code.sha256 != live.code_sha256
+    {
+        out.push(Changed::new(
+            Field::Code,
+            short(&live.code_sha256),
+            short(&code.sha256),
+        ));
+    }
+    out.extend(settings_changes(&live.settings, &desired(t)));
+    out.extend(Changed::tags(Field::Tags, &live.tags, &t.tags));
+    out
+}
+
 /// The fields that differ, in a stable order. Environment values are not shown,
 /// only which variables change: the live side may hold values set by hand.
-pub fn settings_diff(live: &Settings, want: &Settings) -> Vec<FieldChange> {
+pub fn settings_changes(live: &Desired, want: &Desired) -> Vec<Changed<Field>> {
     let mut out = Vec::new();
     let set = |s: &BTreeSet<String>| {
         if s.is_empty() {
@@ -160,25 +249,17 @@ pub fn settings_diff(live: &Settings, want: &Settings) -> Vec<FieldChange> {
         }
     };
     if live.architecture != want.architecture {
-        out.push(FieldChange::new(
-            "architecture",
+        out.push(Changed::new(
+            Field::Architecture,
             &live.architecture,
             &want.architecture,
         ));
     }
     if live.memory_mb != want.memory_mb {
-        out.push(FieldChange::new(
-            "memory_mb",
-            live.memory_mb,
-            want.memory_mb,
-        ));
+        out.push(Changed::new(Field::Memory, live.memory_mb, want.memory_mb));
     }
     if live.timeout_s != want.timeout_s {
-        out.push(FieldChange::new(
-            "timeout_s",
-            live.timeout_s,
-            want.timeout_s,
-        ));
+        out.push(Changed::new(Field::Timeout, live.timeout_s, want.timeout_s));
     }
     if live.environment != want.environment {
         let mut keys = Vec::new();
@@ -196,14 +277,14 @@ pub fn settings_diff(live: &Settings, want: &Settings) -> Vec<FieldChange> {
         {
             keys.push(format!("-{k}"));
         }
-        out.push(FieldChange::new(
-            "environment",
+        out.push(Changed::new(
+            Field::Environment,
             format!("{} variables", live.environment.len()),
             format!("{} variables ({})", want.environment.len(), keys.join(" ")),
         ));
     }
     if live.subnets != want.subnets || live.security_groups != want.security_groups {
-        let show = |s: &Settings| {
+        let show = |s: &Desired| {
             if s.subnets.is_empty() && s.security_groups.is_empty() {
                 "(none)".to_string()
             } else {
@@ -214,19 +295,19 @@ pub fn settings_diff(live: &Settings, want: &Settings) -> Vec<FieldChange> {
                 )
             }
         };
-        out.push(FieldChange::new("vpc", show(live), show(want)));
+        out.push(Changed::new(Field::Vpc, show(live), show(want)));
     }
     if live.tracing != want.tracing {
-        out.push(FieldChange::new("tracing", &live.tracing, &want.tracing));
+        out.push(Changed::new(Field::Tracing, &live.tracing, &want.tracing));
     }
     if live.role != want.role {
-        out.push(FieldChange::new("role", &live.role, &want.role));
+        out.push(Changed::new(Field::Role, &live.role, &want.role));
     }
     if live.runtime != want.runtime {
-        out.push(FieldChange::new("runtime", &live.runtime, &want.runtime));
+        out.push(Changed::new(Field::Runtime, &live.runtime, &want.runtime));
     }
     if live.handler != want.handler {
-        out.push(FieldChange::new("handler", &live.handler, &want.handler));
+        out.push(Changed::new(Field::Handler, &live.handler, &want.handler));
     }
     out
 }
@@ -235,137 +316,62 @@ fn short(sha: &str) -> String {
     sha.chars().take(12).collect()
 }
 
-pub fn plan(t: &Target, live: Option<&Live>, plan: &mut Plan) {
+pub fn plan(t: &Target, live: &Option<Live>, plan: &mut Plan) {
     let name = &t.names.function;
-    let want = desired(t);
     let Some(live) = live else {
-        plan.push(ResourceChange::new(Kind::Function, name, Action::Create));
-        if t.config.function.reserved_concurrency.is_some() {
-            plan.push(ResourceChange::new(Kind::Concurrency, name, Action::Create));
-        }
+        plan.push(ResourceChange::new(
+            ResourceKind::Function,
+            name,
+            Action::Create,
+        ));
         return;
     };
     if !is_ours(&live.tags, &t.config) {
-        plan.blockers.push(format!(
-            "Lambda function {} exists but is not tagged claw:app={} claw:stage={}; claw does not touch resources it did not create (delete or rename it)",
-            live.arn, t.config.app, t.config.stage
+        plan.blockers.push(foreign_blocker(
+            &format!("Lambda function {} exists", live.arn),
+            &t.config,
         ));
         return;
     }
-    let mut fields = Vec::new();
-    match &t.code {
-        Some(code) if code.sha256 != live.code_sha256 => {
-            fields.push(FieldChange::new("code", short(&live.code_sha256), short(&code.sha256)));
-        }
-        Some(_) => {}
-        None => plan.notes.push(format!(
+    if t.code.is_none() {
+        plan.notes.push(format!(
             "the function's code was not compared (no package: run `claw build` or pass --zip); live CodeSha256 {}",
             live.code_sha256
-        )),
+        ));
     }
-    fields.extend(settings_diff(&live.settings, &want));
-    fields.extend(TagDiff::field(&live.tags, &t.tags));
     plan.push(ResourceChange::new(
-        Kind::Function,
+        ResourceKind::Function,
         name,
-        Action::update(fields),
+        update_of(&changes(t, live)),
     ));
-    let want_c = t.config.function.reserved_concurrency.map(|c| c as i32);
-    let action = match (live.reserved_concurrency, want_c) {
-        (None, None) => None,
-        (None, Some(_)) => Some(Action::Create),
-        (Some(_), None) => Some(Action::Delete),
-        (Some(a), Some(b)) if a == b => Some(Action::NoChange),
-        (Some(a), Some(b)) => Some(Action::Update {
-            fields: vec![FieldChange::new("reserved", a, b)],
-        }),
-    };
-    if let Some(action) = action {
-        plan.push(ResourceChange::new(Kind::Concurrency, name, action));
-    }
 }
 
-fn vpc_config(s: &Settings) -> VpcConfig {
+fn vpc_config(s: &Desired) -> VpcConfig {
     VpcConfig::builder()
         .set_subnet_ids(Some(s.subnets.iter().cloned().collect()))
         .set_security_group_ids(Some(s.security_groups.iter().cloned().collect()))
         .build()
 }
 
-fn environment(s: &Settings) -> Environment {
+fn environment(s: &Desired) -> Environment {
     Environment::builder()
         .set_variables(Some(s.environment.clone().into_iter().collect()))
         .build()
 }
 
-fn tracing(s: &Settings) -> TracingConfig {
+fn tracing(s: &Desired) -> TracingConfig {
     TracingConfig::builder()
         .mode(TracingMode::from(s.tracing.as_str()))
         .build()
 }
 
-/// How long claw keeps retrying while a new or changed role reaches Lambda.
-const IAM_PROPAGATION: Duration = Duration::from_secs(90);
-
-/// Whether Lambda's answer means "the role (or its new policy) has not reached
-/// Lambda yet": IAM is eventually consistent, and a role created a second ago can
-/// be refused as not assumable, or as lacking the ENI or SQS permissions its
-/// inline policy already grants.
-fn iam_not_ready(msg: Option<&str>) -> bool {
-    msg.is_some_and(|m| {
-        m.contains("cannot be assumed")
-            || m.contains("role defined for the function")
-            || m.contains("execution role does not have permissions")
-    })
-}
-
-/// Runs a Lambda call, retrying for up to 90 s while IAM changes propagate.
-pub async fn while_iam_propagates<T, E, F, Fut>(
-    operation: &'static str,
-    resource: &str,
-    mut call: F,
-) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<
-            Output = Result<
-                T,
-                aws_sdk_lambda::error::SdkError<
-                    E,
-                    aws_smithy_runtime_api::client::orchestrator::HttpResponse,
-                >,
-            >,
-        >,
-    E: aws_sdk_lambda::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let started = Instant::now();
-    loop {
-        match call().await {
-            Ok(v) => return Ok(v),
-            Err(e)
-                if e.as_service_error().is_some_and(|s| {
-                    s.code() == Some("InvalidParameterValueException") && iam_not_ready(s.message())
-                }) && started.elapsed() < IAM_PROPAGATION =>
-            {
-                tokio::time::sleep(Duration::from_secs(3)).await;
-            }
-            Err(e) => return Err(aws_error(operation, resource, e).into()),
-        }
-    }
-}
-
-/// Creates or updates the function; returns (ARN, CodeSha256).
-pub async fn apply(
-    aws: &Aws,
-    t: &Target,
-    live: Option<&Live>,
-    plan: &Plan,
-    progress: &Progress,
-) -> anyhow::Result<()> {
+/// Creates or updates the function.
+pub async fn apply(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::Result<()> {
+    let (aws, t, progress) = (cx.aws, cx.target, cx.progress);
     let name = &t.names.function;
-    let what = format!("{} {name}", Kind::Function.label());
+    let what = format!("{} {name}", ResourceKind::Function.label());
     let want = desired(t);
-    match plan.action(Kind::Function, name) {
+    match plan.action(ResourceKind::Function, name) {
         Action::Create => {
             let code = t.code.as_ref().context(
                 "creating the function needs its package: run `claw build` or pass --zip",
@@ -398,14 +404,16 @@ pub async fn apply(
             })
             .await?;
         }
-        Action::Update { fields } => {
-            let live = live.context("function update without live state")?;
+        Action::Update { .. } => {
+            let live = live
+                .as_ref()
+                .context("function update without live state")?;
+            let steps = Steps::of(&changes(t, live));
             step(progress, "updating", "updated", &what, async {
                 if live.state != Some(State::Active) || live.last_update != Some(LastUpdateStatus::Successful) {
                     wait_ready(aws, name).await?;
                 }
-                let has = |f: &str| fields.iter().any(|c| c.field == f);
-                if has("code") || has("architecture") {
+                if steps.code {
                     let code = t
                         .code
                         .as_ref()
@@ -420,10 +428,7 @@ pub async fn apply(
                         .ctx("UpdateFunctionCode", name)?;
                     wait_ready(aws, name).await?;
                 }
-                const CONFIG: &[&str] = &[
-                    "memory_mb", "timeout_s", "environment", "vpc", "tracing", "role", "runtime", "handler",
-                ];
-                if CONFIG.iter().any(|f| has(f)) {
+                if steps.config {
                     while_iam_propagates("UpdateFunctionConfiguration", name, || {
                         aws.lambda
                             .update_function_configuration()
@@ -442,7 +447,7 @@ pub async fn apply(
                     wait_ready(aws, name).await?;
                 }
                 let tags = TagDiff::between(&live.tags, &t.tags);
-                if !tags.set.is_empty() {
+                if steps.tags && !tags.set.is_empty() {
                     aws.lambda
                         .tag_resource()
                         .resource(&live.arn)
@@ -451,7 +456,7 @@ pub async fn apply(
                         .await
                         .ctx("TagResource", name)?;
                 }
-                if !tags.remove.is_empty() {
+                if steps.tags && !tags.remove.is_empty() {
                     aws.lambda
                         .untag_resource()
                         .resource(&live.arn)
@@ -469,117 +474,34 @@ pub async fn apply(
     Ok(())
 }
 
-/// Reserved concurrency: put, or delete when removed from the config.
-pub async fn apply_concurrency(
-    aws: &Aws,
-    t: &Target,
-    plan: &Plan,
-    progress: &Progress,
-) -> anyhow::Result<()> {
+pub fn plan_destroy(t: &Target, live: &Option<Live>, _: DestroyOptions, plan: &mut Plan) {
     let name = &t.names.function;
-    let what = format!("{} {name}", Kind::Concurrency.label());
-    match plan.action(Kind::Concurrency, name) {
-        Action::Create | Action::Update { .. } => {
-            let n = t
-                .config
-                .function
-                .reserved_concurrency
-                .context("reserved concurrency planned without a value")?
-                as i32;
-            step(
-                progress,
-                "setting",
-                "set",
-                &format!("{what} to {n}"),
-                async {
-                    aws.lambda
-                        .put_function_concurrency()
-                        .function_name(name)
-                        .reserved_concurrent_executions(n)
-                        .send()
-                        .await
-                        .ctx("PutFunctionConcurrency", name)?;
-                    Ok(())
-                },
-            )
-            .await
-        }
-        Action::Delete => {
-            step(progress, "removing", "removed", &what, async {
-                aws.lambda
-                    .delete_function_concurrency()
-                    .function_name(name)
-                    .send()
-                    .await
-                    .ctx("DeleteFunctionConcurrency", name)?;
-                Ok(())
-            })
-            .await
-        }
-        Action::NoChange => Ok(()),
-    }
+    let what = format!("Lambda function {name}");
+    destroy_owned(t, live.as_ref(), ResourceKind::Function, name, &what, plan);
 }
 
-/// Polls GetFunctionConfiguration until the function is Active and its last update
-/// Successful; a Failed state is an error carrying Lambda's reason.
-pub async fn wait_ready(aws: &Aws, name: &str) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(250);
-    loop {
-        let c = aws
-            .lambda
-            .get_function_configuration()
+/// Deletes the function (its permissions, concurrency and mappings go with it).
+pub async fn delete(cx: &Ctx<'_>, _: &Option<Live>, plan: &Plan) -> anyhow::Result<()> {
+    let aws = cx.aws;
+    let name = &cx.target.names.function;
+    cx.delete_step(plan, ResourceKind::Function, name, async {
+        aws.lambda
+            .delete_function()
             .function_name(name)
             .send()
             .await
-            .ctx("GetFunctionConfiguration", name)?;
-        let state = c.state.clone();
-        let update = c.last_update_status.clone();
-        if state == Some(State::Failed) {
-            anyhow::bail!(
-                "Lambda function {name} is in state Failed: {}",
-                c.state_reason.unwrap_or_default()
-            );
-        }
-        if update == Some(LastUpdateStatus::Failed) {
-            anyhow::bail!(
-                "the last update of Lambda function {name} failed: {}",
-                c.last_update_status_reason.unwrap_or_default()
-            );
-        }
-        let active = state.is_none() || state == Some(State::Active);
-        let updated = update.is_none() || update == Some(LastUpdateStatus::Successful);
-        if active && updated {
-            return Ok(());
-        }
-        if started.elapsed() > READY_TIMEOUT {
-            anyhow::bail!(
-                "Lambda function {name} is still {:?}/{:?} after {} s",
-                state,
-                update,
-                READY_TIMEOUT.as_secs()
-            );
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(3));
+            .ctx("DeleteFunction", name)
+            .ignore_missing()?;
+        Ok(())
+    })
+    .await
+}
+
+impl Tagged for Live {
+    fn tags(&self) -> &BTreeMap<String, String> {
+        &self.tags
     }
 }
 
-pub async fn delete(aws: &Aws, name: &str) -> anyhow::Result<()> {
-    match aws
-        .lambda
-        .delete_function()
-        .function_name(name)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(aws_error("DeleteFunction", name, e).into()),
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,98 @@
+//! The alarms agent.yaml asks for, one [`Desired`] per alarm.
+
+use std::collections::BTreeMap;
+
+use super::types::{Desired, TOKENS_METRIC, TOKENS_NAMESPACE};
+use crate::aws::target::Target;
+
+pub fn desired(t: &Target) -> Vec<Desired> {
+    let a = &t.config.alarms;
+    let f = &t.names.function;
+    let p = &t.names.alarm_prefix;
+    let fn_dims: BTreeMap<String, String> = [("FunctionName".to_string(), f.clone())].into();
+    let actions: Vec<String> = a.notify.iter().cloned().collect();
+    let lambda =
+        |suffix: &str, metric: &str, stat: &str, threshold: f64, cmp: &str, desc: String| Desired {
+            name: format!("{p}{suffix}"),
+            namespace: "AWS/Lambda".into(),
+            metric: metric.into(),
+            dimensions: fn_dims.clone(),
+            per_agent: Vec::new(),
+            statistic: stat.into(),
+            period: 300,
+            evaluation_periods: 1,
+            threshold,
+            comparison: cmp.into(),
+            treat_missing: "notBreaching".into(),
+            actions: actions.clone(),
+            description: desc,
+        };
+    let mut out = vec![
+        lambda(
+            "errors",
+            "Errors",
+            "Sum",
+            a.errors as f64,
+            "GreaterThanOrEqualToThreshold",
+            format!("claw: {f} had {} or more errors in 5 minutes", a.errors),
+        ),
+        lambda(
+            "throttles",
+            "Throttles",
+            "Sum",
+            a.throttles as f64,
+            "GreaterThanOrEqualToThreshold",
+            format!(
+                "claw: {f} was throttled {} or more times in 5 minutes",
+                a.throttles
+            ),
+        ),
+    ];
+    let timeout_ms = t.config.function.timeout_s as f64 * 1000.0;
+    let p99 = (a.duration_p99_ratio * timeout_ms).round();
+    out.push(lambda(
+        "duration-p99",
+        "Duration",
+        "p99",
+        p99,
+        "GreaterThanThreshold",
+        format!(
+            "claw: {f}'s p99 duration exceeded {p99} ms ({} of the {} s timeout)",
+            a.duration_p99_ratio, t.config.function.timeout_s
+        ),
+    ));
+    if let Some(n) = a.invocations_per_5min {
+        out.push(lambda(
+            "invocations-per-5min",
+            "Invocations",
+            "Sum",
+            n as f64,
+            "GreaterThanThreshold",
+            format!("claw: {f} was invoked more than {n} times in 5 minutes"),
+        ));
+    }
+    if let Some(n) = a.output_tokens_per_hour {
+        out.push(Desired {
+            name: format!("{p}output-tokens-per-hour"),
+            namespace: TOKENS_NAMESPACE.into(),
+            metric: TOKENS_METRIC.into(),
+            dimensions: [
+                ("app".to_string(), t.config.app.clone()),
+                ("stage".to_string(), t.config.stage.clone()),
+            ]
+            .into(),
+            per_agent: t.config.agents.keys().cloned().collect(),
+            statistic: "Sum".into(),
+            period: 3600,
+            evaluation_periods: 1,
+            threshold: n as f64,
+            comparison: "GreaterThanThreshold".into(),
+            treat_missing: "notBreaching".into(),
+            actions: actions.clone(),
+            description: format!(
+                "claw: {f}'s agents produced more than {n} output tokens in an hour"
+            ),
+        });
+    }
+    out
+}

@@ -1,0 +1,270 @@
+//! Async mode's event source mapping: the jobs queue feeds the function in
+//! batches of ten, with `ReportBatchItemFailures` so one failed job does not send
+//! the whole batch back to the queue.
+
+use anyhow::Context as _;
+use aws_sdk_lambda::types::FunctionResponseType;
+use claw_spec::model::ApiMode;
+
+use super::{Ctx, DestroyOptions, leftover};
+use crate::aws::Aws;
+use crate::aws::error::{AwsErrorExt, AwsResultExt};
+use crate::aws::plan::{Action, Changed, Plan, ResourceChange, ResourceKind, update_of};
+use crate::aws::progress::step;
+use crate::aws::propagation::while_iam_propagates;
+use crate::aws::target::Target;
+
+pub const BATCH_SIZE: i32 = 10;
+const RESPONSE_TYPE: &str = "ReportBatchItemFailures";
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub uuid: String,
+    pub batch_size: i32,
+    pub response_types: Vec<String>,
+    pub state: String,
+}
+
+/// What the read found, and a note when sync mode could not look.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub live: Option<Live>,
+    pub note: Option<String>,
+}
+
+/// The mapping claw wants: whether async mode wants one at all.
+pub struct Desired {
+    pub wanted: bool,
+}
+
+pub fn desired(t: &Target) -> Desired {
+    Desired {
+        wanted: t.config.api.mode == ApiMode::Async,
+    }
+}
+
+/// How plan output names the mapping.
+pub fn name(t: &Target) -> String {
+    format!("{} → {}", t.names.queue, t.names.function)
+}
+
+pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
+    let (live, note) = leftover(
+        t,
+        "the async-mode queue mapping",
+        read_mapping(aws, t).await,
+    )?;
+    Ok(Found { live, note })
+}
+
+async fn read_mapping(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
+    let name = &t.names.function;
+    let queue_arn = t.names.queue_arn(&t.names.queue);
+    let Some(out) = aws
+        .lambda
+        .list_event_source_mappings()
+        .function_name(name)
+        .event_source_arn(&queue_arn)
+        .send()
+        .await
+        .ctx("ListEventSourceMappings", format!("{queue_arn} → {name}"))
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    Ok(out
+        .event_source_mappings
+        .unwrap_or_default()
+        .into_iter()
+        .find(|m| m.event_source_arn.as_deref() == Some(queue_arn.as_str()))
+        .map(|m| Live {
+            uuid: m.uuid.unwrap_or_default(),
+            batch_size: m.batch_size.unwrap_or_default(),
+            response_types: m
+                .function_response_types
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| r.as_str().to_string())
+                .collect(),
+            state: m.state.unwrap_or_default(),
+        }))
+}
+
+/// The mapping's updatable attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    BatchSize,
+    ResponseTypes,
+    Enabled,
+}
+
+impl crate::aws::plan::Field for Field {
+    fn label(&self) -> String {
+        match self {
+            Field::BatchSize => "batch_size",
+            Field::ResponseTypes => "response_types",
+            Field::Enabled => "enabled",
+        }
+        .into()
+    }
+}
+
+/// What an update of the live mapping changes. UpdateEventSourceMapping sets
+/// every one of them at once.
+pub fn changes(m: &Live) -> Vec<Changed<Field>> {
+    let mut out = Vec::new();
+    if m.batch_size != BATCH_SIZE {
+        out.push(Changed::new(Field::BatchSize, m.batch_size, BATCH_SIZE));
+    }
+    if m.response_types != [RESPONSE_TYPE] {
+        out.push(Changed::new(
+            Field::ResponseTypes,
+            if m.response_types.is_empty() {
+                "(none)".into()
+            } else {
+                m.response_types.join(",")
+            },
+            RESPONSE_TYPE,
+        ));
+    }
+    if m.state == "Disabled" {
+        out.push(Changed::new(Field::Enabled, false, true));
+    }
+    out
+}
+
+pub fn plan(t: &Target, found: &Found, plan: &mut Plan) {
+    let name = name(t);
+    let action = match (desired(t).wanted, &found.live) {
+        (true, None) => Action::Create,
+        (true, Some(m)) => update_of(&changes(m)),
+        (false, Some(_)) => Action::Delete,
+        (false, None) => return,
+    };
+    plan.push(ResourceChange::new(
+        ResourceKind::EventSourceMapping,
+        name,
+        action,
+    ));
+}
+
+/// Creates or updates the mapping (after the queue and the function exist).
+pub async fn apply(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<()> {
+    let (aws, t, progress) = (cx.aws, cx.target, cx.progress);
+    let name = name(t);
+    let what = format!("{} {name}", ResourceKind::EventSourceMapping.label());
+    match plan.action(ResourceKind::EventSourceMapping, &name) {
+        Action::Create => {
+            step(progress, "creating", "created", &what, async {
+                // Lambda checks the role may read the queue; a policy put a moment
+                // ago may not have reached it yet.
+                while_iam_propagates("CreateEventSourceMapping", &name, || {
+                    aws.lambda
+                        .create_event_source_mapping()
+                        .function_name(&t.names.function)
+                        .event_source_arn(t.names.queue_arn(&t.names.queue))
+                        .batch_size(BATCH_SIZE)
+                        .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+                        .enabled(true)
+                        .send()
+                })
+                .await?;
+                Ok(())
+            })
+            .await
+        }
+        Action::Update { .. } => {
+            let m = found
+                .live
+                .as_ref()
+                .context("mapping update without live state")?;
+            // One call sets every field of [`changes`].
+            step(progress, "updating", "updated", &what, async {
+                aws.lambda
+                    .update_event_source_mapping()
+                    .uuid(&m.uuid)
+                    .batch_size(BATCH_SIZE)
+                    .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+                    .enabled(true)
+                    .send()
+                    .await
+                    .ctx("UpdateEventSourceMapping", &name)?;
+                Ok(())
+            })
+            .await
+        }
+        Action::Delete | Action::NoChange => Ok(()),
+    }
+}
+
+pub fn plan_destroy(t: &Target, found: &Found, _: DestroyOptions, plan: &mut Plan) {
+    if found.live.is_some() {
+        plan.push(ResourceChange::new(
+            ResourceKind::EventSourceMapping,
+            name(t),
+            Action::Delete,
+        ));
+    }
+}
+
+/// Deletes the mapping when the plan says so (destroy, or async mode switched off).
+pub async fn delete(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<()> {
+    let Some(m) = &found.live else { return Ok(()) };
+    let aws = cx.aws;
+    cx.delete_step(
+        plan,
+        ResourceKind::EventSourceMapping,
+        &name(cx.target),
+        async {
+            aws.lambda
+                .delete_event_source_mapping()
+                .uuid(&m.uuid)
+                .send()
+                .await
+                .ctx("DeleteEventSourceMapping", &m.uuid)
+                .ignore_missing()?;
+            Ok(())
+        },
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::resources::testing;
+
+    #[test]
+    fn a_disabled_mapping_with_other_settings_is_updated() {
+        let mut t = testing::target();
+        t.config.api.mode = ApiMode::Async;
+        let live = Live {
+            uuid: "u".into(),
+            batch_size: 5,
+            response_types: vec![],
+            state: "Disabled".into(),
+        };
+        let mut p = testing::plan(&t);
+        plan(
+            &t,
+            &Found {
+                live: Some(live),
+                note: None,
+            },
+            &mut p,
+        );
+        let rows: Vec<String> = p.changes[0]
+            .fields()
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "batch_size 5 → 10",
+                "response_types (none) → ReportBatchItemFailures",
+                "enabled false → true"
+            ]
+        );
+    }
+}

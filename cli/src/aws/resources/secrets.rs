@@ -1,0 +1,154 @@
+//! The secrets agent.yaml names must exist before a deploy: claw never creates them
+//! with a value (that is `claw secrets set`), it only checks, and lists every
+//! missing one at once with the command that fixes it.
+
+use std::collections::BTreeMap;
+
+use super::{Ctx, DestroyOptions, Tagged};
+use crate::aws::Aws;
+use crate::aws::error::{AwsErrorExt, AwsResultExt};
+use crate::aws::ownership::{is_ours, untagged_note};
+use crate::aws::plan::{Action, Plan, ResourceChange, ResourceKind};
+use crate::aws::progress::step;
+use crate::aws::target::Target;
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub name: String,
+    pub arn: String,
+    /// Set when the secret is scheduled for deletion.
+    pub deleted: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Tagged for Live {
+    fn tags(&self) -> &BTreeMap<String, String> {
+        &self.tags
+    }
+}
+
+/// Every secret agent.yaml names, with what the read found.
+pub type Found = Vec<(String, Option<Live>)>;
+
+/// The secrets agent.yaml names.
+pub type Desired = Vec<String>;
+
+pub fn desired(t: &Target) -> Desired {
+    t.config.secret_names()
+}
+
+/// DescribeSecret for each name, in parallel; `None` for the ones that do not exist.
+pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
+    let names = desired(t);
+    futures::future::try_join_all(names.iter().map(|n| async move {
+        let found = aws
+            .secrets
+            .describe_secret()
+            .secret_id(n)
+            .send()
+            .await
+            .ctx("DescribeSecret", n)
+            .optional()?;
+        anyhow::Ok((
+            n.clone(),
+            found.map(|o| Live {
+                name: n.clone(),
+                arn: o.arn.unwrap_or_default(),
+                deleted: o.deleted_date.is_some(),
+                tags: o
+                    .tags
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|t| Some((t.key?, t.value?)))
+                    .collect(),
+            }),
+        ))
+    }))
+    .await
+}
+
+/// Missing or deleted secrets block the deploy; claw never writes a value here.
+pub fn plan(t: &Target, found: &Found, plan: &mut Plan) {
+    plan.blockers.extend(problems(found, &t.config.region));
+}
+
+/// Nothing to apply: `claw secrets set` writes secrets, deploy only checks them.
+pub async fn apply(_: &Ctx<'_>, _: &Found, _: &Plan) -> anyhow::Result<()> {
+    Ok(())
+}
+
+/// Secrets go only with `--include-secrets`, and only the ones tagged for this
+/// app and stage.
+pub fn plan_destroy(t: &Target, found: &Found, opts: DestroyOptions, p: &mut Plan) {
+    let mut kept = Vec::new();
+    for (name, s) in found {
+        let Some(s) = s else { continue };
+        if s.deleted {
+            continue;
+        }
+        if opts.include_secrets && is_ours(&s.tags, &t.config) {
+            p.changes.push(
+                ResourceChange::new(ResourceKind::Secret, name, Action::Delete)
+                    .with_note("recoverable for 7 days"),
+            );
+        } else if opts.include_secrets {
+            p.notes
+                .push(untagged_note(&format!("secret {name}"), &t.config));
+        } else {
+            kept.push(name.clone());
+        }
+    }
+    if !kept.is_empty() {
+        p.notes.push(format!(
+            "secrets kept: {} (--include-secrets deletes the ones tagged for this app and stage)",
+            kept.join(", ")
+        ));
+    }
+}
+
+/// Schedules the listed secrets for deletion, recoverable for 7 days.
+pub async fn delete(cx: &Ctx<'_>, _: &Found, plan: &Plan) -> anyhow::Result<()> {
+    let names: Vec<String> = plan
+        .of_kind(ResourceKind::Secret)
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| c.name.clone())
+        .collect();
+    for name in names {
+        step(
+            cx.progress,
+            "deleting",
+            "scheduled for deletion",
+            &format!("{} {name}", ResourceKind::Secret.label()),
+            async {
+                cx.aws
+                    .secrets
+                    .delete_secret()
+                    .secret_id(&name)
+                    .recovery_window_in_days(7)
+                    .send()
+                    .await
+                    .ctx("DeleteSecret", &name)?;
+                Ok(())
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The blockers for missing or deleted secrets, one per secret.
+fn problems(found: &[(String, Option<Live>)], region: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, live) in found {
+        match live {
+            None => out.push(format!(
+                "secret {name} does not exist in {region}; create it with: claw secrets set {name}"
+            )),
+            Some(l) if l.deleted => out.push(format!(
+                "secret {name} is scheduled for deletion; restore it (aws secretsmanager restore-secret --secret-id {name}) or set it again with: claw secrets set {name}"
+            )),
+            Some(_) => {}
+        }
+    }
+    out
+}
