@@ -17,6 +17,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use serde::{Deserialize, Serialize};
 
+use claw_spec::Names;
+
 use super::Aws;
 use super::error::{AwsErrorExt, AwsResultExt, aws_error};
 
@@ -26,20 +28,6 @@ pub const STALE_AFTER: Duration = Duration::from_secs(90);
 /// A holder writes its first heartbeat right after creating the stream; a stream
 /// without one this long after its creation belongs to a process that died there.
 pub const NO_BEAT_GRACE: Duration = Duration::from_secs(10);
-
-/// The log group that holds an app and stage's lock stream.
-pub fn group(function: &str) -> String {
-    format!("/claw/locks/{function}")
-}
-
-#[cfg(test)]
-#[test]
-fn group_matches_the_generated_policy() {
-    let text = include_str!("../../../agent.yaml");
-    let c = claw_spec::load("agent.yaml", text, &Default::default(), &|_| None).unwrap();
-    let n = claw_spec::Names::new(&c.config);
-    assert_eq!(group(&n.function), n.lock_group);
-}
 
 /// Who holds the lock, as written in its heartbeat events.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -239,15 +227,16 @@ async fn delete_stream(aws: &Aws, group: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Takes the lock of `function`, waiting up to `wait` for a live holder to finish.
+/// Takes the lock of an app and stage, waiting up to `wait` for a live holder to
+/// finish. The lock stream lives in `names.lock_group`.
 pub async fn acquire(
     aws: &Aws,
-    function: &str,
+    names: &Names,
     command: &str,
     tags: &std::collections::BTreeMap<String, String>,
     wait: Duration,
 ) -> anyhow::Result<Lock> {
-    let group = group(function);
+    let (group, function) = (names.lock_group.clone(), &names.function);
     // Look before creating: a failed create would still be a mutating call.
     let exists = aws
         .logs
@@ -331,16 +320,16 @@ impl Lock {
 }
 
 /// `claw unlock`: who held it, after deleting the lock stream.
-pub async fn force_unlock(aws: &Aws, function: &str) -> anyhow::Result<Option<Holder>> {
-    let group = group(function);
+pub async fn force_unlock(aws: &Aws, names: &Names) -> anyhow::Result<Option<Holder>> {
+    let group = names.lock_group.clone();
     let holder = read_holder(aws, &group).await?.and_then(|(h, _)| h);
     delete_stream(aws, &group).await?;
     Ok(holder)
 }
 
 /// Removes the lock group (destroy).
-pub async fn delete_group(aws: &Aws, function: &str) -> anyhow::Result<()> {
-    let group = group(function);
+pub async fn delete_group(aws: &Aws, names: &Names) -> anyhow::Result<()> {
+    let group = names.lock_group.clone();
     aws.logs
         .delete_log_group()
         .log_group_name(&group)

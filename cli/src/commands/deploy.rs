@@ -134,7 +134,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
         // deploy that finished while this one waited may have changed it.
         let lock = crate::aws::lock::acquire(
             &aws,
-            &target.names.function,
+            &target.names,
             "deploy",
             &target.tags,
             args.lock_timeout,

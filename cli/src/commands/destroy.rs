@@ -61,7 +61,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     // One writer per app and stage; read again under the lock.
     let lock = crate::aws::lock::acquire(
         &aws,
-        &target.names.function,
+        &target.names,
         "destroy",
         &target.tags,
         args.lock_timeout,
@@ -76,7 +76,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     }
     // The lock's log group goes last, and the lock with it.
     lock.release().await?;
-    crate::aws::lock::delete_group(&aws, &target.names.function).await?;
+    crate::aws::lock::delete_group(&aws, &target.names).await?;
     let (_, _, deleted, _) = plan.counts();
     out.line(format_args!(
         "Destroyed {deleted} resource{}.",

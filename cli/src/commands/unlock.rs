@@ -18,7 +18,7 @@ pub async fn run(ctx: &Context, _args: &Args) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
     let names = claw_spec::Names::new(&loaded.config);
     let aws = crate::ops::account::connect(&loaded.config).await?;
-    let holder = lock::force_unlock(&aws, &names.function).await?;
+    let holder = lock::force_unlock(&aws, &names).await?;
     match &holder {
         Some(h) => ctx.out.line(format_args!(
             "cleared the deploy lock of {} (held by `claw {}` on {} pid {})",

@@ -56,8 +56,8 @@ pub async fn read(aws: &Aws, api_id: &str, what: &str) -> anyhow::Result<Vec<Liv
 
 /// The integration claw wants among the live ones.
 pub fn ours<'a>(t: &Target, live: &'a [Live]) -> Option<&'a Live> {
-    let arn = t.names.function_arn();
-    live.iter().find(|i| i.kind == "AWS_PROXY" && i.uri == arn)
+    let uri = t.names.integration_uri();
+    live.iter().find(|i| i.kind == "AWS_PROXY" && i.uri == uri)
 }
 
 /// The integration's updatable attributes.
@@ -136,7 +136,7 @@ pub async fn apply(
                     .create_integration()
                     .api_id(api_id)
                     .integration_type(IntegrationType::AwsProxy)
-                    .integration_uri(t.names.function_arn())
+                    .integration_uri(t.names.integration_uri())
                     .integration_method("POST")
                     .payload_format_version(PAYLOAD_FORMAT)
                     .send()

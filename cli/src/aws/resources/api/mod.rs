@@ -59,10 +59,6 @@ pub fn desired(t: &Target) -> Desired {
     }
 }
 
-pub fn api_arn(region: &str, id: &str) -> String {
-    format!("arn:aws:apigateway:{region}::/apis/{id}")
-}
-
 pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
     let name = &t.names.api;
     let matches = all_pages(|token| async move {
@@ -242,7 +238,7 @@ pub async fn apply(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<O
                             "updating",
                             "updated",
                             &format!("{} {name} tags", ResourceKind::Api.label()),
-                            retag(aws, &api_arn(&aws.region, &l.id), name, &l.tags, &t.tags),
+                            retag(aws, &t.names.api_arn(&l.id), name, &l.tags, &t.tags),
                         )
                         .await?
                     }

@@ -43,10 +43,6 @@ pub fn desired(t: &Target) -> Desired {
     }
 }
 
-pub fn stage_arn(region: &str, id: &str) -> String {
-    format!("arn:aws:apigateway:{region}::/apis/{id}/stages/{STAGE}")
-}
-
 pub async fn read(aws: &Aws, api_id: &str, what: &str) -> anyhow::Result<Option<Live>> {
     let Some(s) = aws
         .apigw
@@ -202,7 +198,7 @@ pub async fn apply(
                 if tags {
                     retag(
                         aws,
-                        &stage_arn(&aws.region, api_id),
+                        &cx.target.names.api_stage_arn(api_id, STAGE),
                         &format!("{what_api} stage {STAGE}"),
                         &s.tags,
                         &t.tags,

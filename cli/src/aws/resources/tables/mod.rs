@@ -24,7 +24,8 @@ use crate::aws::plan::{Action, Changed, Plan, ResourceChange, ResourceKind, TagD
 use crate::aws::progress::step;
 use crate::aws::target::Target;
 
-pub const TTL_ATTRIBUTE: &str = "ttl";
+/// The attribute both tables expire items by (the function writes it).
+pub const TTL_ATTRIBUTE: &str = claw_spec::storage::TTL_ATTR;
 
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -49,7 +50,7 @@ pub struct Desired {
 fn jobs(t: &Target) -> Desired {
     Desired {
         name: t.names.jobs_table.clone(),
-        key: "job_id",
+        key: claw_spec::storage::JOBS_KEY,
         data: false,
     }
 }
@@ -57,7 +58,7 @@ fn jobs(t: &Target) -> Desired {
 fn sessions(t: &Target) -> Option<Desired> {
     t.config.sessions.as_ref().map(|s| Desired {
         name: s.table.clone(),
-        key: "session_id",
+        key: claw_spec::storage::SESSIONS_KEY,
         data: true,
     })
 }
