@@ -4,7 +4,7 @@ use claw_spec::model::Architecture;
 
 use crate::context::Context;
 use crate::exit::Exit;
-use crate::package::{self, BuildParams, Profile, Progress};
+use crate::package::{self, BuildParams, BuildProgress, Profile};
 
 /// Options of `claw build`; the command's help text is on `cli::Command::Build`.
 #[derive(Debug, clap::Args)]
@@ -49,7 +49,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Exit> {
     } else {
         Profile::Release
     };
-    params.progress = Progress::Auto;
+    params.progress = BuildProgress::Auto;
     params.verbose = ctx.verbose() > 0;
     let out = tokio::task::spawn_blocking(move || package::build(&params)).await??;
 

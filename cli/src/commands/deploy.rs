@@ -61,7 +61,7 @@ async fn package(ctx: &Context, config: &Config, zip: Option<&Path>) -> anyhow::
         return Code::from_zip(p);
     }
     let mut params = crate::package::BuildParams::new(config, &ctx.global.config, None)?;
-    params.progress = crate::package::Progress::Auto;
+    params.progress = crate::package::BuildProgress::Auto;
     params.verbose = ctx.verbose() > 0;
     let out = tokio::task::spawn_blocking(move || crate::package::ensure_built(&params))
         .await
