@@ -51,7 +51,7 @@ async fn run() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("bootstrap: {e}");
-            report_init_error(&e).await;
+            report_init_error(&e.to_string()).await;
             return ExitCode::FAILURE;
         }
     };
