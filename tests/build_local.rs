@@ -692,7 +692,7 @@ fn invoke_local_explains_what_is_wrong() {
 
 #[test]
 fn ensure_built_keeps_an_unchanged_package_and_rebuilds_a_changed_one() {
-    use claw::package::{BuildParams, Profile, Progress, Workspace};
+    use claw::package::{BuildParams, BuildProgress, Profile, Workspace};
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), "e2e-ensure", "x86_64", 8080);
     let built = build(dir.path(), "x86_64");
@@ -709,7 +709,7 @@ fn ensure_built_keeps_an_unchanged_package_and_rebuilds_a_changed_one() {
         arch: claw_spec::model::Architecture::X86_64,
         profile: Profile::Release,
         workspace: Workspace::at(&workspace()).unwrap(),
-        progress: Progress::Quiet,
+        progress: BuildProgress::Quiet,
         verbose: false,
     };
     let same = claw::package::ensure_built(&params(load())).unwrap();

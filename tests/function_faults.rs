@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use claw::local::{LocalFunction, LocalOptions, LogSink, Outcome, Package};
+use claw::local::{InvocationResult, LocalFunction, LocalOptions, LogSink, Package};
 use claw::package::{BuildParams, ensure_built};
 use serde_json::{Value, json};
 use support::mock_model::{MockModel, Step, text_block};
@@ -73,9 +73,9 @@ fn event(message: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({"agent": "a", "message": message})).unwrap()
 }
 
-fn body(outcome: &Outcome) -> Value {
+fn body(outcome: &InvocationResult) -> Value {
     match outcome {
-        Outcome::Response(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+        InvocationResult::Response(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
         other => panic!("the function did not answer: {other:?}"),
     }
 }

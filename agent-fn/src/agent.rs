@@ -123,8 +123,9 @@ pub struct Stats {
     pub model_latency: Duration,
 }
 
+/// How a run that did not fail ended: why it stopped, and what it leaves.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct LoopEnd {
     pub stop: Stop,
     /// The text of the last assistant turn.
     pub text: String,
@@ -134,6 +135,7 @@ pub struct Outcome {
     pub stats: Stats,
 }
 
+/// A run the model client ended, with the counters up to that point.
 #[derive(Debug)]
 pub struct Failure {
     pub error: ModelError,
@@ -159,7 +161,7 @@ pub async fn run<R: ToolRunner>(
     runner: &R,
     mut messages: Vec<Message>,
     deadline: Deadline,
-) -> Result<Outcome, Failure> {
+) -> Result<LoopEnd, Failure> {
     let mut stats = Stats::default();
     let mut text = String::new();
     let stop = loop {
@@ -276,7 +278,7 @@ pub async fn run<R: ToolRunner>(
         }
     };
     answer_dangling_tool_uses(&mut messages, &stop);
-    Ok(Outcome {
+    Ok(LoopEnd {
         stop,
         text,
         messages,

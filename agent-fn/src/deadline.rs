@@ -62,6 +62,20 @@ impl Deadline {
         Deadline::from_epoch_ms(request_time_epoch_ms.saturating_add(API_GATEWAY_BUDGET_MS))
     }
 
+    /// This deadline, or the API Gateway caller's when the request is live. A
+    /// request stamped more than Lambda's longest run (15 minutes) away from now is
+    /// a recorded event replayed (a test, `claw invoke --payload @event.json`),
+    /// whose caller is not waiting: it keeps this deadline.
+    pub fn for_api_request(self, request_time_epoch_ms: Option<u64>) -> Deadline {
+        const LIVE_WINDOW_MS: u64 = 15 * 60 * 1000;
+        match request_time_epoch_ms {
+            Some(t) if now_epoch_ms().abs_diff(t) <= LIVE_WINDOW_MS => {
+                self.min(Deadline::api_gateway(t))
+            }
+            _ => self,
+        }
+    }
+
     pub fn remaining(&self) -> Duration {
         self.at.saturating_duration_since(Instant::now())
     }
@@ -143,6 +157,10 @@ mod tests {
             Duration::ZERO
         );
         assert_eq!(lambda.min(lambda), lambda);
+        // A replayed event from long ago keeps the Lambda deadline.
+        assert_eq!(lambda.for_api_request(Some(1_710_270_238_000)), lambda);
+        assert_eq!(lambda.for_api_request(None), lambda);
+        assert!(lambda.for_api_request(Some(now)).remaining() <= Duration::from_secs(29));
     }
 
     #[test]

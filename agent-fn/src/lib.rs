@@ -18,22 +18,73 @@ pub mod tools;
 
 use std::path::{Path, PathBuf};
 
+/// Why agent.json could not be found or read at init. The bootstrap prints it and
+/// reports it to the Runtime API as `Runtime.InitError`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("finding the executable's directory: {0}")]
+    NoExecutable(#[source] std::io::Error),
+    #[error("{} has no parent directory", .0.display())]
+    NoParent(PathBuf),
+    #[error("reading {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("parsing {}: {source}", .path.display())]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
 /// Where the package puts the config: `$LAMBDA_TASK_ROOT/agent.json`, else next to
 /// the executable (running a bootstrap by hand).
-pub fn config_path() -> Result<PathBuf, String> {
+pub fn config_path() -> Result<PathBuf, ConfigError> {
     if let Some(root) = std::env::var_os("LAMBDA_TASK_ROOT").filter(|r| !r.is_empty()) {
         return Ok(Path::new(&root).join("agent.json"));
     }
-    let exe =
-        std::env::current_exe().map_err(|e| format!("finding the executable's directory: {e}"))?;
+    let exe = std::env::current_exe().map_err(ConfigError::NoExecutable)?;
     let dir = exe
         .parent()
-        .ok_or_else(|| format!("{} has no parent directory", exe.display()))?;
+        .ok_or_else(|| ConfigError::NoParent(exe.clone()))?;
     Ok(dir.join("agent.json"))
 }
 
 /// Reads and parses agent.json (`serde_json::to_vec(&claw_spec::Config)`).
-pub fn load_config(path: &Path) -> Result<claw_spec::Config, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("parsing {}: {e}", path.display()))
+pub fn load_config(path: &Path) -> Result<claw_spec::Config, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| ConfigError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("agent.json");
+        let e = load_config(&missing).unwrap_err();
+        assert!(matches!(e, ConfigError::Read { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("reading {}: ", missing.display())),
+            "{e}"
+        );
+        std::fs::write(&missing, b"{not json").unwrap();
+        let e = load_config(&missing).unwrap_err();
+        assert!(matches!(e, ConfigError::Parse { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("parsing {}: ", missing.display())),
+            "{e}"
+        );
+    }
 }

@@ -4,6 +4,8 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use agent_fn::app::{App, Invocation, Options};
 use agent_fn::deadline::Deadline;
@@ -51,17 +53,42 @@ async fn run() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("bootstrap: {e}");
-            report_init_error(&e).await;
+            report_init_error(&e.to_string()).await;
             return ExitCode::FAILURE;
         }
     };
+    // Lambda's deadline header is an epoch time; an emulator that sends a duration
+    // instead (cargo lambda watch 1.9.2 sends 600000) would otherwise leave every
+    // invocation out of time at once. Such a deadline is read as the configured
+    // timeout from now, with one warning.
+    let started_ms = agent_fn::deadline::now_epoch_ms();
+    let timeout = Duration::from_secs(u64::from(config.function.timeout_s));
+    let warned = Arc::new(AtomicBool::new(false));
     let app = Arc::new(App::new(config, Options::from_env()));
     let handler = service_fn(move |event: LambdaEvent<Value>| {
         let app = Arc::clone(&app);
+        let warned = Arc::clone(&warned);
         async move {
+            let (deadline, not_epoch) =
+                Deadline::from_runtime_header(event.context.deadline, started_ms, timeout);
+            if not_epoch && !warned.swap(true, Ordering::SeqCst) {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "type": "warning",
+                        "request_id": event.context.request_id,
+                        "detail": format!(
+                            "Lambda-Runtime-Deadline-Ms {} is before this process started: \
+                             not an epoch time; using the configured timeout of {} s",
+                            event.context.deadline,
+                            timeout.as_secs()
+                        ),
+                    })
+                );
+            }
             let inv = Invocation {
                 request_id: event.context.request_id.clone(),
-                deadline: Deadline::from_epoch_ms(event.context.deadline),
+                deadline,
             };
             app.handle(event.payload, &inv)
                 .await

@@ -17,6 +17,29 @@ pub enum Source {
 
 type Cell = Arc<OnceCell<Arc<str>>>;
 
+/// Why a secret could not be had. Each names the secret, never its value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("the secret cache is poisoned")]
+    Poisoned,
+    #[error("the secret `{0}` does not exist")]
+    Missing(String),
+    /// Secrets Manager refused or failed; `detail` is the SDK's code and message.
+    #[error("reading the secret `{name}`: {detail}")]
+    Read { name: String, detail: String },
+    #[error("the secret `{0}` has no SecretString")]
+    NotString(String),
+    #[error("the secret `{0}` is empty")]
+    Empty(String),
+}
+
+/// The tools report failures to the model as text.
+impl From<SecretError> for String {
+    fn from(e: SecretError) -> String {
+        e.to_string()
+    }
+}
+
 pub struct Secrets {
     source: Source,
     /// One cell per name: concurrent first uses (parallel tools, parallel SQS records) share a
@@ -47,23 +70,20 @@ impl Secrets {
     }
 
     /// The secret's value. Errors name the secret, never its value.
-    pub async fn get(&self, name: &str) -> Result<Arc<str>, String> {
+    pub async fn get(&self, name: &str) -> Result<Arc<str>, SecretError> {
         let cell: Cell = {
-            let mut c = self
-                .cache
-                .lock()
-                .map_err(|_| "the secret cache is poisoned".to_string())?;
+            let mut c = self.cache.lock().map_err(|_| SecretError::Poisoned)?;
             Arc::clone(c.entry(name.to_string()).or_default())
         };
         cell.get_or_try_init(|| self.fetch(name)).await.cloned()
     }
 
-    async fn fetch(&self, name: &str) -> Result<Arc<str>, String> {
+    async fn fetch(&self, name: &str) -> Result<Arc<str>, SecretError> {
         let value: Arc<str> = match &self.source {
             Source::Static(m) => m
                 .get(name)
                 .map(|v| Arc::from(v.as_str()))
-                .ok_or_else(|| format!("the secret `{name}` does not exist"))?,
+                .ok_or_else(|| SecretError::Missing(name.to_string()))?,
             Source::Aws(aws) => {
                 let out = aws
                     .secrets()
@@ -72,18 +92,19 @@ impl Secrets {
                     .secret_id(name)
                     .send()
                     .await
-                    .map_err(|e| {
-                        format!("reading the secret `{name}`: {}", crate::aws::describe(&e))
+                    .map_err(|e| SecretError::Read {
+                        name: name.to_string(),
+                        detail: crate::aws::describe(&e),
                     })?;
                 let s = out
                     .secret_string()
-                    .ok_or_else(|| format!("the secret `{name}` has no SecretString"))?;
+                    .ok_or_else(|| SecretError::NotString(name.to_string()))?;
                 // A trailing newline from `echo … | aws secretsmanager` is never part of a key.
                 Arc::from(s.trim())
             }
         };
         if value.is_empty() {
-            return Err(format!("the secret `{name}` is empty"));
+            return Err(SecretError::Empty(name.to_string()));
         }
         Ok(value)
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use agent_fn::agent::{self, Outcome, Settings, Stop, ToolOutput, ToolRunner};
+use agent_fn::agent::{self, LoopEnd, Settings, Stop, ToolOutput, ToolRunner};
 use agent_fn::anthropic::{Client, Message, ModelError, RetryPolicy, Role, ToolDef};
 use agent_fn::deadline::Deadline;
 use mock_model::{MockModel, Step, text_block, tool_use_block};
@@ -88,7 +88,7 @@ async fn run_with(
     allowed: &[&str],
     tools: &Tools,
     deadline: Deadline,
-) -> Result<Outcome, agent::Failure> {
+) -> Result<LoopEnd, agent::Failure> {
     let client = Client::new(&mock.base_url(), fast_retry()).unwrap();
     let allowed: Vec<String> = allowed.iter().map(|s| s.to_string()).collect();
     agent::run(

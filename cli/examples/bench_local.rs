@@ -24,8 +24,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use claw::local::{LocalFunction, LocalOptions, LogSink, Outcome, Package};
-use claw::package::{self, BuildParams, Profile, Progress, Workspace};
+use claw::local::{InvocationResult, LocalFunction, LocalOptions, LogSink, Package};
+use claw::package::{self, BuildParams, BuildProgress, Profile, Workspace};
 use claw_spec::model::Architecture;
 use mock_model::{MockModel, MockOptions, Step};
 use serde_json::{Value, json};
@@ -94,7 +94,7 @@ fn main() -> anyhow::Result<()> {
         arch: Architecture::X86_64,
         profile: Profile::Release,
         workspace: Workspace::at(&Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))?,
-        progress: Progress::Plain,
+        progress: BuildProgress::Plain,
         verbose: false,
     };
     eprintln!("building the x86_64 package ...");
@@ -230,9 +230,9 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-fn check(outcome: &Outcome) -> anyhow::Result<()> {
+fn check(outcome: &InvocationResult) -> anyhow::Result<()> {
     match outcome {
-        Outcome::Response(body) => {
+        InvocationResult::Response(body) => {
             let v: Value = serde_json::from_slice(body)?;
             anyhow::ensure!(
                 v["response"] == "Lead L-42 scores 87." && v["tool_calls"] == 1,

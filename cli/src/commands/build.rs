@@ -4,7 +4,7 @@ use claw_spec::model::Architecture;
 
 use crate::args::ArchArg;
 use crate::context::Context;
-use crate::package::{self, BuildParams, Profile, Progress};
+use crate::package::{self, BuildParams, BuildProgress, Profile};
 use crate::report::Report;
 
 /// Options of `claw build`; the command's help text is on `cli::Command::Build`.
@@ -49,7 +49,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     } else {
         Profile::Release
     };
-    params.progress = Progress::Auto;
+    params.progress = BuildProgress::Auto;
     params.verbose = ctx.verbose() > 0;
     let out = tokio::task::spawn_blocking(move || package::build(&params)).await??;
 

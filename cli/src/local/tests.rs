@@ -2,6 +2,12 @@
 //! exercises the protocol, the environment, timeouts and failures without
 //! building agent-fn (the end-to-end tests in tests/ run the real bootstrap).
 
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::launcher::host_arch;
+use super::package::set_mode;
 use super::*;
 
 const RUNTIME: &str = r#"#!/bin/sh
@@ -71,9 +77,9 @@ fn opts(timeout: Duration) -> LocalOptions {
     }
 }
 
-fn response_json(r: &InvokeResult) -> serde_json::Value {
+fn response_json(r: &InvocationReport) -> serde_json::Value {
     match &r.outcome {
-        Outcome::Response(body) => serde_json::from_slice(body).unwrap(),
+        InvocationResult::Response(body) => serde_json::from_slice(body).unwrap(),
         other => panic!("expected a response, got {other:?}"),
     }
 }
@@ -166,7 +172,7 @@ fn function_errors_are_reported_and_the_function_stays_warm() {
     let mut f = LocalFunction::start(&pkg, &opts(Duration::from_secs(10))).unwrap();
     let r = f.invoke(br#""fail""#).unwrap();
     match &r.outcome {
-        Outcome::FunctionError(e) => {
+        InvocationResult::FunctionError(e) => {
             assert_eq!(e.error_type, "Boom");
             assert_eq!(e.error_message, "it failed");
         }
@@ -185,7 +191,7 @@ fn the_timeout_kills_the_process() {
     let r = f.invoke(br#""sleep""#).unwrap();
     assert_eq!(
         r.outcome,
-        Outcome::TimedOut {
+        InvocationResult::TimedOut {
             timeout: Duration::from_secs(1)
         }
     );
@@ -209,7 +215,7 @@ fn an_exit_during_an_invocation_is_reported() {
     let r = f.invoke(br#""exit""#).unwrap();
     assert_eq!(
         r.outcome,
-        Outcome::Exited {
+        InvocationResult::Exited {
             status: "exit status 3".into()
         }
     );
@@ -229,129 +235,10 @@ fn an_init_error_is_reported() {
     let mut f = LocalFunction::start(&pkg, &opts(Duration::from_secs(10))).unwrap();
     let r = f.invoke(b"{}").unwrap();
     match &r.outcome {
-        Outcome::InitError(e) => {
+        InvocationResult::InitError(e) => {
             assert_eq!(e.error_type, "Runtime.Config");
             assert_eq!(e.error_message, "no config");
         }
         other => panic!("{other:?}"),
     }
-}
-
-#[test]
-fn passthrough_takes_only_the_allowed_variables() {
-    let vars = vec![
-        ("AWS_ACCESS_KEY_ID", "a"),
-        ("AWS_SECRET_ACCESS_KEY", "b"),
-        ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
-        ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:5001"),
-        ("AWS_ENDPOINT_URL_", "x"),
-        ("AWS_PROFILE", "prod"),
-        ("HOME", "/root"),
-        ("ANTHROPIC_API_KEY", "sk-ant-secret"),
-        ("ANTHROPIC_BASE_URL", ""),
-    ];
-    let got = passthrough_from(
-        vars.into_iter()
-            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
-    );
-    let keys: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(
-        keys,
-        [
-            "AWS_ACCESS_KEY_ID",
-            "AWS_ENDPOINT_URL",
-            "AWS_ENDPOINT_URL_DYNAMODB",
-            "AWS_SECRET_ACCESS_KEY"
-        ]
-    );
-}
-
-#[test]
-fn package_open_checks_the_bootstrap() {
-    let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, entries: Vec<archive::Entry>| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, archive::write_zip(&entries).unwrap()).unwrap();
-        p
-    };
-    let elf = |machine: u16| {
-        let mut b = vec![0u8; 128];
-        b[..4].copy_from_slice(b"\x7fELF");
-        b[4] = 2;
-        b[5] = 1;
-        b[18..20].copy_from_slice(&machine.to_le_bytes());
-        b
-    };
-    let entry = |name: &str, data: Vec<u8>| archive::Entry {
-        name: name.into(),
-        mode: 0o644,
-        data,
-    };
-
-    let garbage = dir.path().join("garbage.zip");
-    std::fs::write(&garbage, b"PK not really").unwrap();
-    let e = Package::open(&garbage, None).unwrap_err().to_string();
-    assert!(
-        e.contains("not a valid zip") && e.contains("garbage.zip"),
-        "{e}"
-    );
-
-    let no_bootstrap = write("a.zip", vec![entry("agent.json", b"{}".to_vec())]);
-    let e = Package::open(&no_bootstrap, None).unwrap_err().to_string();
-    assert!(
-        e.contains("no `bootstrap`") && e.contains("agent.json"),
-        "{e}"
-    );
-
-    let script = write("b.zip", vec![entry("bootstrap", b"#!/bin/sh\n".to_vec())]);
-    let e = Package::open(&script, None).unwrap_err().to_string();
-    assert!(e.contains("not an ELF"), "{e}");
-
-    let arm = write("c.zip", vec![entry("bootstrap", elf(183))]);
-    let e = Package::open(&arm, Some(Architecture::X86_64))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("built for arm64") && e.contains("should be x86_64"),
-        "{e}"
-    );
-
-    let riscv = write("d.zip", vec![entry("bootstrap", elf(243))]);
-    let e = Package::open(&riscv, None).unwrap_err().to_string();
-    assert!(e.contains("RISC-V"), "{e}");
-
-    // A good one: extracted with bootstrap executable whatever the zip said.
-    let ok = write(
-        "e.zip",
-        vec![
-            entry("bootstrap", elf(62)),
-            entry("agent.json", b"{\"a\":1}".to_vec()),
-        ],
-    );
-    let pkg = Package::open(&ok, Some(Architecture::X86_64)).unwrap();
-    assert_eq!(pkg.arch, Architecture::X86_64);
-    assert_eq!(pkg.agent_json.as_deref(), Some(&b"{\"a\":1}"[..]));
-    use std::os::unix::fs::PermissionsExt as _;
-    let mode = std::fs::metadata(pkg.bootstrap())
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o755);
-}
-
-#[test]
-fn civil_dates() {
-    assert_eq!(civil_from_days(0), (1970, 1, 1));
-    assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-    assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-}
-
-#[test]
-fn request_ids_look_like_uuids_and_differ() {
-    let a = new_request_id();
-    let b = new_request_id();
-    assert_ne!(a, b);
-    assert_eq!(a.len(), 36);
-    assert_eq!(a.matches('-').count(), 4);
-    assert_eq!(&a[14..15], "4");
 }

@@ -99,7 +99,7 @@ pub async fn package(req: PackageRequest<'_>) -> anyhow::Result<Code> {
         return Code::from_zip(p);
     }
     let mut params = crate::package::BuildParams::new(req.config, req.config_path, None)?;
-    params.progress = crate::package::Progress::Auto;
+    params.progress = crate::package::BuildProgress::Auto;
     params.verbose = req.verbose;
     let out = tokio::task::spawn_blocking(move || crate::package::ensure_built(&params))
         .await

@@ -25,7 +25,7 @@ use claw_spec::{Config, Names};
 use serde::{Deserialize, Serialize};
 
 pub use code::Code;
-pub use progress::Progress;
+pub use progress::BuildProgress;
 pub use workspace::Workspace;
 
 use archive::Entry;
@@ -58,7 +58,7 @@ pub struct BuildParams {
     pub profile: Profile,
     /// Where agent-fn lives and where output goes; see [`Workspace::locate`].
     pub workspace: Workspace,
-    pub progress: Progress,
+    pub progress: BuildProgress,
     /// Show cargo's output.
     pub verbose: bool,
 }
@@ -76,7 +76,7 @@ impl BuildParams {
             arch: arch.unwrap_or(config.function.architecture),
             profile: Profile::Release,
             workspace: Workspace::locate(config_path)?,
-            progress: Progress::Auto,
+            progress: BuildProgress::Auto,
             verbose: false,
         })
     }

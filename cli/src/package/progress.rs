@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// How to show progress.
+/// How to show build progress (the deploy's per-resource spinners are `aws::progress`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Progress {
+pub enum BuildProgress {
     /// A spinner when stderr is a terminal, plain lines otherwise.
     #[default]
     Auto,
@@ -26,10 +26,10 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    pub fn new(mode: Progress, verbose: bool) -> Reporter {
+    pub fn new(mode: BuildProgress, verbose: bool) -> Reporter {
         let terminal = std::io::stderr().is_terminal();
         match mode {
-            Progress::Auto if terminal => {
+            BuildProgress::Auto if terminal => {
                 let bar = ProgressBar::new_spinner();
                 if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]") {
                     bar.set_style(style);
@@ -41,12 +41,12 @@ impl Reporter {
                     verbose,
                 }
             }
-            Progress::Auto | Progress::Plain => Reporter {
+            BuildProgress::Auto | BuildProgress::Plain => Reporter {
                 bar: None,
                 plain: true,
                 verbose,
             },
-            Progress::Quiet => Reporter {
+            BuildProgress::Quiet => Reporter {
                 bar: None,
                 plain: false,
                 verbose: false,

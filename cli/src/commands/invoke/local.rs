@@ -10,7 +10,7 @@ use claw_spec::Config;
 use claw_spec::model::Architecture;
 
 use crate::context::Context;
-use crate::local::{Launcher, LocalFunction, LocalOptions, LogSink, Outcome, Package};
+use crate::local::{InvocationResult, Launcher, LocalFunction, LocalOptions, LogSink, Package};
 use crate::package::{self, Workspace};
 use crate::report::Report;
 
@@ -125,7 +125,7 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
     let result = f.invoke_as(&request_id, payload)?;
     // Let the function finish its post-invocation work (it polls `next` when done)
     // so all of its output is printed before END and REPORT.
-    if result.outcome.is_ok() || matches!(result.outcome, Outcome::FunctionError(_)) {
+    if result.outcome.is_ok() || matches!(result.outcome, InvocationResult::FunctionError(_)) {
         f.wait_idle(Duration::from_secs(2));
     }
     drop(f.stop());
@@ -134,8 +134,8 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
 
     let error = result.outcome.error(&result.request_id);
     let body: Option<&[u8]> = match &result.outcome {
-        Outcome::Response(b) => Some(b),
-        Outcome::FunctionError(e) | Outcome::InitError(e) => Some(&e.body),
+        InvocationResult::Response(b) => Some(b),
+        InvocationResult::FunctionError(e) | InvocationResult::InitError(e) => Some(&e.body),
         _ => None,
     };
     if let Some(b) = body {

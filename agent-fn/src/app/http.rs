@@ -1,0 +1,108 @@
+//! API Gateway (HTTP API, payload 2.0): the routes and the proxy response.
+//!
+//! - `POST /jobs` (async mode): queue a job, answer 202 with its id;
+//! - `GET /jobs/{id}` (async mode): the job's status;
+//! - any other route: run the agent named by `{agent}` in the path, or `agent` in
+//!   the body, or the only agent there is.
+
+use claw_spec::model::ApiMode;
+use serde_json::{Value, json};
+
+use super::respond::{RunError, error_body};
+use super::{App, Invocation};
+use crate::audit::Audit;
+use crate::deadline::random_id;
+use crate::event::{HttpRequest, check_id, truncate};
+
+impl App {
+    pub(super) async fn http(
+        &self,
+        req: HttpRequest,
+        inv: &Invocation,
+        audit: &mut Audit,
+    ) -> Value {
+        // The caller gives up at API Gateway's timeout: stop spending tokens then.
+        let inv = &Invocation {
+            request_id: inv.request_id.clone(),
+            deadline: inv.deadline.for_api_request(req.time_epoch_ms),
+        };
+        let (status, body) = match self.route(&req, inv, audit).await {
+            Ok((status, body)) => (status, body),
+            Err(e) => {
+                self.note_error(audit, &e);
+                (e.status(), error_body(&e.public_message(), &inv.request_id))
+            }
+        };
+        audit.status = status;
+        json!({
+            "statusCode": status,
+            "headers": {"content-type": "application/json"},
+            "body": body.to_string(),
+            "isBase64Encoded": false,
+        })
+    }
+
+    async fn route(
+        &self,
+        req: &HttpRequest,
+        inv: &Invocation,
+        audit: &mut Audit,
+    ) -> Result<(u16, Value), RunError> {
+        let async_mode = self.config.api.mode == ApiMode::Async;
+        match req.route_key.as_str() {
+            "POST /jobs" if async_mode => {
+                let r = req.agent_request()?;
+                let agent = r
+                    .agent
+                    .clone()
+                    .ok_or_else(|| RunError::BadRequest("the body is missing `agent`".into()))?;
+                if !self.config.agents.contains_key(&agent) {
+                    return Err(RunError::NotFound(format!(
+                        "no agent named `{}`",
+                        truncate(&agent, 64)
+                    )));
+                }
+                audit.agent = Some(agent.clone());
+                let job_id = random_id();
+                audit.job_id = Some(job_id.clone());
+                self.jobs()
+                    .submit(&job_id, &agent, &r)
+                    .await
+                    .map_err(|e| RunError::internal("job_submit", e))?;
+                Ok((202, json!({"job_id": job_id})))
+            }
+            "GET /jobs/{id}" if async_mode => {
+                let id = req.param("id").unwrap_or_default();
+                check_id(id, "id")?;
+                audit.job_id = Some(id.to_string());
+                match self.jobs().status(id).await {
+                    Ok(Some(v)) => Ok((200, v)),
+                    Ok(None) => Err(RunError::NotFound("no job with this id".into())),
+                    Err(e) => Err(RunError::internal("job_read", e)),
+                }
+            }
+            _ => {
+                let r = req.agent_request()?;
+                let agent = match (req.param("agent"), &r.agent) {
+                    (Some(a), _) => a.to_string(),
+                    (None, Some(a)) => a.clone(),
+                    (None, None) if self.config.agents.len() == 1 => self
+                        .config
+                        .agents
+                        .keys()
+                        .next()
+                        .cloned()
+                        .unwrap_or_default(),
+                    (None, None) => {
+                        return Err(RunError::BadRequest(
+                            "name the agent in the path (`/agents/{agent}`) or the body (`agent`)"
+                                .into(),
+                        ));
+                    }
+                };
+                let answer = self.converse(&agent, &r, inv, audit).await?;
+                Ok((200, answer.json()))
+            }
+        }
+    }
+}

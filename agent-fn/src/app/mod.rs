@@ -1,0 +1,238 @@
+//! The function: one handler for every event shape, the state it keeps across warm
+//! invocations, and how each outcome is answered and audited.
+//!
+//! Answers per shape:
+//! - API Gateway: a proxy response (`statusCode`, JSON `body`). 200 with the
+//!   answer; 400 bad request; 404 unknown agent or job; 409 session conflict; 504
+//!   out of time before the model answered once; 500 anything else, always with the
+//!   generic `{"error":"agent error","request_id":…}`.
+//! - Direct invoke: the answer object, or `{"error","request_id","status"}` with the
+//!   same statuses. It never fails the invocation, so callers read one shape.
+//! - EventBridge: like direct invoke, except that failures a retry could fix fail
+//!   the invocation, so Lambda's async retries and on-failure destination apply.
+//! - SQS: `{"batchItemFailures":[…]}` listing only records a retry could fix; a
+//!   record that can never succeed (malformed, unknown agent) is logged, its job
+//!   marked failed, and acknowledged.
+//!
+//! This module keeps the warm state and dispatches by shape; `converse` runs one
+//! agent conversation, `http` routes API Gateway requests, `sqs` runs a batch of
+//! jobs, and `respond` maps each failure once to its status, outcome and category.
+
+mod converse;
+mod http;
+mod respond;
+mod sqs;
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use claw_spec::{Config, Names};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::anthropic::{self, RetryPolicy, ToolDef};
+use crate::audit::{Audit, emf_line};
+use crate::aws::Aws;
+use crate::deadline::Deadline;
+use crate::event::{self, AgentRequest, BadRequest, Event};
+use crate::jobs::Jobs;
+use crate::secrets::{Secrets, Source};
+use crate::tools::Toolbox;
+use crate::tools::http::AddressPolicy;
+use respond::{Answer, RunError, error_object};
+
+/// Where log lines go: stdout in Lambda, a buffer in tests.
+pub type Sink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// What the environment (or a test) decides, beside agent.json.
+pub struct Options {
+    /// The Messages API origin (`ANTHROPIC_BASE_URL`, default the public API).
+    pub model_base_url: String,
+    pub retry: RetryPolicy,
+    /// How long before the deadline the loop stops; derived from the configured
+    /// timeout when `None`.
+    pub margin: Option<Duration>,
+    /// Fixed secret values instead of Secrets Manager (tests, benchmarks).
+    pub static_secrets: Option<HashMap<String, String>>,
+    /// Replaces every http tool's address policy (tests of the SSRF guard).
+    pub address_policy: Option<AddressPolicy>,
+    pub sink: Option<Sink>,
+    /// An SDK config to use instead of the environment's (tests against moto).
+    pub aws_config: Option<aws_config::SdkConfig>,
+}
+
+impl Options {
+    pub fn from_env() -> Options {
+        let base = std::env::var("ANTHROPIC_BASE_URL")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| anthropic::DEFAULT_BASE_URL.to_string());
+        Options {
+            model_base_url: base,
+            retry: RetryPolicy::default(),
+            margin: None,
+            static_secrets: None,
+            address_policy: None,
+            sink: None,
+            aws_config: None,
+        }
+    }
+}
+
+/// What Lambda says about one invocation.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub request_id: String,
+    pub deadline: Deadline,
+}
+
+/// A failure the handler reports to Lambda (EventBridge only), so Lambda retries.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Retryable(pub String);
+
+/// The function's warm state: the config, clients and tool definitions built at
+/// init (the model client on first use), shared by every invocation.
+pub struct App {
+    config: Arc<Config>,
+    names: Names,
+    aws: Arc<Aws>,
+    secrets: Arc<Secrets>,
+    toolbox: Toolbox,
+    tool_defs: HashMap<String, Vec<ToolDef>>,
+    /// Built on first use: TLS setup is not free and init must stay fast.
+    model: OnceLock<Result<anthropic::Client, String>>,
+    model_base_url: String,
+    retry: RetryPolicy,
+    margin: Duration,
+    sink: Sink,
+}
+
+impl App {
+    pub fn new(config: Config, options: Options) -> App {
+        let config = Arc::new(config);
+        let names = Names::new(&config);
+        let aws = Arc::new(match options.aws_config {
+            Some(c) => Aws::from_config(&config.region, c),
+            None => Aws::new(&config.region),
+        });
+        let secrets = Arc::new(Secrets::new(match options.static_secrets {
+            Some(m) => Source::Static(m),
+            None => Source::Aws(Arc::clone(&aws)),
+        }));
+        let mut toolbox = Toolbox::new(Arc::clone(&config), Arc::clone(&aws), Arc::clone(&secrets));
+        if let Some(p) = options.address_policy {
+            toolbox = toolbox.with_address_policy(p);
+        }
+        let tool_defs = config
+            .agents
+            .iter()
+            .map(|(name, a)| (name.clone(), Toolbox::definitions(&config, &a.tools)))
+            .collect();
+        let margin = options
+            .margin
+            .unwrap_or_else(|| default_margin(config.function.timeout_s));
+        App {
+            names,
+            aws,
+            secrets,
+            toolbox,
+            tool_defs,
+            model: OnceLock::new(),
+            model_base_url: options.model_base_url,
+            retry: options.retry,
+            margin,
+            sink: options.sink.unwrap_or_else(|| Arc::new(stdout_line)),
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Handles one invocation and writes its audit and EMF lines. `Err` only for
+    /// EventBridge failures a retry could fix.
+    pub async fn handle(&self, payload: Value, inv: &Invocation) -> Result<Value, Retryable> {
+        let started = Instant::now();
+        let mut audit = Audit::new(&inv.request_id);
+        let result = match event::detect(&payload) {
+            Err(bad) => {
+                let err = RunError::from(bad);
+                self.note_error(&mut audit, &err);
+                Ok(error_object(&err, &inv.request_id))
+            }
+            Ok(ev) => {
+                audit.source = ev.source();
+                match ev {
+                    Event::Http(req) => Ok(self.http(req, inv, &mut audit).await),
+                    Event::Direct(req) => Ok(match self.run_request(req, inv, &mut audit).await {
+                        Ok(a) => a.json(),
+                        Err(e) => error_object(&e, &inv.request_id),
+                    }),
+                    Event::EventBridge(req) => match self.run_request(req, inv, &mut audit).await {
+                        Ok(a) => Ok(a.json()),
+                        Err(e) if e.retryable() => Err(Retryable(format!(
+                            "agent error (request {})",
+                            inv.request_id
+                        ))),
+                        Err(e) => Ok(error_object(&e, &inv.request_id)),
+                    },
+                    Event::Sqs(records) => Ok(self.sqs(records, inv, &mut audit).await),
+                }
+            }
+        };
+        audit.duration_ms = started.elapsed().as_millis() as u64;
+        (self.sink)(&audit.line());
+        (self.sink)(&emf_line(&self.config.app, &self.config.stage, &audit));
+        result
+    }
+
+    async fn run_request(
+        &self,
+        req: Result<AgentRequest, BadRequest>,
+        inv: &Invocation,
+        audit: &mut Audit,
+    ) -> Result<Answer, RunError> {
+        let result = match req {
+            Ok(r) => {
+                let agent = r.agent.clone().unwrap_or_default();
+                self.converse(&agent, &r, inv, audit).await
+            }
+            Err(b) => Err(b.into()),
+        };
+        if let Err(e) = &result {
+            self.note_error(audit, e);
+        }
+        result
+    }
+
+    /// The jobs table and queue of async mode.
+    fn jobs(&self) -> Jobs<'_> {
+        Jobs {
+            aws: &self.aws,
+            table: &self.names.jobs_table,
+            queue: &self.names.queue,
+            region: &self.config.region,
+            account: &self.config.account,
+        }
+    }
+}
+
+/// 5% of the timeout, between 2 and 10 seconds: time to save the session and
+/// answer after the loop stops.
+pub fn default_margin(timeout_s: u32) -> Duration {
+    Duration::from_millis(u64::from(timeout_s) * 50)
+        .clamp(Duration::from_secs(2), Duration::from_secs(10))
+}
+
+/// Writes one line to stdout in a single write, so lines from concurrent tasks
+/// never interleave.
+fn stdout_line(line: &str) {
+    use std::io::Write;
+    let mut buf = Vec::with_capacity(line.len() + 1);
+    buf.extend_from_slice(line.as_bytes());
+    buf.push(b'\n');
+    let _ = std::io::stdout().lock().write_all(&buf);
+}

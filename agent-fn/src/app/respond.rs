@@ -1,0 +1,196 @@
+//! How a run is answered: the successful [`Answer`], and [`RunError`], which maps
+//! each failure once to its HTTP status, the message the caller may see, the audit
+//! outcome and category, and whether a retry could succeed.
+
+use serde_json::{Value, json};
+
+use super::App;
+use crate::agent::Stats;
+use crate::audit::Audit;
+use crate::event::BadRequest;
+
+/// A successful run, as every shape reports it.
+#[derive(Debug, Clone)]
+pub(super) struct Answer {
+    pub(super) response: String,
+    pub(super) session_id: String,
+    pub(super) stop_reason: String,
+    pub(super) stats: Stats,
+}
+
+impl Answer {
+    pub(super) fn json(&self) -> Value {
+        json!({
+            "response": self.response,
+            "session_id": self.session_id,
+            "tool_calls": self.stats.tool_calls,
+            "usage": {
+                "input_tokens": self.stats.usage.input_tokens,
+                "output_tokens": self.stats.usage.output_tokens,
+            },
+            "stop_reason": self.stop_reason,
+        })
+    }
+}
+
+/// Why a run failed, in the terms every event shape answers with.
+#[derive(Debug)]
+pub(super) enum RunError {
+    BadRequest(String),
+    NotFound(String),
+    Conflict,
+    /// The deadline came before the model answered once.
+    Timeout,
+    /// Anything else. `category` goes to the audit line, `detail` to the error log.
+    Internal {
+        category: String,
+        detail: String,
+    },
+}
+
+impl RunError {
+    pub(super) fn internal(category: &str, detail: impl Into<String>) -> RunError {
+        RunError::Internal {
+            category: category.into(),
+            detail: detail.into(),
+        }
+    }
+
+    pub(super) fn status(&self) -> u16 {
+        match self {
+            RunError::BadRequest(_) => 400,
+            RunError::NotFound(_) => 404,
+            RunError::Conflict => 409,
+            RunError::Timeout => 504,
+            RunError::Internal { .. } => 500,
+        }
+    }
+
+    /// What the caller is told: the problem when it is theirs, nothing internal.
+    pub(super) fn public_message(&self) -> String {
+        match self {
+            RunError::BadRequest(m) | RunError::NotFound(m) => m.clone(),
+            RunError::Conflict => "the session was changed by another request; retry".into(),
+            RunError::Timeout => "the agent ran out of time".into(),
+            RunError::Internal { .. } => "agent error".into(),
+        }
+    }
+
+    pub(super) fn outcome(&self) -> &'static str {
+        match self {
+            RunError::BadRequest(_) | RunError::NotFound(_) => "bad_request",
+            RunError::Timeout => "deadline",
+            RunError::Conflict | RunError::Internal { .. } => "error",
+        }
+    }
+
+    pub(super) fn category(&self) -> String {
+        match self {
+            RunError::BadRequest(_) => "bad_request".into(),
+            RunError::NotFound(_) => "not_found".into(),
+            RunError::Conflict => "session_conflict".into(),
+            RunError::Timeout => "deadline".into(),
+            RunError::Internal { category, .. } => category.clone(),
+        }
+    }
+
+    /// Whether running again could succeed.
+    pub(super) fn retryable(&self) -> bool {
+        !matches!(self, RunError::BadRequest(_) | RunError::NotFound(_))
+    }
+}
+
+impl From<BadRequest> for RunError {
+    fn from(b: BadRequest) -> RunError {
+        RunError::BadRequest(b.0)
+    }
+}
+
+/// The API Gateway error body.
+pub(super) fn error_body(message: &str, request_id: &str) -> Value {
+    json!({"error": message, "request_id": request_id})
+}
+
+/// The direct-invoke and EventBridge error shape.
+pub(super) fn error_object(e: &RunError, request_id: &str) -> Value {
+    json!({"error": e.public_message(), "request_id": request_id, "status": e.status()})
+}
+
+impl App {
+    /// Records an error in the audit line and its detail in the log.
+    pub(super) fn note_error(&self, audit: &mut Audit, e: &RunError) {
+        audit.outcome = e.outcome();
+        audit.status = e.status();
+        audit.error = Some(e.category());
+        let detail = match e {
+            RunError::Internal { detail, .. } => Some(detail.as_str()),
+            RunError::BadRequest(m) | RunError::NotFound(m) => Some(m.as_str()),
+            _ => None,
+        };
+        if let Some(detail) = detail {
+            (self.sink)(
+                &json!({
+                    "type": "error",
+                    "request_id": audit.request_id,
+                    "error": e.category(),
+                    "detail": detail,
+                })
+                .to_string(),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_failure_maps_once_to_status_outcome_category_and_retry() {
+        let cases = [
+            (
+                RunError::BadRequest("b".into()),
+                400,
+                "bad_request",
+                "bad_request",
+                false,
+            ),
+            (
+                RunError::NotFound("n".into()),
+                404,
+                "bad_request",
+                "not_found",
+                false,
+            ),
+            (RunError::Conflict, 409, "error", "session_conflict", true),
+            (RunError::Timeout, 504, "deadline", "deadline", true),
+            (
+                RunError::internal("job_read", "x"),
+                500,
+                "error",
+                "job_read",
+                true,
+            ),
+        ];
+        for (e, status, outcome, category, retryable) in cases {
+            assert_eq!(e.status(), status, "{e:?}");
+            assert_eq!(e.outcome(), outcome, "{e:?}");
+            assert_eq!(e.category(), category, "{e:?}");
+            assert_eq!(e.retryable(), retryable, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn callers_never_see_internal_detail() {
+        let e = RunError::internal("session_store", "table AgentSessions: throttled");
+        assert_eq!(
+            error_object(&e, "r-1"),
+            json!({"error": "agent error", "request_id": "r-1", "status": 500})
+        );
+        let e = RunError::from(BadRequest("`message` is empty".into()));
+        assert_eq!(
+            error_body(&e.public_message(), "r-2"),
+            json!({"error": "`message` is empty", "request_id": "r-2"})
+        );
+    }
+}
