@@ -28,7 +28,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use claw_spec::{Config, Names};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::anthropic::{self, RetryPolicy, ToolDef};
@@ -235,4 +235,29 @@ fn stdout_line(line: &str) {
     buf.extend_from_slice(line.as_bytes());
     buf.push(b'\n');
     let _ = std::io::stdout().lock().write_all(&buf);
+}
+
+impl App {
+    /// Records an error in the audit line and its detail in the log.
+    fn note_error(&self, audit: &mut Audit, e: &RunError) {
+        audit.outcome = e.outcome();
+        audit.status = e.status();
+        audit.error = Some(e.category());
+        let detail = match e {
+            RunError::Internal { detail, .. } => Some(detail.as_str()),
+            RunError::BadRequest(m) | RunError::NotFound(m) => Some(m.as_str()),
+            _ => None,
+        };
+        if let Some(detail) = detail {
+            (self.sink)(
+                &json!({
+                    "type": "error",
+                    "request_id": audit.request_id,
+                    "error": e.category(),
+                    "detail": detail,
+                })
+                .to_string(),
+            );
+        }
+    }
 }

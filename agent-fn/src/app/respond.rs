@@ -4,9 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::App;
 use crate::agent::Stats;
-use crate::audit::Audit;
 use crate::event::BadRequest;
 
 /// A successful run, as every shape reports it.
@@ -114,31 +112,6 @@ pub(super) fn error_body(message: &str, request_id: &str) -> Value {
 /// The direct-invoke and EventBridge error shape.
 pub(super) fn error_object(e: &RunError, request_id: &str) -> Value {
     json!({"error": e.public_message(), "request_id": request_id, "status": e.status()})
-}
-
-impl App {
-    /// Records an error in the audit line and its detail in the log.
-    pub(super) fn note_error(&self, audit: &mut Audit, e: &RunError) {
-        audit.outcome = e.outcome();
-        audit.status = e.status();
-        audit.error = Some(e.category());
-        let detail = match e {
-            RunError::Internal { detail, .. } => Some(detail.as_str()),
-            RunError::BadRequest(m) | RunError::NotFound(m) => Some(m.as_str()),
-            _ => None,
-        };
-        if let Some(detail) = detail {
-            (self.sink)(
-                &json!({
-                    "type": "error",
-                    "request_id": audit.request_id,
-                    "error": e.category(),
-                    "detail": detail,
-                })
-                .to_string(),
-            );
-        }
-    }
 }
 
 #[cfg(test)]

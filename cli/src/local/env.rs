@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::Path;
 
-use super::LocalOptions;
 use super::ids::log_stream_name;
+use super::launcher::LocalOptions;
 
 /// Lambda's environment for a custom runtime. Nothing is inherited from claw's
 /// own environment except [`LocalOptions::passthrough`].

@@ -13,8 +13,10 @@ use anyhow::Context as _;
 
 use super::env::lambda_env;
 use super::ids::{new_request_id, trace_id};
+use super::launcher::{Launcher, LocalOptions, LogSink};
+use super::package::Package;
+use super::report::{InvocationReport, InvocationResult};
 use super::runtime_api::{ApiEvent, Invocation, MAX_PAYLOAD_BYTES, RuntimeApi};
-use super::{InvocationReport, InvocationResult, Launcher, LocalOptions, LogSink, Package};
 
 /// Lambda gives a function this long to initialise before it counts the time
 /// against the first invocation's timeout.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::FunctionError;
+use super::runtime_api::FunctionError;
 
 /// What became of one invocation.
 #[derive(Debug, Clone, PartialEq)]

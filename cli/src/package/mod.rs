@@ -12,6 +12,7 @@
 pub mod archive;
 mod code;
 pub mod elf;
+mod profile;
 pub mod progress;
 pub mod toolchain;
 pub mod workspace;
@@ -25,6 +26,7 @@ use claw_spec::{Config, Names};
 use serde::{Deserialize, Serialize};
 
 pub use code::Code;
+pub use profile::Profile;
 pub use progress::BuildProgress;
 pub use workspace::Workspace;
 
@@ -37,17 +39,6 @@ pub const MAX_GLIBC: (u32, u32, u32) = (2, 17, 0);
 /// File names inside the package directory.
 pub const ZIP_NAME: &str = "function.zip";
 pub const MANIFEST_NAME: &str = "function.json";
-
-/// Cargo profile of the function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Profile {
-    /// Optimised, stripped, `panic = "abort"` (the workspace's release profile).
-    #[default]
-    Release,
-    /// Unoptimised, for debugging locally; large.
-    Debug,
-}
 
 /// What to build.
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use anyhow::Context as _;
 use claw_spec::model::Architecture;
 
-use super::Profile;
+use super::profile::Profile;
 use super::progress::Reporter;
 use super::workspace::Workspace;
 
