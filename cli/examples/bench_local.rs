@@ -17,9 +17,6 @@
 //!   --warm N   warm invocations (default 200)
 //!   --json     one JSON document instead of the table
 
-#[path = "../../tests/support/mock_model.rs"]
-mod mock_model;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +24,7 @@ use std::time::Duration;
 use claw::local::{LocalFunction, LocalOptions, LogSink, Outcome, Package};
 use claw::package::{self, BuildParams, Profile, Progress, Workspace};
 use claw_spec::model::Architecture;
-use mock_model::{MockModel, MockOptions, Step};
+use claw_testkit::mock_model::{MockModel, MockOptions, Step};
 use serde_json::{Value, json};
 
 const API_KEY: &str = "sk-ant-bench-0000";
