@@ -1,9 +1,6 @@
 //! The agent loop against the scripted mock Messages API: every stop condition,
 //! tool execution (concurrency, order, refusals, failures), retries and deadlines.
 
-#[path = "../../tests/support/mock_model.rs"]
-mod mock_model;
-
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -11,7 +8,7 @@ use std::time::Duration;
 use agent_fn::agent::{self, LoopEnd, Settings, Stop, ToolOutput, ToolRunner};
 use agent_fn::anthropic::{Client, Message, ModelError, RetryPolicy, Role, ToolDef};
 use agent_fn::deadline::Deadline;
-use mock_model::{MockModel, Step, text_block, tool_use_block};
+use claw_testkit::mock_model::{MockModel, Step, text_block, tool_use_block};
 use serde_json::{Value, json};
 
 const KEY: &str = "sk-test-key";

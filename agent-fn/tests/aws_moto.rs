@@ -2,13 +2,6 @@
 //! memory and its conditional write, async jobs (queue, table, status), and the
 //! DynamoDB, S3, SQS and EventBridge tools.
 
-#[path = "../../tests/support/mock_model.rs"]
-mod mock_model;
-// Shared with the e2e tests, which use more of it than these do.
-#[allow(dead_code)]
-#[path = "../../tests/support/moto.rs"]
-mod moto;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,26 +13,19 @@ use agent_fn::deadline::Deadline;
 use agent_fn::secrets::{Secrets, Source};
 use agent_fn::sessions;
 use agent_fn::tools::Toolbox;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
-use mock_model::{MockModel, Step};
-use moto::Moto;
+use claw_testkit::mock_model::{MockModel, Step};
+use claw_testkit::moto::Moto;
 use serde_json::{Value, json};
 
 const KEY: &str = "sk-ant-moto-key-42";
 
 async fn sdk(moto: &Moto) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("ap-southeast-2"))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await
+    claw_testkit::sdk::config(&moto.endpoint()).await
 }
 
 async fn table(sdk: &SdkConfig, name: &str, key: &str) {

@@ -3,13 +3,11 @@
 //! API response parser with its content-block reader. Seeds are committed under
 //! `fuzz/corpus/`; zero panics allowed (`-- --nocapture` prints the executions).
 
-#[path = "../../tests/support/fuzz.rs"]
-mod fuzz;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
 use agent_fn::anthropic::{Block, MessagesResponse};
+use claw_testkit::fuzz;
 use serde_json::Value;
 
 fn corpus(name: &str) -> PathBuf {

@@ -2,9 +2,6 @@
 //! response shapes and statuses, the audit and EMF lines, and that neither the API
 //! key nor internals reach a response or a log line.
 
-#[path = "../../tests/support/mock_model.rs"]
-mod mock_model;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,7 +9,7 @@ use std::time::Duration;
 use agent_fn::anthropic::RetryPolicy;
 use agent_fn::app::{App, Invocation, Options};
 use agent_fn::deadline::Deadline;
-use mock_model::{MockModel, Step};
+use claw_testkit::mock_model::{MockModel, Step};
 use serde_json::{Value, json};
 
 const KEY: &str = "sk-ant-test-0123456789";

@@ -17,9 +17,6 @@
 //!   --warm N   warm invocations (default 200)
 //!   --json     one JSON document instead of the table
 
-#[path = "../../tests/support/mock_model.rs"]
-mod mock_model;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +24,7 @@ use std::time::Duration;
 use claw::local::{InvocationResult, LocalFunction, LocalOptions, LogSink, Package};
 use claw::package::{self, BuildParams, BuildProgress, Profile, Workspace};
 use claw_spec::model::Architecture;
-use mock_model::{MockModel, MockOptions, Step};
+use claw_testkit::mock_model::{MockModel, MockOptions, Step};
 use serde_json::{Value, json};
 
 const API_KEY: &str = "sk-ant-bench-0000";
@@ -85,7 +82,7 @@ fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let config_path = dir.path().join("agent.yaml");
     std::fs::write(&config_path, config_yaml(tool_server.port()))?;
-    let loaded = claw::ops::load::load_config(&config_path, &Default::default())?;
+    let loaded = claw::load_config(&config_path, &Default::default())?;
     let config = loaded.config;
 
     // Build (incremental) and package, from this checkout.

@@ -5,16 +5,23 @@
 //! doc comments are the `--help` text), calls the shared workflows in `ops`, and
 //! returns a [`report::Report`], which the [`report::Printer`] renders once.
 
-pub mod args;
-pub mod aws;
-pub mod cli;
-pub mod commands;
-pub mod context;
-pub mod exit;
+mod args;
+mod aws;
+mod cli;
+mod commands;
+mod context;
+mod exit;
+mod ops;
+mod report;
+
+// The library's surface for claw's own tests and benchmarks (other crates); all
+// else is private, so the compiler reports what nothing uses.
 pub mod local;
-pub mod ops;
 pub mod package;
-pub mod report;
+/// The switch that stops claw after N mutating AWS calls (interrupted-deploy tests).
+pub use aws::ABORT_AFTER_ENV;
+/// Loads and validates an agent.yaml from disk, as every command does.
+pub use ops::load::load_config;
 
 use clap::Parser;
 

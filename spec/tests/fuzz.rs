@@ -2,11 +2,10 @@
 //! (`fuzz/corpus/agent_yaml`). Zero panics allowed; the executions are printed
 //! (`cargo test -p claw-spec --test fuzz -- --nocapture`).
 
-#[path = "../../tests/support/fuzz.rs"]
-mod fuzz;
-
 use std::path::PathBuf;
 use std::time::Duration;
+
+use claw_testkit::fuzz;
 
 #[test]
 fn agent_yaml_loader_and_validator() {

@@ -19,8 +19,8 @@ pub mod resources;
 pub mod stack;
 pub mod target;
 
-pub use error::{AwsError, AwsErrorExt, AwsErrorKind, AwsResultExt, aws_error, is_access_denied};
-pub use ownership::{TAG_APP, TAG_STAGE, is_ours, tags};
+pub use error::{AwsErrorExt, AwsResultExt};
+pub use ownership::tags;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,7 +38,6 @@ pub const MAX_ATTEMPTS: u32 = 10;
 /// One client per AWS service claw talks to.
 #[derive(Clone, Debug)]
 pub struct Aws {
-    pub region: String,
     /// Every API call these clients made.
     pub calls: Arc<CallCounter>,
     pub iam: aws_sdk_iam::Client,
@@ -80,7 +79,6 @@ impl Aws {
             };
         }
         Aws {
-            region: region.to_string(),
             calls,
             iam: client!(aws_sdk_iam),
             lambda: client!(aws_sdk_lambda),
@@ -107,7 +105,6 @@ pub struct CallCounter {
     reads: AtomicUsize,
     mutations: AtomicUsize,
     abort_after: Option<usize>,
-    log: std::sync::Mutex<Vec<String>>,
 }
 
 /// The environment variable that makes claw stop dead after N mutating calls.
@@ -140,20 +137,12 @@ impl CallCounter {
         self.mutations.load(Ordering::SeqCst)
     }
 
-    /// `service:Operation` of every mutating call so far, in completion order.
-    pub fn mutation_log(&self) -> Vec<String> {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-
     fn record(&self, service: &str, operation: &str, ok: bool) {
         if is_read_operation(operation) {
             self.reads.fetch_add(1, Ordering::SeqCst);
             return;
         }
         let n = self.mutations.fetch_add(1, Ordering::SeqCst) + 1;
-        if let Ok(mut log) = self.log.lock() {
-            log.push(format!("{service}:{operation}"));
-        }
         if ok && self.abort_after == Some(n) {
             eprintln!("{ABORT_AFTER_ENV}={n}: stopping dead after {service}:{operation}");
             std::process::exit(137);

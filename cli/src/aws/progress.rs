@@ -28,14 +28,6 @@ impl ApplyProgress {
         }
     }
 
-    /// Plain lines only (tests, `--output json`).
-    pub fn plain(to_stderr: bool) -> ApplyProgress {
-        ApplyProgress {
-            multi: None,
-            to_stderr,
-        }
-    }
-
     /// Starts one resource's step; `what` is `execution role crm-leads-dev-exec`.
     pub fn start(&self, verb: &str, what: &str) -> Step {
         let bar = self.multi.as_ref().map(|m| {
@@ -53,17 +45,6 @@ impl ApplyProgress {
             what: what.to_string(),
             started: Instant::now(),
             to_stderr: self.to_stderr,
-        }
-    }
-
-    /// A line that is not a step (a note while applying).
-    pub fn line(&self, text: &str) {
-        match &self.multi {
-            Some(m) => {
-                let _ = m.println(text);
-            }
-            None if self.to_stderr => eprintln!("{text}"),
-            None => println!("{text}"),
         }
     }
 }

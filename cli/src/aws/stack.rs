@@ -189,7 +189,9 @@ pub async fn apply(
         target: t,
         progress,
     };
-    // Phase 1: IAM (boundary, then role) beside log groups, tables and queues.
+    // Phase 1: IAM (boundary, then role) beside log groups, tables and queues
+    // (secrets are only checked: `claw secrets set` writes them).
+    secrets::apply(cx, &live.secrets, plan).await?;
     let (iam, groups, tabs, qs) = futures::join!(
         async {
             boundary::apply(cx, &live.boundary, plan).await?;
@@ -323,8 +325,6 @@ mod tests {
                 .into_iter()
                 .map(|n| {
                     let l = secrets::Live {
-                        name: n.clone(),
-                        arn: String::new(),
                         deleted: false,
                         tags: BTreeMap::new(),
                     };
@@ -434,8 +434,6 @@ mod tests {
             attached: Vec::new(),
         });
         live.log_groups[0].1 = Some(log_group::Live {
-            name: live.log_groups[0].0.name.clone(),
-            arn: String::new(),
             retention: None,
             tags: BTreeMap::new(),
         });

@@ -26,8 +26,6 @@ const MAX_VERSIONS: usize = 5;
 #[derive(Debug, Clone)]
 pub struct Live {
     pub arn: String,
-    pub path: String,
-    pub default_version: String,
     pub document: PolicyDocument,
     pub tags: BTreeMap<String, String>,
 }
@@ -115,8 +113,6 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
         .unwrap_or_default();
     Ok(Some(Live {
         arn: arn.clone(),
-        path: p.path.unwrap_or_default(),
-        default_version: version,
         document: doc::parse(&raw, &format!("policy {arn}"))?,
         tags: p
             .tags
@@ -333,8 +329,6 @@ mod tests {
         let t = testing::target();
         let mut live = Live {
             arn: t.names.boundary_arn(),
-            path: IAM_PATH.into(),
-            default_version: "v1".into(),
             document: desired(&t),
             tags: t.tags.clone(),
         };

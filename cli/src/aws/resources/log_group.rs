@@ -17,9 +17,6 @@ use crate::aws::target::Target;
 
 #[derive(Debug, Clone)]
 pub struct Live {
-    pub name: String,
-    /// The group's ARN without the `:*` suffix (what the tagging API takes).
-    pub arn: String,
     pub retention: Option<i32>,
     pub tags: BTreeMap<String, String>,
 }
@@ -90,8 +87,6 @@ async fn read_one(aws: &Aws, t: &Target, name: &str) -> anyhow::Result<Option<Li
         .into_iter()
         .collect();
     Ok(Some(Live {
-        name: name.to_string(),
-        arn,
         retention: g.retention_in_days,
         tags,
     }))
@@ -298,8 +293,6 @@ mod tests {
             .into_iter()
             .map(|d| {
                 let l = Live {
-                    name: d.name.clone(),
-                    arn: String::new(),
                     retention: None,
                     tags: BTreeMap::new(),
                 };

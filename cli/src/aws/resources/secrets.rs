@@ -14,8 +14,6 @@ use crate::aws::target::Target;
 
 #[derive(Debug, Clone)]
 pub struct Live {
-    pub name: String,
-    pub arn: String,
     /// Set when the secret is scheduled for deletion.
     pub deleted: bool,
     pub tags: BTreeMap<String, String>,
@@ -52,8 +50,6 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
         anyhow::Ok((
             n.clone(),
             found.map(|o| Live {
-                name: n.clone(),
-                arn: o.arn.unwrap_or_default(),
                 deleted: o.deleted_date.is_some(),
                 tags: o
                     .tags

@@ -178,8 +178,6 @@ mod tests {
         let t = target();
         let b = boundary::Live {
             arn: t.names.boundary_arn(),
-            path: "/claw/".into(),
-            default_version: "v1".into(),
             document: policy::generate(PolicyKind::Boundary, &t.config),
             tags: BTreeMap::new(),
         };

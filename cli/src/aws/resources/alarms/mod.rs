@@ -159,9 +159,7 @@ pub fn spec_changes(live: &Desired, want: &Desired) -> Vec<Changed<Field>> {
 pub use desired::desired;
 use put::put;
 pub use read::read;
-pub use types::{
-    Desired, Found, Live, MAX_ALARM_METRICS, SUFFIXES, TOKENS_METRIC, TOKENS_NAMESPACE,
-};
+pub use types::{Desired, Found, Live, MAX_ALARM_METRICS};
 
 pub fn plan(t: &Target, live: &Found, plan: &mut Plan) {
     let want = desired(t);

@@ -48,13 +48,11 @@ pub struct Found {
 
 /// The API claw wants: its name and tags (its parts have their own `Desired`).
 pub struct Desired {
-    pub name: String,
     pub tags: BTreeMap<String, String>,
 }
 
 pub fn desired(t: &Target) -> Desired {
     Desired {
-        name: t.names.api.clone(),
         tags: t.tags.clone(),
     }
 }

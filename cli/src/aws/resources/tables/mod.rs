@@ -29,7 +29,6 @@ pub const TTL_ATTRIBUTE: &str = claw_spec::storage::TTL_ATTR;
 
 #[derive(Debug, Clone)]
 pub struct Live {
-    pub name: String,
     pub arn: String,
     pub hash_key: String,
     pub billing: String,
@@ -138,7 +137,6 @@ async fn read_table(aws: &Aws, name: &str) -> anyhow::Result<Option<Live>> {
         if on { d.attribute_name } else { None }
     });
     Ok(Some(Live {
-        name: name.to_string(),
         arn,
         hash_key: table
             .key_schema

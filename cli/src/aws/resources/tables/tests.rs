@@ -3,7 +3,6 @@ use crate::aws::resources::testing;
 
 fn table(t: &Target, d: &Desired) -> Live {
     Live {
-        name: d.name.clone(),
         arn: format!("arn:table/{}", d.name),
         hash_key: d.key.into(),
         billing: "PAY_PER_REQUEST".into(),

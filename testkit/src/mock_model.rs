@@ -19,11 +19,7 @@
 //! not consume a step. When the script runs out the mock answers 400 (not retryable),
 //! so a test that expected fewer calls fails quickly instead of retrying.
 //!
-//! Include it from `tests/` with `mod support;` (`support::mock_model`) or from a
-//! crate's own tests with
-//! `#[path = "../../tests/support/mock_model.rs"] mod mock_model;`.
 //! It depends only on std, serde_json and tiny_http.
-#![allow(dead_code)]
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

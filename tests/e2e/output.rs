@@ -5,27 +5,19 @@
 //!   file and plan IAM from another);
 //! - a deploy that will be refused is refused before it builds anything.
 
-mod support;
-
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use support::moto::Moto;
+use claw_testkit::fixtures::{root_config, write_zip};
+use claw_testkit::moto::Moto;
 
 const SECRETS: &[&str] = &[
     "production/ai-agent/anthropic-api-key",
     "production/ai-agent/crm-token",
 ];
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 struct Run {
     code: i32,
@@ -48,15 +40,6 @@ fn run(mut c: Command, stdin: Option<&[u8]>) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
-}
-
-/// A function package: a zip with an executable `bootstrap`.
-fn write_zip(path: &Path) {
-    let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-    let opts = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
-    z.start_file("bootstrap", opts).unwrap();
-    z.write_all(b"#!/bin/sh\necho v1\n").unwrap();
-    z.finish().unwrap();
 }
 
 /// Checks the JSON contract on one run and returns the document: stdout is exactly
@@ -108,12 +91,8 @@ struct World {
 impl World {
     fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(
-            repo_root().join("agent.yaml"),
-            dir.path().join("agent.yaml"),
-        )
-        .unwrap();
-        write_zip(&dir.path().join("function.zip"));
+        std::fs::write(dir.path().join("agent.yaml"), root_config()).unwrap();
+        write_zip(&dir.path().join("function.zip"), "v1");
         World {
             moto: Moto::start(),
             dir,
@@ -121,7 +100,7 @@ impl World {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = support::claw::command(self.dir.path(), &self.moto.endpoint());
+        let mut c = crate::support::claw(self.dir.path(), &self.moto.endpoint()).command();
         c.args(args).env_remove("CLAW_WORKSPACE");
         c
     }

@@ -5,18 +5,16 @@
 //! a tool outside the agent's list. Each event must end with a defined outcome and
 //! a matching audit line, and the same process must serve the next event.
 
-mod support;
-
 use std::ffi::OsString;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use claw::local::{InvocationResult, LocalFunction, LocalOptions, LogSink, Package};
 use claw::package::{BuildParams, ensure_built};
+use claw_testkit::mock_model::{MockModel, Step, text_block};
+use claw_testkit::moto::Moto;
+use claw_testkit::repo_root;
 use serde_json::{Value, json};
-use support::mock_model::{MockModel, Step, text_block};
-use support::moto::Moto;
 
 const KEY: &str = "sk-ant-faults-test";
 
@@ -85,7 +83,7 @@ fn one_process_survives_every_fault_and_serves_the_next_event() {
     let (server, _thread) = tools_server();
     let port = server.server_addr().to_ip().unwrap().port();
     let config = config(port);
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = repo_root();
     let params = BuildParams::new(&config, &repo.join("agent.yaml"), None).unwrap();
     let built = ensure_built(&params).expect("build the x86_64 package");
     let package = Package::open(&built.zip_path, None).unwrap();
@@ -93,14 +91,7 @@ fn one_process_survives_every_fault_and_serves_the_next_event() {
     let moto = Moto::start();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("ap-southeast-2"))
-            .endpoint_url(moto.endpoint())
-            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-                "testing", "testing", None, None, "t",
-            ))
-            .load()
-            .await;
+        let sdk = claw_testkit::sdk::config(&moto.endpoint()).await;
         aws_sdk_secretsmanager::Client::new(&sdk)
             .create_secret()
             .name("faults/key")

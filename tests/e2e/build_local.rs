@@ -10,52 +10,28 @@
 //! Needs `bash scripts/setup` (cargo-zigbuild, zig, the aarch64 Rust target, moto,
 //! qemu-user-static). A cold cross-build takes minutes; later ones are incremental.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use claw_testkit::mock_model::{MockModel, Step};
+use claw_testkit::moto::Moto;
+use claw_testkit::{Claw, repo_root as workspace};
 use serde_json::{Value, json};
-use support::mock_model::{MockModel, Step};
-use support::moto::Moto;
+
+use crate::support::BIN;
 
 /// Secret values: they must reach the function and appear nowhere in claw's output.
 const API_KEY: &str = "sk-ant-e2e-4f1c9d2b7a";
 const CRM_TOKEN: &str = "crm-e2e-token-8c3e51";
 const FINAL_TEXT: &str = "Lead L-42 scores 87: Acme Corp is an existing enterprise customer.";
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("cli/ is one level below the workspace")
-        .to_path_buf()
-}
-
-/// The claw binary with a clean, explicit environment for the test.
-fn claw(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_claw"));
-    cmd.current_dir(dir)
-        .env("CLAW_WORKSPACE", workspace())
-        .env_remove("CLAW_CONFIG")
-        .env_remove("CLAW_STAGE")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("ANTHROPIC_BASE_URL")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing");
-    cmd
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// The claw binary, building from this checkout, with no AWS endpoint.
+fn claw(dir: &Path) -> Claw {
+    Claw::new(BIN, dir).env("CLAW_WORKSPACE", workspace())
 }
 
 fn write_config(dir: &Path, app: &str, arch: &str, crm_port: u16) -> PathBuf {
@@ -107,17 +83,11 @@ api:
 
 /// `claw build --output json`; panics with claw's output on failure.
 fn build(dir: &Path, arch: &str) -> Value {
-    let out = claw(dir)
+    claw(dir)
         .args(["build", "--arch", arch, "--output", "json"])
-        .output()
-        .expect("run claw build");
-    let (stdout, stderr) = text(&out);
-    assert!(
-        out.status.success(),
-        "claw build --arch {arch} failed ({})\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        out.status
-    );
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+        .run()
+        .ok()
+        .json()
 }
 
 /// One request the CRM stand-in received: its URL and lower-cased headers.
@@ -194,14 +164,7 @@ fn seed_moto(moto: &Moto) {
         .build()
         .unwrap();
     rt.block_on(async {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("ap-southeast-2"))
-            .endpoint_url(moto.endpoint())
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "testing", "testing", None, None, "e2e",
-            ))
-            .load()
-            .await;
+        let sdk = claw_testkit::sdk::config(&moto.endpoint()).await;
         let sm = aws_sdk_secretsmanager::Client::new(&sdk);
         for (name, value) in [("e2e/anthropic-key", API_KEY), ("e2e/crm-token", CRM_TOKEN)] {
             sm.create_secret()
@@ -284,17 +247,12 @@ fn build_and_invoke(arch: &str) {
             "--message",
             "Qualify lead L-42",
         ])
-        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .endpoint(&moto.endpoint())
         .env("ANTHROPIC_BASE_URL", mock.base_url())
-        .output()
-        .expect("run claw invoke --local");
-    let (stdout, stderr) = text(&out);
+        .run()
+        .ok();
+    let (stdout, stderr) = (out.stdout.as_str(), out.stderr.as_str());
     let context = format!("stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(
-        out.status.success(),
-        "claw invoke --local failed ({})\n{context}",
-        out.status
-    );
 
     // The response carries the model's final text.
     let response: Value = serde_json::from_str(stdout.trim())
@@ -386,13 +344,11 @@ fn build_and_invoke(arch: &str) {
         .args(["invoke", "--local", "--arch", arch, "--output", "json"])
         .arg("--payload")
         .arg(format!("@{}", event.display()))
-        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .endpoint(&moto.endpoint())
         .env("ANTHROPIC_BASE_URL", mock.base_url())
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        .run()
+        .ok();
+    let doc = out.json();
     assert_eq!(doc["ok"], true, "{doc}");
     assert_eq!(doc["payload"]["response"], "second answer", "{doc}");
     assert_eq!(doc["memory_size_mb"], 256);
@@ -627,10 +583,9 @@ fn build_says_what_to_install_when_tools_are_missing() {
         .args(["build"])
         .env("CLAW_WORKSPACE", ws.path())
         .env("PATH", "/nonexistent")
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+        .run();
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 1, "{stderr}");
     assert!(
         stderr.contains("cargo-zigbuild is not installed"),
         "{stderr}"
@@ -652,10 +607,9 @@ fn invoke_local_explains_what_is_wrong() {
     let out = claw(dir.path())
         .args(["invoke", "--local", "--message", "hi", "--zip"])
         .arg(&garbage)
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+        .run();
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 1, "{stderr}");
     assert!(
         stderr.contains("garbage.zip") && stderr.contains("not a valid zip"),
         "{stderr}"
@@ -663,18 +617,16 @@ fn invoke_local_explains_what_is_wrong() {
 
     let out = claw(dir.path())
         .args(["invoke", "--local", "--payload", "{not json"])
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+        .run();
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 1, "{stderr}");
     assert!(stderr.contains("not valid JSON"), "{stderr}");
 
     let out = claw(dir.path())
         .args(["invoke", "--local", "--message", "hi", "--agent", "nobody"])
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+        .run();
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 1, "{stderr}");
     assert!(
         stderr.contains("nobody") && stderr.contains("qualifier"),
         "{stderr}"
@@ -683,10 +635,9 @@ fn invoke_local_explains_what_is_wrong() {
     // Nothing built for this app yet: say how to build it.
     let out = claw(dir.path())
         .args(["invoke", "--local", "--message", "hi", "--arch", "arm64"])
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+        .run();
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 1, "{stderr}");
     assert!(stderr.contains("claw build --arch arm64"), "{stderr}");
 }
 
@@ -700,7 +651,7 @@ fn ensure_built_keeps_an_unchanged_package_and_rebuilds_a_changed_one() {
     let modified = std::fs::metadata(&zip).unwrap().modified().unwrap();
 
     let load = || {
-        claw::ops::load::load_config(&path, &Default::default())
+        claw::load_config(&path, &Default::default())
             .unwrap()
             .config
     };

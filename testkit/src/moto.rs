@@ -4,11 +4,14 @@
 //! The request recorder (`/moto-api/recorder/…`) lets a test count the API calls a
 //! command made: `moto.start_recording()`, run the command, then
 //! `moto.mutating_calls()` lists every call that was not a read.
+//!
+//! moto runs under a small `sh` guard that stops it when the guard's stdin closes:
+//! on drop, and also when the test process ends without dropping it (a fixture held
+//! in a `static` for the whole test binary), so no server outlives its tests.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -16,7 +19,10 @@ use base64::Engine as _;
 /// A running moto server; stopped on drop.
 pub struct Moto {
     port: u16,
+    /// The `sh` guard; moto is its child.
     child: Child,
+    /// The guard's stdin: closing it stops moto.
+    guard: Option<ChildStdin>,
     /// Holds the recording file and moto's working directory.
     dir: tempfile::TempDir,
 }
@@ -54,12 +60,14 @@ impl std::fmt::Display for Call {
     }
 }
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the claw package lives one level below the repository root")
-        .to_path_buf()
-}
+/// Runs `"$0" "$@"` (moto) in the background and kills it when stdin reaches its
+/// end; exits when moto exits, so a moto that dies on its own is noticed.
+const GUARD: &str = r#"exec 3<&0
+"$0" "$@" 3<&- &
+pid=$!
+{ read -r line <&3; kill -9 "$pid" 2>/dev/null; } &
+wait "$pid"
+"#;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -71,7 +79,7 @@ fn free_port() -> u16 {
 impl Moto {
     /// Starts a fresh moto server. Panics with the fix when `.venv` is missing.
     pub fn start() -> Moto {
-        let bin = repo_root().join(".venv/bin/moto_server");
+        let bin = crate::repo_root().join(".venv/bin/moto_server");
         assert!(
             bin.exists(),
             "{} is missing: run `bash scripts/setup` at the repository root first",
@@ -84,16 +92,25 @@ impl Moto {
             let dir = tempfile::tempdir().expect("cannot create a temporary directory");
             let log =
                 std::fs::File::create(dir.path().join("moto.log")).expect("cannot create moto.log");
-            let child = Command::new(&bin)
+            let mut child = Command::new("sh")
+                .arg("-c")
+                .arg(GUARD)
+                .arg(&bin)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .current_dir(dir.path())
                 .env("MOTO_RECORDER_FILEPATH", dir.path().join("recording"))
-                .stdin(Stdio::null())
+                .stdin(Stdio::piped())
                 .stdout(log.try_clone().expect("cannot clone the log handle"))
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-            let mut moto = Moto { port, child, dir };
+            let guard = child.stdin.take();
+            let mut moto = Moto {
+                port,
+                child,
+                guard,
+                dir,
+            };
             match moto.wait_ready(Duration::from_secs(20)) {
                 Ok(()) => return moto,
                 Err(e) => last_err = e,
@@ -308,7 +325,8 @@ fn classify(v: &serde_json::Value) -> Call {
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // Closing the guard's stdin stops moto; the guard then exits.
+        drop(self.guard.take());
         let _ = self.child.wait();
     }
 }

@@ -1,5 +1,5 @@
 //! A small mutation fuzzer for parsers, dependency-free so every crate's tests can
-//! include it (`#[path = ".../tests/support/fuzz.rs"] mod fuzz;`).
+//! use it without pulling in more than std.
 //!
 //! It starts from a committed seed corpus (`fuzz/corpus/<target>/`), applies random
 //! byte- and token-level mutations (flips, inserts, deletes, duplications, splices

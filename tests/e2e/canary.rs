@@ -5,21 +5,17 @@
 //! policies and every committed snapshot. It must be found nowhere, while the
 //! mock model and the CRM stand-in prove the function did read it.
 
-mod support;
-
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
+use claw_testkit::fixtures::{ROOT_SECRETS, repo_root as repo};
+use claw_testkit::mock_model::{MockModel, Step};
+use claw_testkit::moto::Moto;
 use rand::Rng as _;
 use serde_json::json;
-use support::mock_model::{MockModel, Step};
-use support::moto::Moto;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use crate::support::claw;
 
 /// A loopback server that records the Authorization header it receives.
 struct Recorder {
@@ -77,33 +73,21 @@ struct World {
 
 impl World {
     fn claw(&mut self, args: &[&str], stdin: Option<&str>) -> i32 {
-        let mut c = support::claw::command(self.dir.path(), &self.moto.endpoint());
-        c.arg("-v")
+        let mut c = claw(self.dir.path(), &self.moto.endpoint())
+            .arg("-v")
             .args(args)
             .env("CLAW_WORKSPACE", repo())
-            .env("ANTHROPIC_BASE_URL", &self.mock_url)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().expect("run claw");
+            .env("ANTHROPIC_BASE_URL", &self.mock_url);
         if let Some(s) = stdin {
-            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+            c = c.stdin(s.as_bytes());
         }
-        let out = child.wait_with_output().unwrap();
+        let out = c.run();
         let name = format!("claw -v {}", args.join(" "));
-        self.transcript.push((
-            format!("{name} (stdout)"),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        ));
-        self.transcript.push((
-            format!("{name} (stderr)"),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ));
-        out.status.code().unwrap_or(-1)
+        self.transcript
+            .push((format!("{name} (stdout)"), out.stdout.clone()));
+        self.transcript
+            .push((format!("{name} (stderr)"), out.stderr.clone()));
+        out.code
     }
 
     fn last_output(&self) -> String {
@@ -160,10 +144,7 @@ async fn the_canary_is_never_found() {
         transcript: Vec::new(),
     };
 
-    for s in [
-        "production/ai-agent/anthropic-api-key",
-        "production/ai-agent/crm-token",
-    ] {
+    for &s in ROOT_SECRETS {
         assert_eq!(
             w.claw(&["secrets", "set", s], Some(&format!("{canary}\n"))),
             0,
@@ -273,14 +254,7 @@ async fn the_canary_is_never_found() {
         }
     }
     // The deployed function's environment.
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("ap-southeast-2"))
-        .endpoint_url(w.moto.endpoint())
-        .credentials_provider(aws_sdk_lambda::config::Credentials::new(
-            "testing", "testing", None, None, "t",
-        ))
-        .load()
-        .await;
+    let conf = claw_testkit::sdk::config(&w.moto.endpoint()).await;
     let f = aws_sdk_lambda::Client::new(&conf)
         .get_function_configuration()
         .function_name("canary-dev")

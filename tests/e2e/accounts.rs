@@ -1,13 +1,12 @@
 //! Commands that touch AWS check the credentials' account first, and `claw
 //! secrets set` recovers a secret scheduled for deletion.
 
-mod support;
-
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use aws_sdk_iam::config::Credentials;
-use support::moto::Moto;
+use claw_testkit::fixtures::root_config;
+use claw_testkit::moto::Moto;
 
 const SECRET: &str = "production/ai-agent/anthropic-api-key";
 
@@ -28,7 +27,7 @@ impl World {
 
     /// Runs claw with `stdin`; returns (exit code, stdout, stderr).
     fn claw(&self, args: &[&str], stdin: &[u8]) -> (i32, String, String) {
-        let mut c: Command = support::claw::command(self.dir.path(), &self.moto.endpoint());
+        let mut c: Command = crate::support::claw(self.dir.path(), &self.moto.endpoint()).command();
         c.args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -45,18 +44,13 @@ impl World {
 
     async fn secrets(&self) -> aws_sdk_secretsmanager::Client {
         let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(support::claw::REGION))
+            .region(aws_config::Region::new(claw_testkit::REGION))
             .endpoint_url(self.moto.endpoint())
             .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
             .load()
             .await;
         aws_sdk_secretsmanager::Client::new(&conf)
     }
-}
-
-fn root_config() -> String {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../agent.yaml");
-    std::fs::read_to_string(root).unwrap()
 }
 
 #[tokio::test]

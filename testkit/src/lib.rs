@@ -1,0 +1,36 @@
+//! Test support shared by claw's crates (the way cargo shares `cargo-test-support`).
+//!
+//! - [`moto`]: a moto server per test, with its request recorder;
+//! - [`mock_model`]: a scripted stand-in for the Anthropic Messages API;
+//! - [`fault_proxy`]: an HTTP proxy that injects AWS faults in front of moto;
+//! - [`fuzz`]: a small mutation fuzzer for parsers;
+//! - [`claw`]: the `claw` binary under test, run hermetically, and its [`Output`];
+//! - [`fixtures`]: the repository root, the root agent.yaml and edits of it, a
+//!   function zip, the secrets the root config needs;
+//! - [`iam`]: policy documents as IAM returns them (URL-encoded);
+//! - `sdk` (feature `sdk`): an AWS SDK config pointed at moto;
+//! - `snapshot` (feature `snapshot`): a whole deployed stack read through the SDK.
+//!
+//! Every server a fixture starts listens on 127.0.0.1 and stops when dropped. This
+//! crate does not depend on `claw` or `agent-fn`: their tests depend on it, and a
+//! dependency back would build a second copy of them.
+
+pub mod claw;
+pub mod fault_proxy;
+pub mod fixtures;
+pub mod fuzz;
+pub mod iam;
+pub mod mock_model;
+pub mod moto;
+#[cfg(feature = "sdk")]
+pub mod sdk;
+#[cfg(feature = "snapshot")]
+pub mod snapshot;
+
+pub use claw::{Claw, Output};
+pub use fixtures::repo_root;
+#[cfg(feature = "snapshot")]
+pub use snapshot::StackSnapshot;
+
+/// The region every test runs in (the root agent.yaml's).
+pub const REGION: &str = "ap-southeast-2";

@@ -1,0 +1,63 @@
+//! A deploy killed part-way converges when run again.
+
+use claw_testkit::StackSnapshot;
+
+use crate::support::{Env, async_config};
+
+/// A deploy killed after its Nth mutating call, for every N, then run
+/// again, converges to the same state as a clean deploy: no duplicate API, no
+/// duplicate permission statement, nothing missing.
+#[tokio::test(flavor = "multi_thread")]
+async fn interrupted_deploy_converges_at_every_point() {
+    let env = Env::with_secrets();
+    let aws = env.aws().await;
+    env.set_config(&async_config());
+    let mut clean = None;
+    let total = env
+        .mutations_during(|| clean = Some(env.deploy().ok()))
+        .len();
+    assert!(
+        total > 20,
+        "a clean deploy made only {total} mutating calls"
+    );
+    let want = StackSnapshot::read(&aws.sdk, &env.names()).await;
+    eprintln!(
+        "interrupted deploy: {total} mutating calls from scratch; killing after each of calls 1..={}",
+        total
+    );
+
+    for n in 1..=total {
+        env.moto.reset();
+        env.set_secrets();
+        let killed = env
+            .command()
+            .args(["deploy", "--yes", "--zip", &env.zip_arg()])
+            .env(claw::ABORT_AFTER_ENV, n.to_string())
+            .run();
+        assert_eq!(
+            killed.code, 137,
+            "with abort after {n}: exit {}\n{}\n{}",
+            killed.code, killed.stdout, killed.stderr
+        );
+        // A process killed between taking the deploy lock and its first heartbeat
+        // leaves a lock that clears 10 s later: the re-run waits for it.
+        let again = env.claw(&[
+            "deploy",
+            "--yes",
+            "--zip",
+            &env.zip_arg(),
+            "--lock-timeout",
+            "60s",
+        ]);
+        assert_eq!(
+            again.code, 0,
+            "re-run after abort at {n} failed:\n{}\n{}",
+            again.stdout, again.stderr
+        );
+        let got = StackSnapshot::read(&aws.sdk, &env.names()).await;
+        assert_eq!(got, want, "after an abort at mutating call {n} of {total}");
+        // And the converged stack is stable.
+        let plan = env.claw(&["plan", "--detailed-exitcode", "--zip", &env.zip_arg()]);
+        assert_eq!(plan.code, 0, "after abort at {n}:\n{}", plan.stdout);
+    }
+}

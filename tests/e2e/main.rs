@@ -1,0 +1,24 @@
+//! End-to-end tests of the `claw` binary: one test binary (so the AWS SDK is linked
+//! once), one module per behaviour. Most tests start their own moto server, drive
+//! the real binary against it, and check the result with the AWS SDK directly
+//! (never through claw). Fixtures come from `claw-testkit`; every server they
+//! start listens on 127.0.0.1 and stops when the test is done.
+
+mod support;
+
+mod accounts;
+mod async_mode;
+mod bad_input;
+mod build_local;
+mod canary;
+mod deploy;
+mod destroy;
+mod drift;
+mod faults;
+mod from_scratch;
+mod function_faults;
+mod harness;
+mod interrupted;
+mod jwt;
+mod lock;
+mod output;
