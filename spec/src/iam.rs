@@ -177,9 +177,54 @@ pub const STAR_RESOURCE_ALLOWLIST: &[(&str, &str)] = &[
 ];
 
 /// Whether `action` may be granted on `*`, and why.
+/// The JSON text of a policy document as AWS returned it. IAM answers every
+/// document (GetRole's trust policy, GetRolePolicy, GetPolicyVersion) URL-encoded
+/// (RFC 3986 percent-encoding); Lambda's GetPolicy answers plain JSON. A raw
+/// document starts with `{`, an encoded one with `%7B`; invalid escapes are kept
+/// as they are rather than guessed at.
+pub fn document_text(raw: &str) -> String {
+    if raw.trim_start().starts_with('{') {
+        return raw.to_string();
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 pub fn star_allowed(action: &str) -> Option<&'static str> {
     STAR_RESOURCE_ALLOWLIST
         .iter()
         .find(|(a, _)| a.eq_ignore_ascii_case(action))
         .map(|(_, why)| *why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::document_text;
+
+    #[test]
+    fn documents_are_percent_decoded_unless_already_json() {
+        assert_eq!(
+            document_text("%7B%22Version%22%3A%222012-10-17%22%7D"),
+            r#"{"Version":"2012-10-17"}"#
+        );
+        // A literal %41 inside a raw document survives; bad escapes are kept.
+        assert_eq!(document_text(r#"{"a":"%41"}"#), r#"{"a":"%41"}"#);
+        assert_eq!(document_text("100%"), "100%");
+        assert_eq!(document_text("%zz%4"), "%zz%4");
+        assert_eq!(document_text("a%2Fb"), "a/b");
+    }
 }

@@ -19,6 +19,7 @@ pub mod claw;
 pub mod fault_proxy;
 pub mod fixtures;
 pub mod fuzz;
+#[cfg(feature = "snapshot")]
 pub mod iam;
 pub mod mock_model;
 pub mod moto;
