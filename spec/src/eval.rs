@@ -16,8 +16,11 @@ use crate::iam::{PolicyDocument, Statement};
 pub struct Request {
     pub action: String,
     pub resource: String,
-    /// Condition keys present in the request, such as `iam:PermissionsBoundary`.
-    pub context: BTreeMap<String, String>,
+    /// Condition keys present in the request, such as `iam:PermissionsBoundary`,
+    /// with their values (several for a multivalued key such as `events:source`).
+    pub context: BTreeMap<String, Vec<String>>,
+    /// The keys of `context` that are multivalued.
+    pub multivalued: Vec<String>,
 }
 
 impl Request {
@@ -26,11 +29,24 @@ impl Request {
             action: action.into(),
             resource: resource.into(),
             context: BTreeMap::new(),
+            multivalued: Vec::new(),
         }
     }
 
+    /// A single-valued key.
     pub fn with(mut self, key: &str, value: &str) -> Request {
-        self.context.insert(key.to_ascii_lowercase(), value.into());
+        self.context
+            .insert(key.to_ascii_lowercase(), vec![value.into()]);
+        self
+    }
+
+    /// A multivalued key (an array in the request context), such as
+    /// `events:source` for PutEvents, `aws:TagKeys`.
+    pub fn with_values(mut self, key: &str, values: &[&str]) -> Request {
+        let key = key.to_ascii_lowercase();
+        self.context
+            .insert(key.clone(), values.iter().map(|v| v.to_string()).collect());
+        self.multivalued.push(key);
         self
     }
 }
@@ -79,16 +95,41 @@ fn values(v: &serde_json::Value) -> Vec<String> {
     }
 }
 
-fn condition_holds(op: &str, key: &str, expected: &serde_json::Value, req: &Request) -> bool {
-    let Some(actual) = req.context.get(&key.to_ascii_lowercase()) else {
-        // A key missing from the request fails every operator claw generates.
-        return false;
-    };
-    let expected = values(expected);
+/// Whether one request value matches one of the condition's values.
+fn value_matches(op: &str, expected: &[String], actual: &str) -> bool {
     match op {
         "StringEquals" | "ArnEquals" => expected.iter().any(|e| e == actual),
         "StringEqualsIgnoreCase" => expected.iter().any(|e| e.eq_ignore_ascii_case(actual)),
         "StringLike" | "ArnLike" => expected.iter().any(|e| glob(e, actual, false)),
+        _ => false,
+    }
+}
+
+/// One condition, as IAM evaluates it
+/// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html):
+/// `Null` tests presence; `ForAllValues:` holds when every request value matches
+/// (and, vacuously, when the key is absent: pair it with `Null` = false);
+/// `ForAnyValue:` when one does; a plain operator needs a single-valued key
+/// present with a matching value: on a multivalued key it never holds here.
+fn condition_holds(op: &str, key: &str, expected: &serde_json::Value, req: &Request) -> bool {
+    let key = key.to_ascii_lowercase();
+    let actual = req.context.get(&key);
+    let expected = values(expected);
+    if op == "Null" {
+        let want_absent = expected.iter().any(|e| e == "true");
+        return actual.is_none() == want_absent;
+    }
+    if let Some(inner) = op.strip_prefix("ForAllValues:") {
+        return actual.is_none_or(|vals| vals.iter().all(|a| value_matches(inner, &expected, a)));
+    }
+    if let Some(inner) = op.strip_prefix("ForAnyValue:") {
+        return actual.is_some_and(|vals| vals.iter().any(|a| value_matches(inner, &expected, a)));
+    }
+    match actual {
+        Some(vals) if !req.multivalued.contains(&key) && vals.len() == 1 => {
+            value_matches(op, &expected, &vals[0])
+        }
+        // A key missing from the request fails every plain operator.
         _ => false,
     }
 }

@@ -107,10 +107,22 @@ fn the_execution_role_cannot_exceed_the_boundary() {
             for action in &st.action {
                 for resource in &st.resource {
                     let mut req = Request::new(action, resource);
+                    // A request that meets the statement's own conditions.
                     if let Some(cond) = &st.condition {
-                        for keys in cond.values() {
+                        for (op, keys) in cond {
                             for (k, v) in keys {
-                                req = req.with(k, v.as_str().unwrap_or_default());
+                                let vals: Vec<&str> = match v {
+                                    serde_json::Value::Array(a) => {
+                                        a.iter().filter_map(|x| x.as_str()).collect()
+                                    }
+                                    other => vec![other.as_str().unwrap_or_default()],
+                                };
+                                if op.starts_with("ForAllValues:") || op.starts_with("ForAnyValue:")
+                                {
+                                    req = req.with_values(k, &vals);
+                                } else if op != "Null" {
+                                    req = req.with(k, vals[0]);
+                                }
                             }
                         }
                     }

@@ -37,13 +37,23 @@ impl EventBridgeTool {
         self.bus.as_deref().unwrap_or("default")
     }
 
+    /// PutEvents on this bus for this source only. `events:source` is multivalued
+    /// (ArrayOfString in the Service Authorization Reference for EventBridge), so a
+    /// plain `StringEquals` never matches it: every source of the request must be
+    /// this one (`ForAllValues`), and a request must name one (`Null` = false,
+    /// since `ForAllValues` alone holds for a request without the key).
     pub(super) fn statement(&self, sid: &str, names: &Names) -> Statement {
         Statement::allow(
             sid,
             &["events:PutEvents"],
             vec![names.event_bus_arn(self.bus())],
         )
-        .when("StringEquals", "events:source", json!(self.source))
+        .when(
+            "ForAllValues:StringEquals",
+            "events:source",
+            json!([self.source]),
+        )
+        .when("Null", "events:source", json!("false"))
     }
 }
 
@@ -74,5 +84,39 @@ pub(super) fn check(tool: &RawTool, out: &mut Vec<Problem>) {
             &["source"],
             "the source must be set and must not start with `aws.` (reserved)",
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::{Request, allows};
+    use crate::iam::PolicyDocument;
+
+    #[test]
+    fn the_statement_allows_exactly_its_source_as_iam_evaluates_a_multivalued_key() {
+        let text = include_str!("../../../tests/fixtures/variants/all-tools.yaml");
+        let loaded = crate::load("all-tools.yaml", text, &Default::default(), &|_| None).unwrap();
+        let names = Names::new(&loaded.config);
+        let tool = EventBridgeTool {
+            bus: None,
+            source: "crm.agent".into(),
+            detail_type: "LeadQualified".into(),
+        };
+        let doc = PolicyDocument::new(vec![tool.statement("Put", &names)]);
+        let bus = names.event_bus_arn("default");
+        let put = |sources: &[&str]| {
+            let req = Request::new("events:PutEvents", &bus);
+            let req = if sources.is_empty() {
+                req
+            } else {
+                req.with_values("events:source", sources)
+            };
+            allows(&doc, &req)
+        };
+        assert!(put(&["crm.agent"]), "its own source is allowed");
+        assert!(!put(&["other"]), "another source is denied");
+        assert!(!put(&["crm.agent", "other"]), "a mixed batch is denied");
+        assert!(!put(&[]), "a request without a source is denied");
     }
 }
