@@ -158,6 +158,13 @@ pub fn trust(names: &Names) -> PolicyDocument {
     PolicyDocument::new(vec![st])
 }
 
+/// The principals claw grants invoke permissions to (the deployer may add
+/// permissions for these only).
+pub const INVOKE_PRINCIPALS: &[&str] = &[API_GATEWAY_PRINCIPAL];
+
+/// API Gateway's service principal, which calls the function for every route.
+pub const API_GATEWAY_PRINCIPAL: &str = "apigateway.amazonaws.com";
+
 /// The function's resource-based policy, one statement per route, for a known API id
 /// (or [`API_ID_PLACEHOLDER`]).
 pub fn invoke(config: &Config, names: &Names, api_id: &str) -> PolicyDocument {
@@ -170,7 +177,7 @@ pub fn invoke(config: &Config, names: &Names, api_id: &str) -> PolicyDocument {
                 &["lambda:InvokeFunction"],
                 vec![names.function_arn()],
             )
-            .principal(json!({"Service": "apigateway.amazonaws.com"}))
+            .principal(json!({"Service": API_GATEWAY_PRINCIPAL}))
             .when(
                 "ArnLike",
                 "AWS:SourceArn",
@@ -244,7 +251,6 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                 "lambda:TagResource",
                 "lambda:UntagResource",
                 "lambda:ListTags",
-                "lambda:AddPermission",
                 "lambda:RemovePermission",
                 "lambda:GetPolicy",
                 "lambda:PutFunctionConcurrency",
@@ -254,6 +260,16 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
             ],
             vec![fn_arn.clone()],
         ),
+        // Invoke permissions only for the principals claw grants: a stolen CI
+        // credential cannot make the function invokable by another account.
+        // lambda:Principal is the condition key AddPermission supports for this
+        // (Service Authorization Reference, AWS Lambda).
+        Statement::allow(
+            "GrantInvokeToApiGatewayOnly",
+            &["lambda:AddPermission"],
+            vec![fn_arn.clone()],
+        )
+        .when("StringEquals", "lambda:Principal", json!(INVOKE_PRINCIPALS)),
         Statement::allow(
             "ManageLogGroups",
             &[

@@ -145,3 +145,37 @@ fn the_execution_role_cannot_exceed_the_boundary() {
         ));
     }
 }
+
+/// AddPermission is allowed only for the principals claw grants (API Gateway):
+/// the deployer cannot make the function invokable by another account or by
+/// everyone. RemovePermission stays open on this function (it only narrows).
+#[test]
+fn the_deployer_grants_invoke_permissions_only_to_api_gateway() {
+    for rel in CONFIGS {
+        let c = config(rel);
+        let deployer = generate(PolicyKind::Deployer, &c);
+        let function = Names::new(&c).function_arn();
+        let add = |principal: Option<&str>| {
+            let req = Request::new("lambda:AddPermission", &function);
+            let req = match principal {
+                Some(p) => req.with("lambda:Principal", p),
+                None => req,
+            };
+            allows(&deployer, &req)
+        };
+        assert!(add(Some("apigateway.amazonaws.com")), "{rel}");
+        for other in [
+            "*",
+            "111122223333",
+            "arn:aws:iam::111122223333:root",
+            "s3.amazonaws.com",
+        ] {
+            assert!(!add(Some(other)), "{rel}: AddPermission for {other}");
+        }
+        assert!(!add(None), "{rel}: AddPermission without a principal");
+        assert!(allows(
+            &deployer,
+            &Request::new("lambda:RemovePermission", &function)
+        ));
+    }
+}
