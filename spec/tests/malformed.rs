@@ -690,6 +690,42 @@ fn cases() -> Vec<Case> {
             "model.provider",
             "`bedrock` is planned but not supported",
         ),
+        c(
+            "stage with a hyphen (names would collide across apps)",
+            with("stage: dev", "stage: leads-dev"),
+            2,
+            8,
+            "stage",
+            "no `-` (app `x` with stage `y-z` would name its resources like app `x-y` with stage `z`)",
+        ),
+        c(
+            "routes whose invoke-permission statement ids collide",
+            plus("api:\n  routes: [\"POST /a-b\", \"POST /a/b\"]\n"),
+            18,
+            25,
+            "api.routes[1]",
+            "`POST /a/b` and `POST /a-b` give the same invoke-permission statement id `claw-apigw-POST-a-b`",
+        ),
+        c(
+            "route whose statement id is over Lambda's 100 characters",
+            plus(
+                "api:\n  routes: [\"POST /segment/segment/segment/segment/segment/segment/segment/segment/segment/segment/segment/segment\"]\n",
+            ),
+            18,
+            12,
+            "api.routes[0]",
+            "Lambda allows 100: shorten the path",
+        ),
+        c(
+            "tools whose IAM statement ids collide",
+            plus(
+                "  get_lead: {kind: http, description: d, url: https://api.example.com/a}\n  get-lead: {kind: http, description: d, url: https://api.example.com/b}\n",
+            ),
+            17,
+            3,
+            "tools.get_lead",
+            "tools `get-lead` and `get_lead` give the same IAM statement id `ToolGetLead`",
+        ),
     ]
 }
 

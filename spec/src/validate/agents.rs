@@ -45,6 +45,18 @@ pub(super) fn agents(c: &mut Check) {
 pub(super) fn tools(c: &mut Check) {
     let cfg = c.config;
     let own_function = Names::new(cfg).function;
+    // Each tool's IAM statement has a Sid derived from its name; IAM refuses a
+    // policy with two equal Sids (MalformedPolicyDocument).
+    let mut sids: std::collections::BTreeMap<String, &str> = std::collections::BTreeMap::new();
+    for name in cfg.tools.keys() {
+        let sid = tools::tool_sid(name);
+        if let Some(other) = sids.insert(sid.clone(), name) {
+            c.key_error(
+                p(&["tools", name]),
+                format!("tools `{other}` and `{name}` give the same IAM statement id `{sid}`; rename one"),
+            );
+        }
+    }
     for (name, tool) in &cfg.tools {
         let base = |more: &[&str]| {
             let mut v = p(&["tools", name]);

@@ -7,6 +7,9 @@ use crate::model::{ApiAuth, ApiMode};
 use crate::rules::is_name;
 use crate::yaml::{PathSeg, suggest};
 
+/// Lambda's limit on a permission's statement id.
+const MAX_STATEMENT_ID: usize = 100;
+
 /// Checks a route `METHOD /path`; returns the problem, if any.
 pub fn route_problem(route: &str) -> Option<String> {
     let Some((method, path)) = route.split_once(' ') else {
@@ -64,13 +67,28 @@ pub(super) fn api(c: &mut Check) {
         );
     }
     let mut seen = BTreeSet::new();
+    // Each route's invoke permission has a statement id derived from it; Lambda
+    // refuses a second AddPermission with the same id (ResourceConflictException)
+    // and ids over 100 characters (AddPermission API reference, StatementId).
+    let mut sids: std::collections::BTreeMap<String, &str> = std::collections::BTreeMap::new();
     for (i, route) in a.routes.iter().enumerate() {
         let mut path = p(&["api", "routes"]);
         path.push(PathSeg::Index(i));
+        let sid = crate::names::Names::permission_sid(route);
         if let Some(problem) = route_problem(route) {
             c.error(path, problem);
         } else if !seen.insert(route.as_str()) {
             c.error(path, format!("`{route}` is listed twice"));
+        } else if let Some(other) = sids.insert(sid.clone(), route) {
+            c.error(
+                path,
+                format!("`{route}` and `{other}` give the same invoke-permission statement id `{sid}`; change one path"),
+            );
+        } else if sid.len() > MAX_STATEMENT_ID {
+            c.error(
+                path,
+                format!("the invoke-permission statement id of `{route}` would be {} characters; Lambda allows {MAX_STATEMENT_ID}: shorten the path", sid.len()),
+            );
         } else if a.mode == ApiMode::Sync && crate::model::ASYNC_ROUTES.contains(&route.as_str()) {
             c.error(path, format!("`{route}` is reserved for `api.mode: async`"));
         }

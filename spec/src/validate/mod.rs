@@ -54,11 +54,14 @@ fn identity(c: &mut Check) {
             ),
         );
     }
-    if !is_slug(&cfg.stage) {
+    // No hyphen in a stage: names are `{app}-{stage}-…`, and `crm` + `leads-dev`
+    // would name the same resources (and get the same policies) as `crm-leads` +
+    // `dev`.
+    if !is_slug(&cfg.stage) || cfg.stage.contains('-') {
         c.error(
             p(&["stage"]),
             format!(
-                "`{}` is not a valid stage name: use lowercase letters, digits and single hyphens, starting with a letter",
+                "`{}` is not a valid stage name: use lowercase letters and digits, starting with a letter, and no `-` (app `x` with stage `y-z` would name its resources like app `x-y` with stage `z`)",
                 cfg.stage
             ),
         );
