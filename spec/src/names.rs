@@ -190,8 +190,19 @@ impl Names {
         self.regional("secretsmanager", &format!("secret:{name}-??????"))
     }
 
-    pub fn alarm_arn_pattern(&self) -> String {
-        self.regional("cloudwatch", &format!("alarm:{}*", self.alarm_prefix))
+    /// The name of one of claw's alarms (`suffix` from [`ALARM_SUFFIXES`]).
+    pub fn alarm_name(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.alarm_prefix)
+    }
+
+    /// The exact ARN of every alarm claw may create for this stack. Exact, not
+    /// `{app}-{stage}-*`: a pattern would also match another stack whose app name
+    /// extends this one's (`crm` + `leads` against `crm-leads` + `dev`).
+    pub fn alarm_arns(&self) -> Vec<String> {
+        ALARM_SUFFIXES
+            .iter()
+            .map(|s| self.regional("cloudwatch", &format!("alarm:{}", self.alarm_name(s))))
+            .collect()
     }
 
     /// The execute-api ARN of a route, for an API id known at deploy time.
@@ -232,6 +243,15 @@ impl Names {
         sid.trim_end_matches('-').to_string()
     }
 }
+
+/// Every alarm claw may create, by name suffix (`{app}-{stage}-{suffix}`).
+pub const ALARM_SUFFIXES: &[&str] = &[
+    "errors",
+    "throttles",
+    "duration-p99",
+    "invocations-per-5min",
+    "output-tokens-per-hour",
+];
 
 /// The AWS partition a region belongs to: `aws-cn` for `cn-*`, `aws-us-gov` for
 /// `us-gov-*`, else `aws`.

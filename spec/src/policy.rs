@@ -366,7 +366,7 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                 "cloudwatch:UntagResource",
                 "cloudwatch:ListTagsForResource",
             ],
-            vec![names.alarm_arn_pattern()],
+            names.alarm_arns(),
         ),
     ];
     let secrets = config.secret_names();

@@ -179,3 +179,42 @@ fn the_deployer_grants_invoke_permissions_only_to_api_gateway() {
         ));
     }
 }
+
+/// App `crm` with stage `leads` names its alarms `crm-leads-…`, as app `crm-leads`
+/// with stage `dev` names its `crm-leads-dev-…`. With exact alarm ARNs (and no
+/// hyphen in a stage), neither deployer can touch the other's alarms.
+#[test]
+fn a_deployer_cannot_touch_the_alarms_of_a_stack_whose_name_extends_its_own() {
+    let root = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../agent.yaml"),
+    )
+    .unwrap();
+    assert!(
+        root.contains("app: crm-leads\nstage: dev\n"),
+        "update this test"
+    );
+    let text = root.replace("app: crm-leads\nstage: dev\n", "app: crm\nstage: leads\n");
+    let short = claw_spec::load("agent.yaml", &text, &Overrides::default(), &|_| None)
+        .unwrap()
+        .config;
+    let long = config("agent.yaml");
+    let deployer = generate(PolicyKind::Deployer, &short);
+    let own = Names::new(&short).alarm_arns();
+    let other = Names::new(&long).alarm_arns();
+    for arn in &own {
+        assert!(
+            allows(&deployer, &Request::new("cloudwatch:PutMetricAlarm", arn)),
+            "{arn}"
+        );
+    }
+    for arn in &other {
+        assert!(
+            !allows(&deployer, &Request::new("cloudwatch:PutMetricAlarm", arn)),
+            "crm/leads may change {arn}"
+        );
+        assert!(!allows(
+            &deployer,
+            &Request::new("cloudwatch:DeleteAlarms", arn)
+        ));
+    }
+}

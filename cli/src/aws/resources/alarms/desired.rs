@@ -8,12 +8,12 @@ use crate::aws::target::Target;
 pub fn desired(t: &Target) -> Vec<Desired> {
     let a = &t.config.alarms;
     let f = &t.names.function;
-    let p = &t.names.alarm_prefix;
+    let n = &t.names;
     let fn_dims: BTreeMap<String, String> = [("FunctionName".to_string(), f.clone())].into();
     let actions: Vec<String> = a.notify.iter().cloned().collect();
     let lambda =
         |suffix: &str, metric: &str, stat: &str, threshold: f64, cmp: &str, desc: String| Desired {
-            name: format!("{p}{suffix}"),
+            name: n.alarm_name(suffix),
             namespace: "AWS/Lambda".into(),
             metric: metric.into(),
             dimensions: fn_dims.clone(),
@@ -73,7 +73,7 @@ pub fn desired(t: &Target) -> Vec<Desired> {
     }
     if let Some(n) = a.output_tokens_per_hour {
         out.push(Desired {
-            name: format!("{p}output-tokens-per-hour"),
+            name: t.names.alarm_name("output-tokens-per-hour"),
             namespace: TOKENS_NAMESPACE.into(),
             metric: TOKENS_METRIC.into(),
             dimensions: [

@@ -10,10 +10,7 @@ use crate::aws::target::Target;
 
 /// Reads every alarm with one of claw's names; returns them by name.
 pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
-    let names: Vec<String> = SUFFIXES
-        .iter()
-        .map(|s| format!("{}{s}", t.names.alarm_prefix))
-        .collect();
+    let names: Vec<String> = SUFFIXES.iter().map(|s| t.names.alarm_name(s)).collect();
     let out = aws
         .cloudwatch
         .describe_alarms()

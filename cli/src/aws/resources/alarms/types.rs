@@ -10,13 +10,7 @@ pub const TOKENS_METRIC: &str = "OutputTokens";
 pub const MAX_ALARM_METRICS: usize = 10;
 
 /// Every alarm suffix claw may create, wanted or not.
-pub const SUFFIXES: &[&str] = &[
-    "errors",
-    "throttles",
-    "duration-p99",
-    "invocations-per-5min",
-    "output-tokens-per-hour",
-];
+pub const SUFFIXES: &[&str] = claw_spec::names::ALARM_SUFFIXES;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
