@@ -257,7 +257,27 @@ pub fn load(
     }
     if problems.is_empty() {
         match config.validated() {
-            Some(config) => Ok(Loaded { config, warnings }),
+            Some(config) => {
+                // Limits on what claw generates from the file need the typed config.
+                let mut sized = Vec::new();
+                for f in validate::sizes::check(&config) {
+                    let mark = if f.path.is_empty() {
+                        root.mark
+                    } else {
+                        root.locate_key(&f.path)
+                    };
+                    let d = diag(f.severity, mark, &f.path, f.message);
+                    match f.severity {
+                        Severity::Error => sized.push(d),
+                        Severity::Warning => warnings.push(d),
+                    }
+                }
+                if sized.is_empty() {
+                    Ok(Loaded { config, warnings })
+                } else {
+                    Err(sized)
+                }
+            }
             // Validation reports every key a tool's kind requires; this is a guard.
             None => Err(vec![diag(
                 Severity::Error,

@@ -850,3 +850,92 @@ fn keys_present_are_still_checked_when_others_are_missing() {
         show(&found)
     );
 }
+
+fn errors_of(doc: &str) -> Vec<Diagnostic> {
+    problems(doc)
+        .into_iter()
+        .filter(|d| d.severity == claw_spec::Severity::Error)
+        .collect()
+}
+
+/// Tag characters every tagged service accepts (DynamoDB refuses `@`, API Gateway
+/// spaces in some APIs' docs): refused where they are written.
+#[test]
+fn tags_with_characters_a_service_refuses_are_located() {
+    let found = errors_of(&plus("tags: {owner: a@b.com, \"cost,center\": x}\n"));
+    let owner = found
+        .iter()
+        .find(|d| d.path == "tags.owner")
+        .expect("owner");
+    assert!(owner.message.contains("has `@`"), "{}", owner.message);
+    assert_eq!((owner.line, owner.column), (17, 15));
+    let key = found
+        .iter()
+        .find(|d| d.path == "tags.cost,center")
+        .expect("key");
+    assert!(
+        key.message.contains("tag key `cost,center` has `,`"),
+        "{}",
+        key.message
+    );
+    assert!(errors_of(&plus("tags: {team: growth ops, cc: a/b=c+d}\n")).is_empty());
+}
+
+/// The execution role's policy doubles as its boundary, a managed policy: past
+/// IAM's 6,144 characters CreatePolicy would fail mid-deploy, so validation says so.
+#[test]
+fn a_role_policy_over_the_managed_policy_limit_is_refused() {
+    let mut doc = BASE.to_string();
+    for i in 0..70 {
+        doc.push_str(&format!(
+            "  table_lookup_{i}: {{kind: dynamodb_get, description: d, table: Table{i}}}\n"
+        ));
+    }
+    let found = errors_of(&doc);
+    assert!(
+        found
+            .iter()
+            .any(|d| d.path == "tools" && d.line == 12 && d.message.contains("IAM caps at 6144")),
+        "{}",
+        show(&found)
+    );
+    // Twenty tools fit.
+    let mut doc = BASE.to_string();
+    for i in 0..20 {
+        doc.push_str(&format!(
+            "  table_lookup_{i}: {{kind: dynamodb_get, description: d, table: Table{i}}}\n"
+        ));
+    }
+    assert!(errors_of(&doc).is_empty(), "{}", show(&errors_of(&doc)));
+}
+
+/// Lambda allows 4 KB of environment variables in all.
+#[test]
+fn an_environment_over_four_kilobytes_is_refused() {
+    let big = "x".repeat(1_500);
+    let doc = plus(&format!(
+        "function:\n  environment: {{A: {big}, B: {big}, C: {big}}}\n"
+    ));
+    let found = errors_of(&doc);
+    assert!(
+        found
+            .iter()
+            .any(|d| d.path == "function.environment" && d.message.contains("Lambda allows 4096")),
+        "{}",
+        show(&found)
+    );
+}
+
+/// Alarms that notify no one are worth a warning, not an error.
+#[test]
+fn alarms_without_a_topic_warn() {
+    let loaded = claw_spec::load("agent.yaml", BASE, &Overrides::default(), &|_| None).unwrap();
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.path == "alarms" && w.message.contains("tell no one")),
+        "{:?}",
+        loaded.warnings
+    );
+}

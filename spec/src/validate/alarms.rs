@@ -31,6 +31,12 @@ pub(super) fn alarms(c: &mut Check) {
             );
         }
     }
+    if a.notify.is_none() {
+        c.warn(
+            p(&["alarms"]),
+            "alarms have no `notify` topic: they change state in CloudWatch but tell no one; set `alarms.notify` to an SNS topic ARN",
+        );
+    }
     c.range(p(&["alarms", "errors"]), a.errors.into(), 1, 1_000_000, "");
     c.range(
         p(&["alarms", "throttles"]),
@@ -59,6 +65,11 @@ pub(super) fn alarms(c: &mut Check) {
     }
 }
 
+/// A character every tagged service accepts in a tag key or value.
+fn tag_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || " _.:/=+-".contains(c)
+}
+
 pub(super) fn tags(c: &mut Check) {
     let cfg = c.config;
     if cfg.tags.len() > 48 {
@@ -78,7 +89,23 @@ pub(super) fn tags(c: &mut Check) {
             );
         }
         if v.len() > 256 {
-            c.error(path, "tag values are at most 256 characters");
+            c.error(path.clone(), "tag values are at most 256 characters");
+        }
+        // The characters every service claw tags accepts: IAM and Lambda take `@`,
+        // DynamoDB does not; API Gateway documents `[a-zA-Z+-=._:/]`
+        // (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Tagging.html,
+        // https://docs.aws.amazon.com/IAM/latest/UserGuide/id_tags.html).
+        for (what, text, key_pos) in [("key", k, true), ("value", v, false)] {
+            if let Some(bad) = text.chars().find(|ch| !tag_char(*ch)) {
+                let message = format!(
+                    "tag {what} `{text}` has `{bad}`; tags go to IAM, Lambda, API Gateway, DynamoDB, SQS, CloudWatch and Logs, which together accept only letters, digits, spaces and `_ . : / = + -`"
+                );
+                if key_pos {
+                    c.key_error(path.clone(), message);
+                } else {
+                    c.error(path.clone(), message);
+                }
+            }
         }
     }
 }

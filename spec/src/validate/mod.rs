@@ -14,6 +14,7 @@ mod api;
 mod check;
 mod function;
 mod model;
+pub mod sizes;
 
 use crate::model::RawConfig;
 use crate::names::Names;
