@@ -60,7 +60,7 @@ impl Diagnostic {
     pub fn render(&self, source: &str) -> String {
         let mut out = self.headline();
         if let Some(line) = source.lines().nth(self.line.saturating_sub(1)) {
-            let line: String = line.chars().take(160).collect();
+            let line: String = mask_secrets(line).chars().take(160).collect();
             let gutter = self.line.to_string();
             let pad = " ".repeat(gutter.len());
             let _ = write!(
@@ -71,6 +71,45 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// A source line with every value that looks like a secret replaced by `*`s of
+/// the same length (so the caret still points at it): a diagnostic about a key
+/// pasted into agent.yaml must not print the key again.
+pub fn mask_secrets(line: &str) -> String {
+    let mut out: Vec<char> = line.chars().collect();
+    let is_delim = |c: char| c.is_whitespace() || "\"',{}[]".contains(c);
+    // Each token, and the whole value after `key: ` (a secret may hold spaces).
+    let mut spans = Vec::new();
+    let mut start = None;
+    for (i, c) in out.iter().enumerate() {
+        match (is_delim(*c), start) {
+            (false, None) => start = Some(i),
+            (true, Some(s)) => {
+                spans.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        spans.push((s, out.len()));
+    }
+    if let Some(colon) = line.find(": ") {
+        let from = line[..colon + 2].chars().count();
+        spans.push((from, out.len()));
+    }
+    for (s, e) in spans {
+        let text: String = out[s..e].iter().collect();
+        if validate::looks_like_secret(text.trim_matches(|c: char| is_delim(c))).is_some() {
+            for c in &mut out[s..e] {
+                if !c.is_whitespace() {
+                    *c = '*';
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// What the caller may override from the command line.

@@ -939,3 +939,24 @@ fn alarms_without_a_topic_warn() {
         loaded.warnings
     );
 }
+
+/// A key pasted into agent.yaml is refused, and the report does not print it again:
+/// the source line under the message is masked, the caret still in place.
+#[test]
+fn a_secret_in_the_file_is_masked_in_the_report() {
+    // Assembled at run time so no key-like literal sits in the repository.
+    let key = format!("{}{}", "sk-ant-", "api03-ZyXwVuTsRqPoNmLkJiHg");
+    let doc = plus(&format!("function:\n  environment:\n    LEAK: {key}\n"));
+    let found = errors_of(&doc);
+    let d = found
+        .iter()
+        .find(|d| d.path == "function.environment.LEAK")
+        .expect("the secret is refused");
+    let text = d.render(&doc);
+    assert!(!text.contains(&key), "{text}");
+    assert!(!text.contains("api03"), "{text}");
+    let masked = "*".repeat(key.len());
+    assert!(text.contains(&format!("LEAK: {masked}")), "{text}");
+    // The caret still points at the value.
+    assert_eq!(d.column, 11);
+}
