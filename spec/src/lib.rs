@@ -275,6 +275,22 @@ pub fn load(
         config.region = region.clone();
     }
     let mut warnings = Vec::new();
+    // A finding, located in the file, goes to the errors or the warnings.
+    let place =
+        |f: validate::Finding, errors: &mut Vec<Diagnostic>, warnings: &mut Vec<Diagnostic>| {
+            let mark = if f.path.is_empty() {
+                root.mark
+            } else if f.at_key {
+                root.locate_key(&f.path)
+            } else {
+                root.locate(&f.path)
+            };
+            let d = diag(f.severity, mark, &f.path, f.message);
+            match f.severity {
+                Severity::Error => errors.push(d),
+                Severity::Warning => warnings.push(d),
+            }
+        };
     for f in validate::check(&config) {
         // A value already reported as malformed was dropped; do not report it twice.
         if reported
@@ -283,16 +299,7 @@ pub fn load(
         {
             continue;
         }
-        let mark = if f.at_key {
-            root.locate_key(&f.path)
-        } else {
-            root.locate(&f.path)
-        };
-        let d = diag(f.severity, mark, &f.path, f.message);
-        match f.severity {
-            Severity::Error => problems.push(d),
-            Severity::Warning => warnings.push(d),
-        }
+        place(f, &mut problems, &mut warnings);
     }
     if problems.is_empty() {
         match config.validated() {
@@ -300,16 +307,7 @@ pub fn load(
                 // Limits on what claw generates from the file need the typed config.
                 let mut sized = Vec::new();
                 for f in validate::sizes::check(&config) {
-                    let mark = if f.path.is_empty() {
-                        root.mark
-                    } else {
-                        root.locate_key(&f.path)
-                    };
-                    let d = diag(f.severity, mark, &f.path, f.message);
-                    match f.severity {
-                        Severity::Error => sized.push(d),
-                        Severity::Warning => warnings.push(d),
-                    }
+                    place(f, &mut sized, &mut warnings);
                 }
                 if sized.is_empty() {
                     Ok(Loaded { config, warnings })

@@ -881,17 +881,22 @@ fn tags_with_characters_a_service_refuses_are_located() {
     assert!(errors_of(&plus("tags: {team: growth ops, cc: a/b=c+d}\n")).is_empty());
 }
 
-/// The execution role's policy doubles as its boundary, a managed policy: past
-/// IAM's 6,144 characters CreatePolicy would fail mid-deploy, so validation says so.
-#[test]
-fn a_role_policy_over_the_managed_policy_limit_is_refused() {
+/// The base document with `n` more tools, each reading its own table.
+fn with_table_tools(n: usize) -> String {
     let mut doc = BASE.to_string();
-    for i in 0..70 {
+    for i in 0..n {
         doc.push_str(&format!(
             "  table_lookup_{i}: {{kind: dynamodb_get, description: d, table: Table{i}}}\n"
         ));
     }
-    let found = errors_of(&doc);
+    doc
+}
+
+/// The execution role's policy doubles as its boundary, a managed policy: past
+/// IAM's 6,144 characters CreatePolicy would fail mid-deploy, so validation says so.
+#[test]
+fn a_role_policy_over_the_managed_policy_limit_is_refused() {
+    let found = errors_of(&with_table_tools(70));
     assert!(
         found
             .iter()
@@ -900,12 +905,7 @@ fn a_role_policy_over_the_managed_policy_limit_is_refused() {
         show(&found)
     );
     // Twenty tools fit.
-    let mut doc = BASE.to_string();
-    for i in 0..20 {
-        doc.push_str(&format!(
-            "  table_lookup_{i}: {{kind: dynamodb_get, description: d, table: Table{i}}}\n"
-        ));
-    }
+    let doc = with_table_tools(20);
     assert!(errors_of(&doc).is_empty(), "{}", show(&errors_of(&doc)));
 }
 
