@@ -77,12 +77,10 @@ impl Report {
     }
 }
 
-/// Errors the output path renders with more than their message.
+/// Errors the output path renders with more than their message (besides
+/// [`ConfigError`], whose located problems it prints).
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// agent.yaml failed to load; each problem is located in the file.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
     /// A command refused to go on (deploy with blockers, approval missing); the
     /// details (the plan, say) go into the JSON document beside the error.
     #[error("{message}")]
@@ -159,10 +157,7 @@ impl Printer {
     pub fn fail(&self, err: &anyhow::Error) -> Exit {
         let chain: Vec<String> = err.chain().map(|c| c.to_string()).collect();
         let cli = err.downcast_ref::<CliError>();
-        let config = err.downcast_ref::<ConfigError>().or(match cli {
-            Some(CliError::Config(c)) => Some(c),
-            _ => None,
-        });
+        let config = err.downcast_ref::<ConfigError>();
         if self.json {
             let mut doc = Map::new();
             doc.insert("ok".into(), Value::Bool(false));

@@ -101,7 +101,6 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
             crate::ops::stack::package(PackageRequest {
                 config: &config,
                 config_path: &ctx.global.config,
-                zip: None,
                 verbose: ctx.verbose() > 0,
             })
             .await?

@@ -83,21 +83,16 @@ pub fn existing_package(
     }
 }
 
-/// How a deploy gets its package.
+/// What a deploy builds its package from.
 pub struct PackageRequest<'a> {
     pub config: &'a Config,
     pub config_path: &'a std::path::Path,
-    /// `--zip`: deploy this file instead of building.
-    pub zip: Option<&'a std::path::Path>,
     pub verbose: bool,
 }
 
-/// The package to deploy: `--zip`, or a build (incremental: an unchanged function
-/// costs cargo's no-op check, and the zip is rewritten only when its inputs change).
+/// Builds the package to deploy (incremental: an unchanged function costs cargo's
+/// no-op check, and the zip is rewritten only when its inputs change).
 pub async fn package(req: PackageRequest<'_>) -> anyhow::Result<Code> {
-    if let Some(p) = req.zip {
-        return Code::from_zip(p);
-    }
     let mut params = crate::package::BuildParams::new(req.config, req.config_path, None)?;
     params.progress = crate::package::BuildProgress::Auto;
     params.verbose = req.verbose;
