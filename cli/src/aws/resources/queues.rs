@@ -20,6 +20,18 @@ use crate::aws::plan::{Action, Changed, Plan, ResourceChange, ResourceKind, TagD
 use crate::aws::progress::step;
 use crate::aws::target::Target;
 
+/// How long claw retries CreateQueue for a name deleted moments ago: SQS refuses
+/// the name for 60 s after DeleteQueue
+/// (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteQueue.html).
+const NAME_REUSE: std::time::Duration = std::time::Duration::from_secs(70);
+
+/// Whether CreateQueue was refused because the name was deleted in the last 60 s.
+/// The JSON protocol's code, and the query protocol's (kept for SQS's
+/// query-compatible errors).
+fn deleted_recently(e: &crate::aws::error::AwsError) -> bool {
+    e.is_code("QueueDeletedRecently") || e.is_code("AWS.SimpleQueueService.QueueDeletedRecently")
+}
+
 /// Receives before a message moves to the dead-letter queue.
 pub const MAX_RECEIVE_COUNT: u32 = 3;
 /// Dead letters are kept for the SQS maximum, 14 days.
@@ -251,15 +263,32 @@ pub async fn apply(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<(
         match plan.action(ResourceKind::Queue, name) {
             Action::Create => {
                 step(progress, "creating", "created", &what, async {
-                    aws.sqs
-                        .create_queue()
-                        .queue_name(name)
-                        .set_attributes(Some(attrs.clone()))
-                        .set_tags(Some(t.tags.clone().into_iter().collect()))
-                        .send()
-                        .await
-                        .ctx("CreateQueue", name)?;
-                    Ok(())
+                    let started = std::time::Instant::now();
+                    let mut said = false;
+                    loop {
+                        let created = aws
+                            .sqs
+                            .create_queue()
+                            .queue_name(name)
+                            .set_attributes(Some(attrs.clone()))
+                            .set_tags(Some(t.tags.clone().into_iter().collect()))
+                            .send()
+                            .await
+                            .ctx("CreateQueue", name);
+                        match created {
+                            Ok(_) => return Ok(()),
+                            Err(e) if deleted_recently(&e) && started.elapsed() < NAME_REUSE => {
+                                if !said {
+                                    eprintln!(
+                                        "  waiting: SQS queue {name} was deleted less than 60 s ago, and SQS refuses its name until then (QueueDeletedRecently)"
+                                    );
+                                    said = true;
+                                }
+                                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
                 })
                 .await?;
             }
@@ -344,6 +373,27 @@ pub async fn delete(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<
 
 #[cfg(test)]
 mod tests {
+    use crate::aws::error::{AwsError, AwsErrorKind};
+
+    fn refused(code: &str) -> AwsError {
+        AwsError {
+            operation: "CreateQueue",
+            resource: "q".into(),
+            code: Some(code.into()),
+            kind: AwsErrorKind::of(Some(code)),
+            message: "You must wait 60 seconds after deleting a queue".into(),
+        }
+    }
+
+    #[test]
+    fn a_name_deleted_moments_ago_is_retried_and_nothing_else() {
+        assert!(super::deleted_recently(&refused("QueueDeletedRecently")));
+        assert!(super::deleted_recently(&refused(
+            "AWS.SimpleQueueService.QueueDeletedRecently"
+        )));
+        assert!(!super::deleted_recently(&refused("QueueAlreadyExists")));
+    }
+
     use super::*;
     use crate::aws::resources::testing;
 

@@ -25,7 +25,7 @@ use crate::aws::plan::{Action, Changed, Plan, ResourceChange, ResourceKind, TagD
 use crate::aws::progress::step;
 use crate::aws::propagation::while_iam_propagates;
 use crate::aws::target::Target;
-use ready::wait_ready;
+use ready::{wait_applied, wait_until_changeable};
 
 pub const RUNTIME: &str = "provided.al2023";
 pub const HANDLER: &str = "bootstrap";
@@ -400,7 +400,7 @@ pub async fn apply(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::Re
                         .send()
                 })
                 .await?;
-                wait_ready(aws, name).await
+                wait_applied(aws, name).await
             })
             .await?;
         }
@@ -410,8 +410,10 @@ pub async fn apply(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::Re
                 .context("function update without live state")?;
             let steps = Steps::of(&changes(t, live));
             step(progress, "updating", "updated", &what, async {
-                if live.state != Some(State::Active) || live.last_update != Some(LastUpdateStatus::Successful) {
-                    wait_ready(aws, name).await?;
+                if ready::before_change(live.state.as_ref(), live.last_update.as_ref())
+                    != ready::Readiness::Ready
+                {
+                    wait_until_changeable(aws, name).await?;
                 }
                 if steps.code {
                     let code = t
@@ -426,7 +428,7 @@ pub async fn apply(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::Re
                         .send()
                         .await
                         .ctx("UpdateFunctionCode", name)?;
-                    wait_ready(aws, name).await?;
+                    wait_applied(aws, name).await?;
                 }
                 if steps.config {
                     while_iam_propagates("UpdateFunctionConfiguration", name, || {
@@ -444,7 +446,7 @@ pub async fn apply(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::Re
                             .send()
                     })
                     .await?;
-                    wait_ready(aws, name).await?;
+                    wait_applied(aws, name).await?;
                 }
                 let tags = TagDiff::between(&live.tags, &t.tags);
                 if steps.tags && !tags.set.is_empty() {
