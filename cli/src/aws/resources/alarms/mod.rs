@@ -246,17 +246,7 @@ pub async fn apply(cx: &Ctx<'_>, live: &Found, plan: &Plan) -> anyhow::Result<()
                                     aws.cloudwatch
                                         .tag_resource()
                                         .resource_arn(&l.arn)
-                                        .set_tags(Some(
-                                            d.set
-                                                .iter()
-                                                .map(|(k, v)| {
-                                                    aws_sdk_cloudwatch::types::Tag::builder()
-                                                        .key(k)
-                                                        .value(v)
-                                                        .build()
-                                                })
-                                                .collect(),
-                                        ))
+                                        .set_tags(Some(types::cloudwatch_tags(&d.set)))
                                         .send()
                                         .await
                                         .ctx("TagResource", &c.name)?;

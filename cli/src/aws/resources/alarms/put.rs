@@ -7,7 +7,7 @@ use aws_sdk_cloudwatch::types::{
     ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, Statistic,
 };
 
-use super::types::Desired;
+use super::types::{Desired, cloudwatch_tags};
 use crate::aws::Aws;
 use crate::aws::error::AwsResultExt;
 use crate::aws::target::Target;
@@ -71,17 +71,7 @@ pub async fn put(aws: &Aws, t: &Target, s: &Desired) -> anyhow::Result<()> {
         .actions_enabled(true)
         .set_alarm_actions(Some(s.actions.clone()))
         // Tags count only when the alarm is created; updates re-tag separately.
-        .set_tags(Some(
-            t.tags
-                .iter()
-                .map(|(k, v)| {
-                    aws_sdk_cloudwatch::types::Tag::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                })
-                .collect(),
-        ));
+        .set_tags(Some(cloudwatch_tags(&t.tags)));
     req = if !s.per_agent.is_empty() {
         req.set_metrics(Some(agent_queries(s)))
     } else {

@@ -39,5 +39,19 @@ pub struct Live {
     pub tags: BTreeMap<String, String>,
 }
 
+/// Tags in CloudWatch's shape.
+pub fn cloudwatch_tags<'a>(
+    tags: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> Vec<aws_sdk_cloudwatch::types::Tag> {
+    tags.into_iter()
+        .map(|(k, v)| {
+            aws_sdk_cloudwatch::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+        })
+        .collect()
+}
+
 /// Every alarm with one of claw's names, by name.
 pub type Found = BTreeMap<String, Live>;
