@@ -30,25 +30,7 @@ async fn async_mode_creates_queue_table_mapping_and_routes() {
         redrive["maxReceiveCount"].to_string().trim_matches('"'),
         "3"
     );
-    let q_url = sqs
-        .get_queue_url()
-        .queue_name(&n.queue)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let qtags: BTreeMap<String, String> = sqs
-        .list_queue_tags()
-        .queue_url(&q_url)
-        .send()
-        .await
-        .unwrap()
-        .tags
-        .unwrap()
-        .into_iter()
-        .collect();
-    assert_eq!(qtags, stack_tags(&env.config()));
+    assert_eq!(aws.queue_tags(&n.queue).await, stack_tags(&env.config()));
 
     let ddb = &aws.dynamodb;
     let table = ddb
@@ -78,15 +60,7 @@ async fn async_mode_creates_queue_table_mapping_and_routes() {
         .unwrap();
     assert_eq!(ttl.attribute_name.as_deref(), Some("ttl"));
 
-    let mappings = aws
-        .lambda
-        .list_event_source_mappings()
-        .function_name(&n.function)
-        .send()
-        .await
-        .unwrap()
-        .event_source_mappings
-        .unwrap();
+    let mappings = aws.event_source_mappings(Some(&n.function)).await;
     assert_eq!(mappings.len(), 1, "{mappings:?}");
     let m = &mappings[0];
     assert_eq!(
@@ -164,15 +138,7 @@ async fn async_mode_creates_queue_table_mapping_and_routes() {
             .await
             .is_ok()
     );
-    let mappings = aws
-        .lambda
-        .list_event_source_mappings()
-        .function_name(&n.function)
-        .send()
-        .await
-        .unwrap()
-        .event_source_mappings
-        .unwrap_or_default();
+    let mappings = aws.event_source_mappings(Some(&n.function)).await;
     assert!(mappings.is_empty(), "{mappings:?}");
     assert_eq!(aws.permission_statements(&n.function).await.len(), 1);
 }

@@ -52,26 +52,10 @@ async fn destroy_removes_the_stack_and_keeps_data_unless_asked() {
             .is_ok(),
     );
     gone("api", aws.api_id(&n.api).await.is_some());
-    let alarms = aws
-        .cloudwatch
-        .describe_alarms()
-        .alarm_name_prefix(&n.alarm_prefix)
-        .send()
-        .await
-        .unwrap()
-        .metric_alarms
-        .unwrap_or_default();
+    let alarms = aws.alarms(&n.alarm_prefix).await;
     assert!(alarms.is_empty(), "{alarms:?}");
     for g in [&n.log_group, &n.api_log_group] {
-        let found = aws
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(g.as_str())
-            .send()
-            .await
-            .unwrap()
-            .log_groups
-            .unwrap_or_default();
+        let found = aws.log_groups(g).await;
         assert!(found.is_empty(), "{g}: {found:?}");
     }
     for q in [&n.queue, &n.dlq] {
@@ -94,14 +78,7 @@ async fn destroy_removes_the_stack_and_keeps_data_unless_asked() {
             .await
             .is_ok(),
     );
-    let mappings = aws
-        .lambda
-        .list_event_source_mappings()
-        .send()
-        .await
-        .unwrap()
-        .event_source_mappings
-        .unwrap_or_default();
+    let mappings = aws.event_source_mappings(None).await;
     assert!(mappings.is_empty(), "{mappings:?}");
     // Kept: the sessions table and the secrets.
     assert!(

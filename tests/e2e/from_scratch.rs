@@ -156,14 +156,8 @@ async fn log_groups() {
     let n = &d.n;
     for group in [&n.log_group, &n.api_log_group] {
         let g = aws
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(group.as_str())
-            .send()
+            .log_groups(group)
             .await
-            .unwrap()
-            .log_groups
-            .unwrap()
             .into_iter()
             .find(|g| g.log_group_name.as_deref() == Some(group.as_str()))
             .unwrap_or_else(|| panic!("log group {group} missing"));
@@ -338,15 +332,7 @@ async fn invoke_permission() {
 async fn alarms() {
     let (d, aws) = aws().await;
     let n = &d.n;
-    let cw = &aws.cloudwatch;
-    let alarms = cw
-        .describe_alarms()
-        .alarm_name_prefix(&n.alarm_prefix)
-        .send()
-        .await
-        .unwrap()
-        .metric_alarms
-        .unwrap();
+    let alarms = aws.alarms(&n.alarm_prefix).await;
     let by_name: BTreeMap<String, _> = alarms
         .into_iter()
         .map(|a| (a.alarm_name.clone().unwrap(), a))
@@ -435,7 +421,8 @@ async fn alarms() {
     assert_eq!(total.expression.as_deref(), Some("SUM([m0,m1])"));
     assert_eq!(total.return_data, Some(true));
     for a in by_name.values() {
-        let t = cw
+        let t = aws
+            .cloudwatch
             .list_tags_for_resource()
             .resource_arn(a.alarm_arn.clone().unwrap())
             .send()

@@ -140,6 +140,68 @@ impl Aws {
         claw_testkit::snapshot::api_id(&self.sdk, name).await
     }
 
+    /// The alarms whose names start with `prefix`.
+    pub async fn alarms(&self, prefix: &str) -> Vec<aws_sdk_cloudwatch::types::MetricAlarm> {
+        self.cloudwatch
+            .describe_alarms()
+            .alarm_name_prefix(prefix)
+            .send()
+            .await
+            .expect("DescribeAlarms")
+            .metric_alarms
+            .unwrap_or_default()
+    }
+
+    /// The log groups whose names start with `prefix`.
+    pub async fn log_groups(&self, prefix: &str) -> Vec<aws_sdk_cloudwatchlogs::types::LogGroup> {
+        self.logs
+            .describe_log_groups()
+            .log_group_name_prefix(prefix)
+            .send()
+            .await
+            .expect("DescribeLogGroups")
+            .log_groups
+            .unwrap_or_default()
+    }
+
+    /// The event source mappings of `function`, or of the account with `None`.
+    pub async fn event_source_mappings(
+        &self,
+        function: Option<&str>,
+    ) -> Vec<aws_sdk_lambda::types::EventSourceMappingConfiguration> {
+        self.lambda
+            .list_event_source_mappings()
+            .set_function_name(function.map(str::to_string))
+            .send()
+            .await
+            .expect("ListEventSourceMappings")
+            .event_source_mappings
+            .unwrap_or_default()
+    }
+
+    /// The tags of the SQS queue named `name`.
+    pub async fn queue_tags(&self, name: &str) -> std::collections::BTreeMap<String, String> {
+        let url = self
+            .sqs
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .expect("GetQueueUrl")
+            .queue_url
+            .expect("a queue URL");
+        self.sqs
+            .list_queue_tags()
+            .queue_url(&url)
+            .send()
+            .await
+            .expect("ListQueueTags")
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    }
+
     /// The function's resource policy statements.
     pub async fn permission_statements(&self, function: &str) -> Vec<serde_json::Value> {
         claw_testkit::snapshot::permission_statements(&self.sdk, function).await
