@@ -80,31 +80,30 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     let out = ctx.out;
     // agent.yaml is read once: the package and the plan come from the same text.
     let loaded = ctx.load()?;
-    let config = loaded.config;
     // Checks that need only reads come before the build: a deploy that will be
     // refused (a missing secret, another account, a resource claw did not create)
-    // costs seconds, not a cross-build. With --zip there is no build to save, but
-    // the order is the same.
+    // costs seconds, not a cross-build. With --zip the package is known up front
+    // and this first plan is the plan.
     let zip_code = match &args.zip {
         Some(p) => Some(crate::package::Code::from_zip(p)?),
         None => None,
     };
-    let checked = crate::ops::stack::read_and_plan(config.clone(), zip_code.clone()).await?;
+    let checked = crate::ops::stack::read_and_plan(loaded.config, zip_code).await?;
     if !checked.plan.blockers.is_empty() {
         out.text(checked.plan.render());
         refuse_blockers(&checked.plan)?;
     }
     let build_started = Instant::now();
-    let code = match zip_code {
-        Some(c) => c,
-        None => {
-            crate::ops::stack::package(PackageRequest {
-                config: &config,
-                config_path: &ctx.global.config,
-                verbose: ctx.verbose() > 0,
-            })
-            .await?
-        }
+    let planned = if args.zip.is_some() {
+        checked
+    } else {
+        let code = crate::ops::stack::package(PackageRequest {
+            config: &checked.target.config,
+            config_path: &ctx.global.config,
+            verbose: ctx.verbose() > 0,
+        })
+        .await?;
+        checked.with_code(code)
     };
     let build_secs = build_started.elapsed().as_secs_f64();
     let Planned {
@@ -112,7 +111,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
         target,
         live,
         plan,
-    } = checked.with_code(code);
+    } = planned;
     out.text(plan.render());
     refuse_blockers(&plan)?;
     let outcome = if !plan.has_changes() {

@@ -40,9 +40,8 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
         include_secrets: args.include_secrets,
         include_data: args.include_data,
     };
-    let planned = crate::ops::stack::read_and_plan(loaded.config, None).await?;
-    let (aws, target) = (planned.aws, planned.target);
-    let plan = stack::destroy_plan(&target, &planned.live, opts);
+    let (aws, target, live) = crate::ops::stack::read(loaded.config, None).await?;
+    let plan = stack::destroy_plan(&target, &live, opts);
     out.text(plan.render());
     if !plan.has_changes() {
         out.line("Nothing to destroy.");

@@ -18,12 +18,18 @@ pub struct Planned {
     pub plan: Plan,
 }
 
-/// Reads the live stack, checks the credentials' account, and plans it.
-pub async fn read_and_plan(config: Config, code: Option<Code>) -> anyhow::Result<Planned> {
+/// Reads the live stack and checks the credentials' account.
+pub async fn read(config: Config, code: Option<Code>) -> anyhow::Result<(Aws, Target, Live)> {
     let target = Target::new(config, code);
     let aws = Aws::new(&target.config.region).await;
     let live = stack::read(&aws, &target).await?;
     stack::check_account(&target, &live)?;
+    Ok((aws, target, live))
+}
+
+/// Reads the live stack, checks the credentials' account, and plans it.
+pub async fn read_and_plan(config: Config, code: Option<Code>) -> anyhow::Result<Planned> {
+    let (aws, target, live) = read(config, code).await?;
     let plan = stack::plan(&target, &live);
     Ok(Planned {
         aws,
