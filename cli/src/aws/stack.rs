@@ -176,6 +176,39 @@ pub struct DeployOutcome {
     pub code_sha256: String,
 }
 
+impl DeployOutcome {
+    /// The stack a deploy leaves: the API it applied (id, endpoint) and the
+    /// function, with the package deployed (or the one already live).
+    fn new(t: &Target, live: &Live, api_id: String, endpoint: String) -> DeployOutcome {
+        DeployOutcome {
+            endpoint,
+            api_id,
+            function_arn: live
+                .function
+                .as_ref()
+                .map(|f| f.arn.clone())
+                .unwrap_or_else(|| t.names.function_arn()),
+            code_sha256: t
+                .code
+                .as_ref()
+                .map(|c| c.sha256.clone())
+                .or_else(|| live.function.as_ref().map(|f| f.code_sha256.clone()))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// What a deploy with nothing to change reports: the stack as it is.
+    pub fn unchanged(t: &Target, live: &Live) -> DeployOutcome {
+        let api = live.api.ours.as_ref();
+        DeployOutcome::new(
+            t,
+            live,
+            api.map(|a| a.id.clone()).unwrap_or_default(),
+            api.map(|a| a.endpoint.clone()).unwrap_or_default(),
+        )
+    }
+}
+
 /// Applies a plan in dependency order.
 pub async fn apply(
     aws: &Aws,
@@ -235,21 +268,7 @@ pub async fn apply(
     queues::delete(cx, &live.queues, plan).await?;
     tables::delete(cx, &live.tables, plan).await?;
 
-    Ok(DeployOutcome {
-        endpoint: api_out.endpoint,
-        api_id: api_out.id,
-        function_arn: live
-            .function
-            .as_ref()
-            .map(|f| f.arn.clone())
-            .unwrap_or_else(|| t.names.function_arn()),
-        code_sha256: t
-            .code
-            .as_ref()
-            .map(|c| c.sha256.clone())
-            .or_else(|| live.function.as_ref().map(|f| f.code_sha256.clone()))
-            .unwrap_or_default(),
-    })
+    Ok(DeployOutcome::new(t, live, api_out.id, api_out.endpoint))
 }
 
 /// The destroy plan: a Delete for every resource tagged for this app and stage;

@@ -116,7 +116,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     refuse_blockers(&plan)?;
     let outcome = if !plan.has_changes() {
         out.line("No changes.");
-        crate::ops::stack::unchanged_outcome(&target, &live)
+        DeployOutcome::unchanged(&target, &live)
     } else {
         if plan.needs_approval() && args.require_approval == Approval::Broadening && !args.yes {
             approve::require(

@@ -6,7 +6,7 @@ use claw_spec::Config;
 
 use crate::aws::Aws;
 use crate::aws::plan::Plan;
-use crate::aws::stack::{self, DeployOutcome, Live};
+use crate::aws::stack::{self, Live};
 use crate::aws::target::Target;
 use crate::package::Code;
 
@@ -50,25 +50,6 @@ impl Planned {
             plan,
             ..self
         }
-    }
-}
-
-/// What a deploy with nothing to change reports: the stack as it is.
-pub fn unchanged_outcome(target: &Target, live: &Live) -> DeployOutcome {
-    let api = live.api.ours.as_ref();
-    DeployOutcome {
-        endpoint: api.map(|a| a.endpoint.clone()).unwrap_or_default(),
-        api_id: api.map(|a| a.id.clone()).unwrap_or_default(),
-        function_arn: live
-            .function
-            .as_ref()
-            .map(|f| f.arn.clone())
-            .unwrap_or_else(|| target.names.function_arn()),
-        code_sha256: target
-            .code
-            .as_ref()
-            .map(|c| c.sha256.clone())
-            .unwrap_or_default(),
     }
 }
 
