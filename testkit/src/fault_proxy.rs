@@ -15,6 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use crate::realism::wire::Request;
+use crate::realism::{RealAws, Realism};
+
 /// Fault rates, each the probability that one request gets that fault.
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
@@ -83,6 +86,8 @@ pub struct FaultProxy {
     faults: Arc<Mutex<Faults>>,
     stop: Arc<AtomicBool>,
     handle: Option<thread::JoinHandle<()>>,
+    /// AWS's behaviour where moto's differs, when on (see [`crate::realism`]).
+    pub realism: Option<Arc<RealAws>>,
 }
 
 /// A small deterministic generator (splitmix64), so a seed replays a run.
@@ -102,6 +107,15 @@ impl Rng {
 impl FaultProxy {
     /// Starts a proxy to `upstream` (such as `http://127.0.0.1:5000`).
     pub fn start(upstream: &str, faults: Faults) -> FaultProxy {
+        FaultProxy::start_with(upstream, faults, None)
+    }
+
+    /// A proxy that also answers as AWS does where moto does not.
+    pub fn realistic(upstream: &str, faults: Faults, realism: Realism) -> FaultProxy {
+        FaultProxy::start_with(upstream, faults, Some(Arc::new(RealAws::new(realism))))
+    }
+
+    fn start_with(upstream: &str, faults: Faults, realism: Option<Arc<RealAws>>) -> FaultProxy {
         let upstream: SocketAddr = upstream
             .trim_start_matches("http://")
             .trim_end_matches('/')
@@ -120,14 +134,19 @@ impl FaultProxy {
         let rng = Arc::new(Mutex::new(Rng(faults.seed)));
         let faults = Arc::new(Mutex::new(faults));
         let stop = Arc::new(AtomicBool::new(false));
-        let (c, f, s) = (counts.clone(), faults.clone(), stop.clone());
+        let (c, f, s, real) = (
+            counts.clone(),
+            faults.clone(),
+            stop.clone(),
+            realism.clone(),
+        );
         let handle = thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let (c, f, r) = (c.clone(), f.clone(), rng.clone());
+                        let (c, f, r, real) = (c.clone(), f.clone(), rng.clone(), real.clone());
                         thread::spawn(move || {
-                            let _ = serve(stream, upstream, &c, &f, &r);
+                            let _ = serve(stream, upstream, &c, &f, &r, real.as_deref());
                         });
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -143,6 +162,7 @@ impl FaultProxy {
             faults,
             stop,
             handle: Some(handle),
+            realism,
         }
     }
 
@@ -162,35 +182,6 @@ impl Drop for FaultProxy {
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
-    }
-}
-
-struct Request {
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    }
-
-    /// The operation name, whichever protocol carries it.
-    fn operation(&self) -> String {
-        if let Some(target) = self.header("x-amz-target") {
-            return target.rsplit('.').next().unwrap_or(target).to_string();
-        }
-        let body = String::from_utf8_lossy(&self.body);
-        for pair in body.split('&') {
-            if let Some(action) = pair.strip_prefix("Action=") {
-                return action.to_string();
-            }
-        }
-        // REST protocols: method and path stand for the operation.
-        self.head.lines().next().unwrap_or_default().to_string()
     }
 }
 
@@ -329,6 +320,7 @@ fn serve(
     counts: &Counts,
     faults: &Mutex<Faults>,
     rng: &Mutex<Rng>,
+    realism: Option<&RealAws>,
 ) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut writer = stream.try_clone()?;
@@ -399,7 +391,10 @@ fn serve(
             counts.slow.fetch_add(1, Ordering::Relaxed);
             thread::sleep(f.slow_delay);
         }
-        let response = forward(&req, upstream)?;
+        let response = match realism {
+            Some(real) => real.handle(&req, &|r| forward(r, upstream))?,
+            None => forward(&req, upstream)?,
+        };
         counts.forwarded.fetch_add(1, Ordering::Relaxed);
         writer.write_all(&response)?;
     }

@@ -3,6 +3,8 @@
 //! - [`moto`]: a moto server per test, with its request recorder;
 //! - [`mock_model`]: a scripted stand-in for the Anthropic Messages API;
 //! - [`fault_proxy`]: an HTTP proxy that injects AWS faults in front of moto;
+//! - [`realism`]: the proxy's answers where AWS differs from moto (asynchronous
+//!   states, eventual consistency, quotas, name reuse, paging, tag rules);
 //! - [`fuzz`]: a small mutation fuzzer for parsers;
 //! - [`claw`]: the `claw` binary under test, run hermetically, and its [`Output`];
 //! - [`fixtures`]: the repository root, the root agent.yaml and edits of it, a
@@ -23,6 +25,7 @@ pub mod fuzz;
 pub mod iam;
 pub mod mock_model;
 pub mod moto;
+pub mod realism;
 #[cfg(feature = "sdk")]
 pub mod sdk;
 #[cfg(feature = "snapshot")]

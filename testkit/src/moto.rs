@@ -25,6 +25,8 @@ pub struct Moto {
     guard: Option<ChildStdin>,
     /// Holds the recording file and moto's working directory.
     dir: tempfile::TempDir,
+    /// The realism proxy in front, when on ([`Moto::realistic`]).
+    proxy: Option<crate::fault_proxy::FaultProxy>,
 }
 
 /// One recorded API call.
@@ -110,6 +112,7 @@ impl Moto {
                 child,
                 guard,
                 dir,
+                proxy: None,
             };
             match moto.wait_ready(Duration::from_secs(20)) {
                 Ok(()) => return moto,
@@ -117,6 +120,36 @@ impl Moto {
             }
         }
         panic!("moto_server did not start: {last_err}");
+    }
+
+    /// A fresh moto server behind the realism proxy: [`Moto::endpoint`] then
+    /// answers as AWS does where moto does not (see [`crate::realism`]); the
+    /// seed comes from `CLAW_REALISM_SEED` when set, so a failing run replays.
+    pub fn realistic() -> Moto {
+        let mut realism = crate::realism::Realism::default();
+        if let Some(seed) = std::env::var("CLAW_REALISM_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+        {
+            realism.seed = seed;
+        }
+        Moto::realistic_with(realism)
+    }
+
+    /// [`Moto::realistic`] with the given timings and quotas.
+    pub fn realistic_with(realism: crate::realism::Realism) -> Moto {
+        let mut moto = Moto::start();
+        moto.proxy = Some(crate::fault_proxy::FaultProxy::realistic(
+            &moto.direct_endpoint(),
+            Default::default(),
+            realism,
+        ));
+        moto
+    }
+
+    /// The realism layer, when this server has one.
+    pub fn realism(&self) -> Option<&crate::realism::RealAws> {
+        self.proxy.as_ref().and_then(|p| p.realism.as_deref())
     }
 
     fn wait_ready(&mut self, limit: Duration) -> Result<(), String> {
@@ -148,8 +181,18 @@ impl Moto {
         std::fs::read_to_string(self.dir.path().join("moto.log")).unwrap_or_default()
     }
 
-    /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL`.
+    /// The endpoint for `AWS_ENDPOINT_URL`: the realism proxy when there is
+    /// one, else moto itself.
     pub fn endpoint(&self) -> String {
+        match &self.proxy {
+            Some(p) => p.endpoint(),
+            None => self.direct_endpoint(),
+        }
+    }
+
+    /// moto itself (`http://127.0.0.1:PORT`), for a test's own checks of what
+    /// is stored, which need no realism.
+    pub fn direct_endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
@@ -160,6 +203,9 @@ impl Moto {
     /// Forgets every resource (moto's `/moto-api/reset`).
     pub fn reset(&self) {
         self.post("/moto-api/reset");
+        if let Some(real) = self.realism() {
+            real.reset();
+        }
     }
 
     /// Clears the recording.
