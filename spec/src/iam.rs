@@ -139,6 +139,10 @@ pub const STAR_RESOURCE_ALLOWLIST: &[(&str, &str)] = &[
         "has no resource-level permissions; scoped instead by the lambda:FunctionArn condition",
     ),
     (
+        "lambda:GetAccountSettings",
+        "has no resource-level permissions; claw checks a reserved concurrency against the account's unreserved minimum",
+    ),
+    (
         "logs:DescribeLogGroups",
         "has no resource-level permissions; claw reads its own log groups by name prefix",
     ),

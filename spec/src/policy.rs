@@ -369,6 +369,15 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
             names.alarm_arns(),
         ),
     ];
+    if config.function.reserved_concurrency.is_some() {
+        // The plan checks a reservation against the account's unreserved
+        // concurrency before any of the stack is created.
+        s.push(Statement::allow(
+            "ReadAccountConcurrency",
+            &["lambda:GetAccountSettings"],
+            vec!["*".into()],
+        ));
+    }
     let secrets = config.secret_names();
     if !secrets.is_empty() {
         s.push(Statement::allow(

@@ -200,16 +200,20 @@ async fn read_holder(
 }
 
 async fn created_ms(aws: &Aws, group: &str) -> anyhow::Result<Option<i64>> {
-    let out = aws
+    // Paged: every page is read, so a longer name sharing the prefix on the
+    // first page does not hide the lock.
+    let streams = aws
         .logs
         .describe_log_streams()
         .log_group_name(group)
         .log_stream_name_prefix(STREAM)
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<Vec<_>, _>>()
         .await
         .ctx("DescribeLogStreams", group)?;
-    Ok(out
-        .log_streams()
+    Ok(streams
         .iter()
         .find(|s| s.log_stream_name() == Some(STREAM))
         .and_then(|s| s.creation_time()))
@@ -242,10 +246,12 @@ pub async fn acquire(
         .logs
         .describe_log_groups()
         .log_group_name_prefix(&group)
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<Vec<_>, _>>()
         .await
         .ctx("DescribeLogGroups", &group)?
-        .log_groups()
         .iter()
         .any(|g| g.log_group_name() == Some(group.as_str()));
     if !exists {

@@ -104,6 +104,9 @@ impl Aws {
 pub struct CallCounter {
     reads: AtomicUsize,
     mutations: AtomicUsize,
+    /// Mutations AWS accepted: what the abort switch counts, so a refused call
+    /// that claw retries (a conflict, IAM still propagating) is not a step.
+    accepted: AtomicUsize,
     abort_after: Option<usize>,
 }
 
@@ -142,8 +145,12 @@ impl CallCounter {
             self.reads.fetch_add(1, Ordering::SeqCst);
             return;
         }
-        let n = self.mutations.fetch_add(1, Ordering::SeqCst) + 1;
-        if ok && self.abort_after == Some(n) {
+        self.mutations.fetch_add(1, Ordering::SeqCst);
+        if !ok {
+            return;
+        }
+        let n = self.accepted.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.abort_after == Some(n) {
             eprintln!("{ABORT_AFTER_ENV}={n}: stopping dead after {service}:{operation}");
             std::process::exit(137);
         }

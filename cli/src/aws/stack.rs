@@ -35,7 +35,7 @@ pub struct Live {
     pub role: Option<role::Live>,
     pub log_groups: log_group::Found,
     pub function: Option<function::Live>,
-    pub concurrency: Option<concurrency::Live>,
+    pub concurrency: concurrency::Found,
     pub tables: tables::Found,
     pub queues: queues::Found,
     pub mapping: mapping::Found,
@@ -59,6 +59,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         api,
         permissions,
         alarms,
+        (account_concurrency, concurrency_note),
     ) = futures::try_join!(
         async {
             aws.sts
@@ -79,19 +80,34 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         api::read(aws, t),
         permissions::read(aws, t),
         alarms::read(aws, t),
+        concurrency::read_account(aws, t),
     )?;
     // Two kinds come with another's read: the reservation with GetFunction, the
     // API id the invoke permissions name with the API.
-    let concurrency = function.as_ref().map(|f| concurrency::Live {
-        reserved: f.reserved_concurrency,
-        tags: f.tags.clone(),
-    });
+    // A function in state Failed is deleted and created again: its permissions
+    // and reservation go with it, so they are planned as absent.
+    let replaced = function.as_ref().is_some_and(function::is_replaced);
+    let permissions = if replaced {
+        permissions::Live::default()
+    } else {
+        permissions
+    };
+    let concurrency = concurrency::Found {
+        live: function
+            .as_ref()
+            .filter(|_| !replaced)
+            .map(|f| concurrency::Live {
+                reserved: f.reserved_concurrency,
+                tags: f.tags.clone(),
+            }),
+        account: account_concurrency,
+    };
     let permissions = permissions::Live {
         api_id: api.ours.as_ref().map(|a| a.id.clone()),
         ..permissions
     };
     Ok(Live {
-        notes: [&queues.note, &mapping.note, &tables.note]
+        notes: [&queues.note, &mapping.note, &tables.note, &concurrency_note]
             .into_iter()
             .flatten()
             .cloned()
@@ -357,7 +373,7 @@ mod tests {
                 .map(|d| (d, None))
                 .collect(),
             function: None,
-            concurrency: None,
+            concurrency: concurrency::Found::default(),
             tables: tables::Found::default(),
             queues: queues::Found::default(),
             mapping: mapping::Found::default(),

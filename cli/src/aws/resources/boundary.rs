@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
+use aws_sdk_iam::types::PolicyVersion;
 use claw_spec::iam::PolicyDocument;
 use claw_spec::names::IAM_PATH;
 use claw_spec::policy::{self, PolicyKind};
@@ -17,6 +18,7 @@ use crate::aws::plan::{
     Action, Changed, Plan, ResourceChange, ResourceKind, SecurityChange, TagDiff, update_of,
 };
 use crate::aws::progress::step;
+use crate::aws::propagation::while_iam_settles;
 use crate::aws::target::Target;
 use crate::aws::{Aws, doc};
 
@@ -228,15 +230,7 @@ async fn retag(
 /// Adds a new default version; first deletes the oldest non-default one when IAM's
 /// limit of five is reached.
 async fn new_default_version(aws: &Aws, arn: &str, want: &PolicyDocument) -> anyhow::Result<()> {
-    let versions = aws
-        .iam
-        .list_policy_versions()
-        .policy_arn(arn)
-        .send()
-        .await
-        .ctx("ListPolicyVersions", arn)?
-        .versions
-        .unwrap_or_default();
+    let versions = all_versions(aws, arn).await?;
     if versions.len() >= MAX_VERSIONS {
         let oldest = versions
             .iter()
@@ -290,15 +284,7 @@ pub async fn delete(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::R
 
 /// Deletes the policy: its non-default versions first, as IAM requires.
 async fn delete_policy(aws: &Aws, live: &Live) -> anyhow::Result<()> {
-    let versions = aws
-        .iam
-        .list_policy_versions()
-        .policy_arn(&live.arn)
-        .send()
-        .await
-        .ctx("ListPolicyVersions", &live.arn)?
-        .versions
-        .unwrap_or_default();
+    let versions = all_versions(aws, &live.arn).await?;
     for v in versions.iter().filter(|v| !v.is_default_version) {
         let id = v.version_id.clone().unwrap_or_default();
         aws.iam
@@ -309,14 +295,32 @@ async fn delete_policy(aws: &Aws, live: &Live) -> anyhow::Result<()> {
             .await
             .ctx("DeletePolicyVersion", format!("{} {id}", live.arn))?;
     }
-    aws.iam
-        .delete_policy()
-        .policy_arn(&live.arn)
-        .send()
-        .await
-        .ctx("DeletePolicy", &live.arn)
-        .ignore_missing()?;
+    // Right after its role is deleted, IAM can still see the boundary in use.
+    while_iam_settles("DeleteConflict", || async {
+        aws.iam
+            .delete_policy()
+            .policy_arn(&live.arn)
+            .send()
+            .await
+            .ctx("DeletePolicy", &live.arn)
+    })
+    .await
+    .ignore_missing()?;
     Ok(())
+}
+
+/// Every version of the policy (the list is paged: IsTruncated + Marker).
+async fn all_versions(aws: &Aws, arn: &str) -> anyhow::Result<Vec<PolicyVersion>> {
+    Ok(aws
+        .iam
+        .list_policy_versions()
+        .policy_arn(arn)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .ctx("ListPolicyVersions", arn)?)
 }
 
 #[cfg(test)]

@@ -2,13 +2,22 @@
 //! `function.reserved_concurrency`, removed when it no longer does. Lambda returns
 //! it with GetFunction, so its live state comes from the function's read; it goes
 //! with the function on destroy.
+//!
+//! Lambda keeps part of the account's concurrency unreserved: "You can reserve
+//! up to the Unreserved account concurrency value minus 100"
+//! (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html),
+//! and PutFunctionConcurrency past that fails with "decreases account's
+//! UnreservedConcurrentExecution below its minimum value". New accounts often
+//! have a quota of 10, so the plan reads GetAccountSettings and blocks, with the
+//! numbers, before any of the stack is created.
 
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 
 use super::{Ctx, DestroyOptions};
-use crate::aws::error::AwsResultExt;
+use crate::aws::Aws;
+use crate::aws::error::{AwsErrorKind, AwsResultExt};
 use crate::aws::ownership::is_ours;
 use crate::aws::plan::{Action, Changed, Plan, ResourceChange, ResourceKind, update_of};
 use crate::aws::progress::step;
@@ -20,6 +29,80 @@ pub struct Live {
     pub reserved: Option<i32>,
     /// The function's tags: a foreign function's concurrency is not claw's either.
     pub tags: BTreeMap<String, String>,
+}
+
+/// The account's concurrency, from GetAccountSettings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Account {
+    /// The quota (`ConcurrentExecutions`).
+    pub total: i32,
+    /// What no function has reserved (`UnreservedConcurrentExecutions`).
+    pub unreserved: i32,
+}
+
+/// The reservation (with the function) and the account's figures (read only
+/// when agent.yaml reserves concurrency).
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub live: Option<Live>,
+    pub account: Option<Account>,
+}
+
+/// What Lambda keeps unreserved; an account whose whole quota is smaller can
+/// reserve nothing.
+pub const UNRESERVED_MINIMUM: i32 = 100;
+
+/// The account's concurrency figures, when agent.yaml reserves concurrency.
+/// Credentials that may not read them get a note, and the quota goes unchecked.
+pub async fn read_account(
+    aws: &Aws,
+    t: &Target,
+) -> anyhow::Result<(Option<Account>, Option<String>)> {
+    if desired(t).is_none() {
+        return Ok((None, None));
+    }
+    match aws.lambda.get_account_settings().send().await.ctx(
+        "GetAccountSettings",
+        format!("account {}", t.config.account),
+    ) {
+        Ok(out) => Ok((
+            out.account_limit.map(|l| Account {
+                total: l.concurrent_executions,
+                unreserved: l
+                    .unreserved_concurrent_executions
+                    .unwrap_or(l.concurrent_executions),
+            }),
+            None,
+        )),
+        Err(e) if e.kind == AwsErrorKind::AccessDenied => Ok((
+            None,
+            Some(format!(
+                "function.reserved_concurrency is not checked against the account's quota: {e}"
+            )),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Why the reservation cannot be made in this account, if it cannot.
+fn quota_blocker(t: &Target, want: i32, current: Option<i32>, account: Account) -> Option<String> {
+    let needed = want - current.unwrap_or(0);
+    let minimum = UNRESERVED_MINIMUM.min(account.total);
+    if needed <= 0 || account.unreserved - needed >= minimum {
+        return None;
+    }
+    let most = (account.unreserved + current.unwrap_or(0) - minimum).max(0);
+    Some(format!(
+        "function.reserved_concurrency: {want} cannot be reserved for {function}: account {acct} has a quota of {total} concurrent executions in {region}, {unreserved} of them unreserved{mine}, and Lambda keeps at least {minimum} unreserved, so at most {most} can be reserved for this function. Lower or remove function.reserved_concurrency, or request a higher 'Concurrent executions' quota (Service Quotas → AWS Lambda, quota code L-B99A9384).",
+        function = t.names.function,
+        acct = t.config.account,
+        total = account.total,
+        region = t.config.region,
+        unreserved = account.unreserved,
+        mine = current
+            .map(|c| format!(" (this function already holds {c})"))
+            .unwrap_or_default(),
+    ))
 }
 
 /// The reservation claw wants, if any.
@@ -43,8 +126,12 @@ impl crate::aws::plan::Field for Field {
     }
 }
 
-pub fn plan(t: &Target, live: &Option<Live>, plan: &mut Plan) {
-    let want = desired(t);
+pub fn plan(t: &Target, found: &Found, plan: &mut Plan) {
+    let (live, want) = (&found.live, desired(t));
+    if let (Some(n), Some(account)) = (want, found.account) {
+        let current = live.as_ref().and_then(|l| l.reserved);
+        plan.blockers.extend(quota_blocker(t, n, current, account));
+    }
     let action = match live {
         None => want.map(|_| Action::Create),
         // The function's blocker covers it.
@@ -72,7 +159,7 @@ pub fn plan(t: &Target, live: &Option<Live>, plan: &mut Plan) {
 }
 
 /// Puts the reservation, or removes one the config dropped.
-pub async fn apply(cx: &Ctx<'_>, _: &Option<Live>, plan: &Plan) -> anyhow::Result<()> {
+pub async fn apply(cx: &Ctx<'_>, _: &Found, plan: &Plan) -> anyhow::Result<()> {
     let (aws, t, progress) = (cx.aws, cx.target, cx.progress);
     let name = &t.names.function;
     let what = format!("{} {name}", ResourceKind::Concurrency.label());
@@ -114,11 +201,11 @@ pub async fn apply(cx: &Ctx<'_>, _: &Option<Live>, plan: &Plan) -> anyhow::Resul
 }
 
 /// Destroy deletes the function, and its reservation with it.
-pub fn plan_destroy(_: &Target, _: &Option<Live>, _: DestroyOptions, _: &mut Plan) {}
+pub fn plan_destroy(_: &Target, _: &Found, _: DestroyOptions, _: &mut Plan) {}
 
 /// Nothing of its own to delete: see [`plan_destroy`]; a reservation the config
 /// dropped is removed by [`apply`].
-pub async fn delete(_: &Ctx<'_>, _: &Option<Live>, _: &Plan) -> anyhow::Result<()> {
+pub async fn delete(_: &Ctx<'_>, _: &Found, _: &Plan) -> anyhow::Result<()> {
     Ok(())
 }
 
@@ -127,11 +214,55 @@ mod tests {
     use super::*;
     use crate::aws::resources::testing;
 
-    fn ours(t: &Target, reserved: Option<i32>) -> Option<Live> {
-        Some(Live {
-            reserved,
-            tags: t.tags.clone(),
-        })
+    fn ours(t: &Target, reserved: Option<i32>) -> Found {
+        Found {
+            live: Some(Live {
+                reserved,
+                tags: t.tags.clone(),
+            }),
+            account: None,
+        }
+    }
+
+    fn with_account(mut found: Found, total: i32, unreserved: i32) -> Found {
+        found.account = Some(Account { total, unreserved });
+        found
+    }
+
+    #[test]
+    fn a_reservation_that_would_leave_under_100_unreserved_is_blocked_with_the_numbers() {
+        let mut t = testing::target();
+        t.config.function.reserved_concurrency = Some(50);
+        // A new account: quota 10, nothing reserved.
+        let mut p = testing::plan(&t);
+        plan(&t, &with_account(Found::default(), 10, 10), &mut p);
+        assert_eq!(p.blockers.len(), 1, "{:?}", p.blockers);
+        let b = &p.blockers[0];
+        for part in [
+            "quota of 10",
+            "10 of them unreserved",
+            "at least 10",
+            "at most 0",
+            "L-B99A9384",
+        ] {
+            assert!(b.contains(part), "{part:?} missing from {b}");
+        }
+        // The default quota with room: no blocker.
+        let mut p = testing::plan(&t);
+        plan(&t, &with_account(Found::default(), 1000, 1000), &mut p);
+        assert!(p.blockers.is_empty(), "{:?}", p.blockers);
+        // 140 unreserved: 50 more would leave 90 < 100.
+        let mut p = testing::plan(&t);
+        plan(&t, &with_account(Found::default(), 1000, 140), &mut p);
+        assert!(p.blockers[0].contains("at most 40"), "{:?}", p.blockers);
+        // What this function already holds counts: 30 held, 20 more leaves 120.
+        let mut p = testing::plan(&t);
+        plan(&t, &with_account(ours(&t, Some(30)), 1000, 140), &mut p);
+        assert!(p.blockers.is_empty(), "{:?}", p.blockers);
+        // Lowering a reservation never needs room.
+        let mut p = testing::plan(&t);
+        plan(&t, &with_account(ours(&t, Some(80)), 1000, 0), &mut p);
+        assert!(p.blockers.is_empty(), "{:?}", p.blockers);
     }
 
     #[test]
@@ -145,7 +276,7 @@ mod tests {
         plan(&t, &ours(&t, Some(50)), &mut p);
         assert_eq!(p.changes[0].action, Action::NoChange);
         let mut p = testing::plan(&t);
-        plan(&t, &None, &mut p);
+        plan(&t, &Found::default(), &mut p);
         assert_eq!(p.changes[0].action, Action::Create);
         t.config.function.reserved_concurrency = None;
         let mut p = testing::plan(&t);
@@ -154,10 +285,13 @@ mod tests {
         let mut p = testing::plan(&t);
         plan(
             &t,
-            &Some(Live {
-                reserved: Some(5),
-                tags: BTreeMap::new(),
-            }),
+            &Found {
+                live: Some(Live {
+                    reserved: Some(5),
+                    tags: BTreeMap::new(),
+                }),
+                account: None,
+            },
             &mut p,
         );
         assert!(

@@ -59,16 +59,19 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
 }
 
 async fn read_one(aws: &Aws, t: &Target, name: &str) -> anyhow::Result<Option<Live>> {
-    let out = aws
+    // A prefix also matches longer names, and the list is paged: every page is
+    // read before the exact name is looked for.
+    let groups = aws
         .logs
         .describe_log_groups()
         .log_group_name_prefix(name)
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<Vec<_>, _>>()
         .await
         .ctx("DescribeLogGroups", name)?;
-    let Some(g) = out
-        .log_groups
-        .unwrap_or_default()
+    let Some(g) = groups
         .into_iter()
         .find(|g| g.log_group_name.as_deref() == Some(name))
     else {

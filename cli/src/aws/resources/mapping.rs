@@ -60,21 +60,23 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
 async fn read_mapping(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
     let name = &t.names.function;
     let queue_arn = t.names.queue_arn(&t.names.queue);
-    let Some(out) = aws
+    // Paged (Marker/NextMarker): every page is read.
+    let Some(mappings) = aws
         .lambda
         .list_event_source_mappings()
         .function_name(name)
         .event_source_arn(&queue_arn)
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<Vec<_>, _>>()
         .await
         .ctx("ListEventSourceMappings", format!("{queue_arn} → {name}"))
         .optional()?
     else {
         return Ok(None);
     };
-    Ok(out
-        .event_source_mappings
-        .unwrap_or_default()
+    Ok(mappings
         .into_iter()
         .find(|m| m.event_source_arn.as_deref() == Some(queue_arn.as_str()))
         .map(|m| Live {

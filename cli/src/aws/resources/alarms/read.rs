@@ -11,14 +11,20 @@ use crate::aws::target::Target;
 /// Reads every alarm with one of claw's names; returns them by name.
 pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
     let names: Vec<String> = SUFFIXES.iter().map(|s| t.names.alarm_name(s)).collect();
-    let out = aws
+    // Paged by NextToken: every page is read.
+    let pages = aws
         .cloudwatch
         .describe_alarms()
         .set_alarm_names(Some(names))
+        .into_paginator()
         .send()
+        .collect::<Result<Vec<_>, _>>()
         .await
         .ctx("DescribeAlarms", format!("{}*", t.names.alarm_prefix))?;
-    let alarms = out.metric_alarms.unwrap_or_default();
+    let alarms: Vec<_> = pages
+        .into_iter()
+        .flat_map(|p| p.metric_alarms.unwrap_or_default())
+        .collect();
     let lives = futures::future::try_join_all(alarms.into_iter().map(|a| async move {
         let arn = a.alarm_arn.clone().unwrap_or_default();
         let name = a.alarm_name.clone().unwrap_or_default();

@@ -1,6 +1,13 @@
-//! The JWT authorizer of `api.auth: jwt`, named `claw-jwt`. moto's GetAuthorizers
-//! (plural) answers 500, so the authorizers are read one by one through the
-//! routes' AuthorizerId with GetAuthorizer.
+//! The JWT authorizer of `api.auth: jwt`, named `claw-jwt`.
+//!
+//! Authorizers are listed with GetAuthorizers, every page, so one that no route
+//! references (left by a deploy killed between CreateAuthorizer and CreateRoute,
+//! or between a route letting go of it and DeleteAuthorizer) is seen: a
+//! `claw-jwt` found so is adopted when JWT is wanted and deleted when not. API
+//! Gateway refuses a second authorizer of the same name ("Authorizer name must be
+//! unique"), so creating another would fail. Only when GetAuthorizers fails on
+//! the server's side (moto answers it with a 500) are the authorizers read one
+//! by one through the routes' AuthorizerId.
 
 use std::collections::BTreeSet;
 
@@ -50,8 +57,53 @@ pub fn desired(t: &Target) -> Option<Desired> {
     })
 }
 
-/// Reads the authorizers with these ids.
+/// Reads every authorizer of the API; `referenced` (the routes' authorizer ids)
+/// is the fallback when GetAuthorizers fails on the server's side.
 pub async fn read(
+    aws: &Aws,
+    api_id: &str,
+    what: &str,
+    referenced: BTreeSet<String>,
+) -> anyhow::Result<Vec<Live>> {
+    let mut listed = Vec::new();
+    let mut token = None;
+    loop {
+        match aws
+            .apigw
+            .get_authorizers()
+            .api_id(api_id)
+            .set_next_token(token.take())
+            .send()
+            .await
+        {
+            Ok(page) => {
+                listed.extend(page.items().iter().map(|a| {
+                    live(
+                        a.authorizer_id.clone().unwrap_or_default(),
+                        a.name.clone(),
+                        a.authorizer_type.as_ref(),
+                        a.jwt_configuration.clone(),
+                        a.identity_source.clone(),
+                    )
+                }));
+                match page.next_token {
+                    Some(t) if !t.is_empty() => token = Some(t),
+                    _ => return Ok(listed),
+                }
+            }
+            Err(e)
+                if e.raw_response()
+                    .is_some_and(|r| r.status().is_server_error()) =>
+            {
+                return read_each(aws, api_id, what, referenced).await;
+            }
+            Err(e) => return Err(e).ctx("GetAuthorizers", what).map_err(Into::into),
+        }
+    }
+}
+
+/// Reads the authorizers with these ids, one GetAuthorizer each.
+async fn read_each(
     aws: &Aws,
     api_id: &str,
     what: &str,
@@ -66,28 +118,39 @@ pub async fn read(
             .send()
             .await
             .ctx("GetAuthorizer", format!("{what} authorizer {aid}"))?;
-        let jwt = a.jwt_configuration.clone();
-        anyhow::Ok(Live {
-            id: aid,
-            name: a.name.clone().unwrap_or_default(),
-            kind: a
-                .authorizer_type
-                .as_ref()
-                .map(|k| k.as_str().to_string())
-                .unwrap_or_default(),
-            issuer: jwt
-                .as_ref()
-                .and_then(|j| j.issuer.clone())
-                .unwrap_or_default(),
-            audience: jwt
-                .and_then(|j| j.audience)
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-            identity_source: a.identity_source.clone().unwrap_or_default(),
-        })
+        anyhow::Ok(live(
+            aid,
+            a.name,
+            a.authorizer_type.as_ref(),
+            a.jwt_configuration,
+            a.identity_source,
+        ))
     }))
     .await
+}
+
+fn live(
+    id: String,
+    name: Option<String>,
+    kind: Option<&AuthorizerType>,
+    jwt: Option<JwtConfiguration>,
+    identity_source: Option<Vec<String>>,
+) -> Live {
+    Live {
+        id,
+        name: name.unwrap_or_default(),
+        kind: kind.map(|k| k.as_str().to_string()).unwrap_or_default(),
+        issuer: jwt
+            .as_ref()
+            .and_then(|j| j.issuer.clone())
+            .unwrap_or_default(),
+        audience: jwt
+            .and_then(|j| j.audience)
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        identity_source: identity_source.unwrap_or_default(),
+    }
 }
 
 /// claw's authorizer among the live ones.

@@ -6,6 +6,7 @@
 //! next, as Lambda refuses concurrent updates.
 
 mod ready;
+mod replace;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,6 +51,7 @@ pub struct Live {
     pub settings: Desired,
     pub code_sha256: String,
     pub state: Option<State>,
+    pub state_reason: String,
     pub last_update: Option<LastUpdateStatus>,
     pub tags: BTreeMap<String, String>,
     pub reserved_concurrency: Option<i32>,
@@ -144,6 +146,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
         },
         code_sha256: c.code_sha256.clone().unwrap_or_default(),
         state: c.state.clone(),
+        state_reason: c.state_reason.clone().unwrap_or_default(),
         last_update: c.last_update_status.clone(),
         tags: out.tags.unwrap_or_default().into_iter().collect(),
         reserved_concurrency: out
@@ -333,6 +336,10 @@ pub fn plan(t: &Target, live: &Option<Live>, plan: &mut Plan) {
         ));
         return;
     }
+    if let Some(why) = replace::failed(live) {
+        plan.push(ResourceChange::new(ResourceKind::Function, name, Action::Create).with_note(why));
+        return;
+    }
     if t.code.is_none() {
         plan.notes.push(format!(
             "the function's code was not compared (no package: run `claw build` or pass --zip); live CodeSha256 {}",
@@ -377,6 +384,9 @@ pub async fn apply(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::Re
                 "creating the function needs its package: run `claw build` or pass --zip",
             )?;
             step(progress, "creating", "created", &what, async {
+                if live.as_ref().is_some_and(|l| replace::failed(l).is_some()) {
+                    replace::delete_failed(aws, name).await?;
+                }
                 while_iam_propagates("CreateFunction", name, || {
                     aws.lambda
                         .create_function()
@@ -497,6 +507,12 @@ pub async fn delete(cx: &Ctx<'_>, _: &Option<Live>, plan: &Plan) -> anyhow::Resu
         Ok(())
     })
     .await
+}
+
+/// Whether the live function is replaced rather than updated (`State: Failed`);
+/// what goes with it (its permissions, its reservation) is then planned anew.
+pub fn is_replaced(live: &Live) -> bool {
+    replace::failed(live).is_some()
 }
 
 impl Tagged for Live {

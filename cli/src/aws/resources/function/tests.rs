@@ -7,6 +7,7 @@ fn live(t: &Target) -> Live {
         settings: desired(t),
         code_sha256: "abc".into(),
         state: Some(State::Active),
+        state_reason: String::new(),
         last_update: Some(LastUpdateStatus::Successful),
         tags: t.tags.clone(),
         reserved_concurrency: None,
@@ -95,4 +96,27 @@ fn environment_rows_name_keys_not_values() {
         row.contains("-SECRETISH") && !row.contains("value"),
         "{row}"
     );
+}
+
+/// Lambda: "When function creation fails, Lambda sets the function state to
+/// failed, and you must delete and recreate the function" (functions-states).
+#[test]
+fn a_failed_function_is_planned_as_a_create_that_replaces_it() {
+    let t = testing::target();
+    let mut failed = live(&t);
+    failed.state = Some(State::Failed);
+    failed.state_reason = "Subnet subnet-1 has no available IP addresses".into();
+    let mut p = testing::plan(&t);
+    plan(&t, &Some(failed.clone()), &mut p);
+    assert_eq!(p.changes[0].action, Action::Create);
+    let note = p.changes[0].note.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("state Failed") && note.contains("no available IP"),
+        "{note}"
+    );
+    assert!(is_replaced(&failed));
+    // An update that failed is not a failed function: it takes the fix.
+    let mut update_failed = live(&t);
+    update_failed.last_update = Some(LastUpdateStatus::Failed);
+    assert!(!is_replaced(&update_failed));
 }

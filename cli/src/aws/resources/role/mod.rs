@@ -20,6 +20,7 @@ use crate::aws::plan::{
     Action, Changed, Plan, ResourceChange, ResourceKind, SecurityChange, Sign, TagDiff, update_of,
 };
 use crate::aws::progress::step;
+use crate::aws::propagation::while_iam_settles;
 use crate::aws::target::Target;
 use crate::aws::{Aws, doc};
 
@@ -78,24 +79,29 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
         return Ok(None);
     };
     let role = got.role.context("GetRole returned no role")?;
+    // Both lists are paged (IsTruncated + Marker): every page is read.
     let (names, attached) = futures::try_join!(
         async {
             aws.iam
                 .list_role_policies()
                 .role_name(name)
+                .into_paginator()
+                .items()
                 .send()
+                .collect::<Result<Vec<_>, _>>()
                 .await
                 .ctx("ListRolePolicies", name)
-                .map(|o| o.policy_names)
         },
         async {
             aws.iam
                 .list_attached_role_policies()
                 .role_name(name)
+                .into_paginator()
+                .items()
                 .send()
+                .collect::<Result<Vec<_>, _>>()
                 .await
                 .ctx("ListAttachedRolePolicies", name)
-                .map(|o| o.attached_policies.unwrap_or_default())
         }
     )?;
     let docs = futures::future::try_join_all(names.iter().map(|p| async move {
@@ -304,20 +310,24 @@ pub async fn apply(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::Re
     match plan.action(ResourceKind::Role, name) {
         Action::Create => {
             step(progress, "creating", "created", &what, async {
-                aws.iam
-                    .create_role()
-                    .role_name(name)
-                    .path(IAM_PATH)
-                    .description(format!(
-                        "claw: execution role of the {} function",
-                        t.names.function
-                    ))
-                    .assume_role_policy_document(doc::to_json(&desired_trust(t)))
-                    .permissions_boundary(t.names.boundary_arn())
-                    .set_tags(Some(iam_tags(&t.tags)))
-                    .send()
-                    .await
-                    .ctx("CreateRole", name)?;
+                // A boundary created a second ago can still be NoSuchEntity.
+                while_iam_settles("NoSuchEntity", || async {
+                    aws.iam
+                        .create_role()
+                        .role_name(name)
+                        .path(IAM_PATH)
+                        .description(format!(
+                            "claw: execution role of the {} function",
+                            t.names.function
+                        ))
+                        .assume_role_policy_document(doc::to_json(&desired_trust(t)))
+                        .permissions_boundary(t.names.boundary_arn())
+                        .set_tags(Some(iam_tags(&t.tags)))
+                        .send()
+                        .await
+                        .ctx("CreateRole", name)
+                })
+                .await?;
                 put_policy(aws, t).await
             })
             .await
@@ -348,13 +358,16 @@ async fn update(cx: &Ctx<'_>, live: &Live) -> anyhow::Result<()> {
         }
     }
     if boundary {
-        aws.iam
-            .put_role_permissions_boundary()
-            .role_name(name)
-            .permissions_boundary(t.names.boundary_arn())
-            .send()
-            .await
-            .ctx("PutRolePermissionsBoundary", name)?;
+        while_iam_settles("NoSuchEntity", || async {
+            aws.iam
+                .put_role_permissions_boundary()
+                .role_name(name)
+                .permissions_boundary(t.names.boundary_arn())
+                .send()
+                .await
+                .ctx("PutRolePermissionsBoundary", name)
+        })
+        .await?;
     }
     if trust {
         aws.iam
@@ -412,14 +425,18 @@ async fn update(cx: &Ctx<'_>, live: &Live) -> anyhow::Result<()> {
 
 async fn put_policy(aws: &Aws, t: &Target) -> anyhow::Result<()> {
     let name = &t.names.role;
-    aws.iam
-        .put_role_policy()
-        .role_name(name)
-        .policy_name(&t.names.role_policy)
-        .policy_document(doc::to_json(&desired_policy(t)))
-        .send()
-        .await
-        .ctx("PutRolePolicy", format!("{name} {}", t.names.role_policy))?;
+    // A role created a second ago can still be NoSuchEntity.
+    while_iam_settles("NoSuchEntity", || async {
+        aws.iam
+            .put_role_policy()
+            .role_name(name)
+            .policy_name(&t.names.role_policy)
+            .policy_document(doc::to_json(&desired_policy(t)))
+            .send()
+            .await
+            .ctx("PutRolePolicy", format!("{name} {}", t.names.role_policy))
+    })
+    .await?;
     Ok(())
 }
 
@@ -469,13 +486,17 @@ async fn delete_role(aws: &Aws, name: &str, live: &Live) -> anyhow::Result<()> {
             .ctx("DetachRolePolicy", format!("{name} {parn}"))
             .ignore_missing()?;
     }
-    aws.iam
-        .delete_role()
-        .role_name(name)
-        .send()
-        .await
-        .ctx("DeleteRole", name)
-        .ignore_missing()?;
+    // Right after DeleteRolePolicy, IAM can still answer DeleteConflict.
+    while_iam_settles("DeleteConflict", || async {
+        aws.iam
+            .delete_role()
+            .role_name(name)
+            .send()
+            .await
+            .ctx("DeleteRole", name)
+    })
+    .await
+    .ignore_missing()?;
     Ok(())
 }
 

@@ -119,15 +119,23 @@ async fn read_table(aws: &Aws, name: &str) -> anyhow::Result<Option<Live>> {
                 .send()
                 .await
                 .ctx("DescribeTimeToLive", name)
+                .map_err(anyhow::Error::from)
         },
-        async {
-            aws.dynamodb
-                .list_tags_of_resource()
-                .resource_arn(&arn)
-                .send()
-                .await
-                .ctx("ListTagsOfResource", name)
-        }
+        // Paged by NextToken, with no paginator in the SDK.
+        super::all_pages(|token| {
+            let arn = &arn;
+            async move {
+                let page = aws
+                    .dynamodb
+                    .list_tags_of_resource()
+                    .resource_arn(arn)
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .ctx("ListTagsOfResource", name)?;
+                Ok((page.tags.unwrap_or_default(), page.next_token))
+            }
+        })
     )?;
     let ttl = ttl.time_to_live_description.and_then(|d| {
         let on = matches!(
@@ -155,12 +163,7 @@ async fn read_table(aws: &Aws, name: &str) -> anyhow::Result<Option<Live>> {
             .map(|s| s.as_str().to_string())
             .unwrap_or_default(),
         ttl,
-        tags: tags
-            .tags
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| (t.key, t.value))
-            .collect(),
+        tags: tags.into_iter().map(|t| (t.key, t.value)).collect(),
     }))
 }
 
