@@ -20,7 +20,7 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("agent.yaml"), config).unwrap();
         World {
-            moto: Moto::start(),
+            moto: Moto::realistic(),
             dir,
         }
     }
@@ -45,7 +45,7 @@ impl World {
     async fn secrets(&self) -> aws_sdk_secretsmanager::Client {
         let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(claw_testkit::REGION))
-            .endpoint_url(self.moto.endpoint())
+            .endpoint_url(self.moto.direct_endpoint())
             .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
             .load()
             .await;

@@ -164,7 +164,7 @@ fn seed_moto(moto: &Moto) {
         .build()
         .unwrap();
     rt.block_on(async {
-        let sdk = claw_testkit::sdk::config(&moto.endpoint()).await;
+        let sdk = claw_testkit::sdk::config(&moto.direct_endpoint()).await;
         let sm = aws_sdk_secretsmanager::Client::new(&sdk);
         for (name, value) in [("e2e/anthropic-key", API_KEY), ("e2e/crm-token", CRM_TOKEN)] {
             sm.create_secret()
@@ -217,7 +217,7 @@ fn build_and_invoke(arch: &str) {
     let built = build(dir.path(), arch);
     assert_eq!(built["arch"], arch);
 
-    let moto = Moto::start();
+    let moto = Moto::realistic();
     seed_moto(&moto);
     let mock = MockModel::start(
         API_KEY,

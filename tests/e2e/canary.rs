@@ -139,7 +139,7 @@ async fn the_canary_is_never_found() {
     std::fs::write(dir.path().join("agent.yaml"), config).unwrap();
     let mut w = World {
         dir,
-        moto: Moto::start(),
+        moto: Moto::realistic(),
         mock_url: mock.base_url(),
         transcript: Vec::new(),
     };
@@ -254,7 +254,7 @@ async fn the_canary_is_never_found() {
         }
     }
     // The deployed function's environment.
-    let conf = claw_testkit::sdk::config(&w.moto.endpoint()).await;
+    let conf = claw_testkit::sdk::config(&w.moto.direct_endpoint()).await;
     let f = aws_sdk_lambda::Client::new(&conf)
         .get_function_configuration()
         .function_name("canary-dev")

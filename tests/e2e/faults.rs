@@ -49,14 +49,14 @@ fn noisy() -> Faults {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deploy_and_destroy_survive_throttling_errors_and_resets() {
-    let clean = Moto::start();
-    let faulty = Moto::start();
+    let clean = Moto::realistic();
+    let faulty = Moto::realistic();
     let dir = workdir(&root_config(), "faults");
     let dir = dir.path();
     set_secrets(dir, &clean.endpoint());
     set_secrets(dir, &faulty.endpoint());
     deploy(dir, &clean.endpoint()).ok();
-    let want = state(dir, &clean.endpoint()).await;
+    let want = state(dir, &clean.direct_endpoint()).await;
     assert!(want.function.is_some(), "{want:#?}");
 
     let proxy = FaultProxy::start(&faulty.endpoint(), noisy());
@@ -66,7 +66,7 @@ async fn deploy_and_destroy_survive_throttling_errors_and_resets() {
         proxy.counts.injected() > 10,
         "too few faults to mean anything: {after_deploy}"
     );
-    let got = state(dir, &faulty.endpoint()).await;
+    let got = state(dir, &faulty.direct_endpoint()).await;
     assert_eq!(
         got, want,
         "the stack deployed through faults differs from a clean one"
@@ -80,7 +80,7 @@ async fn deploy_and_destroy_survive_throttling_errors_and_resets() {
         .args(["destroy", "--yes"])
         .run()
         .ok();
-    let gone = state(dir, &faulty.endpoint()).await;
+    let gone = state(dir, &faulty.direct_endpoint()).await;
     assert_eq!(gone.function, None, "{gone:#?}");
     assert_eq!(gone.apis_named_like_the_function, 0, "{gone:#?}");
     assert_eq!(gone.role, None, "{gone:#?}");
@@ -93,7 +93,7 @@ async fn deploy_and_destroy_survive_throttling_errors_and_resets() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fault_that_never_clears_names_the_resource_and_a_rerun_converges() {
-    let moto = Moto::start();
+    let moto = Moto::realistic();
     let dir = workdir(&root_config(), "faults");
     let dir = dir.path();
     set_secrets(dir, &moto.endpoint());
@@ -120,7 +120,7 @@ async fn a_fault_that_never_clears_names_the_resource_and_a_rerun_converges() {
         .args(["plan", "--detailed-exitcode", "--zip", "function.zip"])
         .run()
         .code(0);
-    let s = state(dir, &moto.endpoint()).await;
+    let s = state(dir, &moto.direct_endpoint()).await;
     assert_eq!(s.alarms.len(), 5, "{s:#?}");
     assert_eq!(s.permissions.len(), 1, "{s:#?}");
 }

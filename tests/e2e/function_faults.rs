@@ -88,10 +88,10 @@ fn one_process_survives_every_fault_and_serves_the_next_event() {
     let built = ensure_built(&params).expect("build the x86_64 package");
     let package = Package::open(&built.zip_path, None).unwrap();
 
-    let moto = Moto::start();
+    let moto = Moto::realistic();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let sdk = claw_testkit::sdk::config(&moto.endpoint()).await;
+        let sdk = claw_testkit::sdk::config(&moto.direct_endpoint()).await;
         aws_sdk_secretsmanager::Client::new(&sdk)
             .create_secret()
             .name("faults/key")

@@ -22,3 +22,5 @@ mod interrupted;
 mod jwt;
 mod lock;
 mod output;
+mod realism;
+mod realism_layer;

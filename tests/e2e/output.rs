@@ -94,7 +94,7 @@ impl World {
         std::fs::write(dir.path().join("agent.yaml"), root_config()).unwrap();
         write_zip(&dir.path().join("function.zip"), "v1");
         World {
-            moto: Moto::start(),
+            moto: Moto::realistic(),
             dir,
         }
     }

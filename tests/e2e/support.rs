@@ -34,7 +34,7 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
-        let moto = Moto::start();
+        let moto = Moto::realistic();
         let dir = tempfile::tempdir().expect("creating a temporary directory");
         let zip = dir.path().join("function.zip");
         write_zip(&zip, "v1");
@@ -92,9 +92,16 @@ impl Env {
         claw_testkit::claw::set_secrets(&self.command(), ROOT_SECRETS, "dummy-value");
     }
 
+    /// The realism layer in front of this world's moto (on for every test).
+    pub fn realism(&self) -> &claw_testkit::realism::RealAws {
+        self.moto
+            .realism()
+            .expect("the end-to-end suite runs moto behind the realism proxy")
+    }
+
     /// SDK clients pointed at this world's moto.
     pub async fn aws(&self) -> Aws {
-        Aws::new(&self.moto.endpoint()).await
+        Aws::new(&self.moto.direct_endpoint()).await
     }
 
     /// Runs `f` with the recorder on; returns the mutating calls it made.
