@@ -101,6 +101,8 @@ fn value_matches(op: &str, expected: &[String], actual: &str) -> bool {
         "StringEquals" | "ArnEquals" => expected.iter().any(|e| e == actual),
         "StringEqualsIgnoreCase" => expected.iter().any(|e| e.eq_ignore_ascii_case(actual)),
         "StringLike" | "ArnLike" => expected.iter().any(|e| glob(e, actual, false)),
+        "StringNotEquals" => expected.iter().all(|e| e != actual),
+        "StringNotLike" => expected.iter().all(|e| !glob(e, actual, false)),
         _ => false,
     }
 }

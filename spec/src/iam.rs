@@ -178,6 +178,14 @@ pub const STAR_RESOURCE_ALLOWLIST: &[(&str, &str)] = &[
         "logs:ListLogDeliveries",
         "API Gateway access logging needs log-delivery actions, which have no resource-level permissions",
     ),
+    (
+        "logs:PutResourcePolicy",
+        "API Gateway access logging sets the log group's resource policy for log delivery; the action has no resource-level permissions",
+    ),
+    (
+        "logs:DescribeResourcePolicies",
+        "API Gateway access logging reads the log resource policies for log delivery; the action has no resource-level permissions",
+    ),
 ];
 
 /// Whether `action` may be granted on `*`, and why.

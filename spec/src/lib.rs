@@ -9,6 +9,7 @@ pub mod model;
 pub mod names;
 pub mod net;
 pub mod policy;
+pub mod policy_apigw;
 pub mod policy_diff;
 mod rules;
 pub mod storage;

@@ -312,6 +312,11 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
             &["logs:DescribeLogGroups"],
             vec!["*".into()],
         ),
+        // Turning on an HTTP API's access logs (CreateStage/UpdateStage with
+        // AccessLogSettings) needs these too, none with resource-level permissions
+        // (API Gateway Developer Guide, "Configure logging for HTTP APIs",
+        // permissions to activate logging); logs:CreateLogGroup from that list is
+        // granted on the API's log group in ManageLogGroups.
         Statement::allow(
             "ApiAccessLogDelivery",
             &[
@@ -320,55 +325,25 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                 "logs:UpdateLogDelivery",
                 "logs:DeleteLogDelivery",
                 "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
             ],
             vec!["*".into()],
         ),
-        Statement::allow(
-            "FindHttpApi",
-            &["apigateway:GET"],
-            vec![names.apigateway_arn("/apis")],
-        ),
-        Statement::allow(
-            "CreateTaggedHttpApi",
-            &["apigateway:POST"],
-            vec![names.apigateway_arn("/apis")],
-        )
-        .when("StringEquals", "aws:RequestTag/claw:app", json!(names.app))
-        .when(
-            "StringEquals",
-            "aws:RequestTag/claw:stage",
-            json!(names.stage),
-        ),
-        Statement::allow(
-            "ManageOwnHttpApi",
-            &[
-                "apigateway:GET",
-                "apigateway:POST",
-                "apigateway:PATCH",
-                "apigateway:PUT",
-                "apigateway:DELETE",
-            ],
-            vec![names.apigateway_arn("/apis/*")],
-        )
-        .when("StringEquals", "aws:ResourceTag/claw:app", json!(names.app))
-        .when(
-            "StringEquals",
-            "aws:ResourceTag/claw:stage",
-            json!(names.stage),
-        ),
-        Statement::allow(
-            "ManageAlarms",
-            &[
-                "cloudwatch:PutMetricAlarm",
-                "cloudwatch:DeleteAlarms",
-                "cloudwatch:DescribeAlarms",
-                "cloudwatch:TagResource",
-                "cloudwatch:UntagResource",
-                "cloudwatch:ListTagsForResource",
-            ],
-            names.alarm_arns(),
-        ),
     ];
+    s.extend(crate::policy_apigw::deployer(names));
+    s.push(Statement::allow(
+        "ManageAlarms",
+        &[
+            "cloudwatch:PutMetricAlarm",
+            "cloudwatch:DeleteAlarms",
+            "cloudwatch:DescribeAlarms",
+            "cloudwatch:TagResource",
+            "cloudwatch:UntagResource",
+            "cloudwatch:ListTagsForResource",
+        ],
+        names.alarm_arns(),
+    ));
     if config.function.reserved_concurrency.is_some() {
         // The plan checks a reservation against the account's unreserved
         // concurrency before any of the stack is created.

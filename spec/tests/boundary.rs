@@ -218,3 +218,33 @@ fn a_deployer_cannot_touch_the_alarms_of_a_stack_whose_name_extends_its_own() {
         ));
     }
 }
+
+/// API Gateway tagging is authorized on `/tags/…`, which names no API: the deployer
+/// may tag only with this stack's claw tags in the request, and may remove any tag
+/// but claw's own.
+#[test]
+fn api_gateway_tagging_carries_the_stack_tags_and_never_removes_them() {
+    let c = config("agent.yaml");
+    let n = Names::new(&c);
+    let deployer = generate(PolicyKind::Deployer, &c);
+    let tags = n.apigateway_arn("/tags/arn%3Aaws%3Aapigateway%3Aap-southeast-2%3A%3A%2Fapis%2Fa1");
+    let tag = |app: &str, keys: &[&str]| {
+        Request::new("apigateway:POST", &tags)
+            .with("aws:RequestTag/claw:app", app)
+            .with("aws:RequestTag/claw:stage", &n.stage)
+            .with_values("aws:TagKeys", keys)
+    };
+    let keys = ["claw:app", "claw:stage", "team"];
+    assert!(allows(&deployer, &tag(&n.app, &keys)));
+    assert!(!allows(&deployer, &tag("another-app", &keys)));
+    let only_team = Request::new("apigateway:POST", &tags).with_values("aws:TagKeys", &["team"]);
+    assert!(!allows(&deployer, &only_team));
+    let untag =
+        |keys: &[&str]| Request::new("apigateway:DELETE", &tags).with_values("aws:TagKeys", keys);
+    assert!(allows(&deployer, &untag(&["team"])));
+    assert!(!allows(&deployer, &untag(&["team", "claw:app"])));
+    assert!(!allows(
+        &deployer,
+        &Request::new("apigateway:DELETE", &tags)
+    ));
+}

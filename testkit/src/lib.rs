@@ -10,6 +10,8 @@
 //! - [`fixtures`]: the repository root, the root agent.yaml and edits of it, a
 //!   function zip, the secrets the root config needs;
 //! - [`iam`]: policy documents as IAM returns them (URL-encoded);
+//! - `authz` (feature `snapshot`): the IAM authorizations each recorded AWS call
+//!   needs (`testkit/authz/operations.json`), and a second IAM evaluator;
 //! - `sdk` (feature `sdk`): an AWS SDK config pointed at moto;
 //! - `snapshot` (feature `snapshot`): a whole deployed stack read through the SDK.
 //!
@@ -17,6 +19,8 @@
 //! crate does not depend on `claw` or `agent-fn`: their tests depend on it, and a
 //! dependency back would build a second copy of them.
 
+#[cfg(feature = "snapshot")]
+pub mod authz;
 pub mod claw;
 pub mod fault_proxy;
 pub mod fixtures;

@@ -3,7 +3,9 @@
 //!
 //! The request recorder (`/moto-api/recorder/…`) lets a test count the API calls a
 //! command made: `moto.start_recording()`, run the command, then
-//! `moto.mutating_calls()` lists every call that was not a read.
+//! `moto.mutating_calls()` lists every call that was not a read. Each [`Call`]
+//! keeps its path, query and body, so a test can also check what a call asked for
+//! (the deployer-policy test evaluates every call's IAM authorization from them).
 //!
 //! moto runs under a small `sh` guard that stops it when the guard's stdin closes:
 //! on drop, and also when the test process ends without dropping it (a fixture held
@@ -39,6 +41,12 @@ pub struct Call {
     /// The operation: the query/JSON action (`CreateRole`), or for REST services
     /// `METHOD /path` (`PUT /2015-03-31/functions/x/configuration`).
     pub action: String,
+    /// The request path as sent, still percent-encoded (`/2017-03-31/tags/arn%3A…`).
+    pub path: String,
+    /// The query string as sent, without `?` (empty when there is none).
+    pub query: String,
+    /// The request body as text (a query-protocol form, a JSON document, or empty).
+    pub body: String,
 }
 
 impl Call {
@@ -366,6 +374,9 @@ fn classify(v: &serde_json::Value) -> Call {
         method,
         service,
         action,
+        path: path.to_string(),
+        query: query.to_string(),
+        body,
     }
 }
 

@@ -12,6 +12,7 @@ mod bad_input;
 mod build_local;
 mod canary;
 mod deploy;
+mod deployer_policy;
 mod destroy;
 mod drift;
 mod faults;

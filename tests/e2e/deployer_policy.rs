@@ -1,0 +1,216 @@
+//! Deploy as the least-privilege deployer: every AWS call claw makes in a deploy
+//! from scratch, a no-op redeploy, an update, JWT, async mode and destroy is
+//! recorded, turned into the IAM authorizations AWS evaluates for it
+//! (`testkit/authz/operations.json`: action, resource ARN, condition keys, implied
+//! actions such as `iam:PassRole`), and checked against the generated deployer
+//! policy of the config deployed. moto does not enforce IAM, so without this a
+//! missing action would only show as AccessDenied on a real account.
+//!
+//! Two evaluators judge each authorization: `claw_spec::eval` and, independently,
+//! `@cloud-copilot/iam-simulate` (with its own copy of the Service Authorization
+//! Reference); they must agree.
+
+use std::collections::BTreeSet;
+
+use claw_spec::Names;
+use claw_spec::iam::PolicyDocument;
+use claw_spec::policy::{self, PolicyKind};
+use claw_testkit::authz::{Authorization, Authorizer, Facts, Principal, Recorded, simulate};
+use claw_testkit::fixtures::{edit, root_config};
+use claw_testkit::snapshot::stack_tags;
+
+use crate::support::{Env, async_config};
+
+/// One step of the scenario: the calls claw made, and the config deployed (whose
+/// deployer policy the CI role would carry).
+struct Phase {
+    name: &'static str,
+    config: claw_spec::Config,
+    calls: Vec<Recorded>,
+}
+
+/// Runs `f` with moto's recorder on and returns every call it made.
+fn recorded(env: &Env, f: impl FnOnce()) -> Vec<Recorded> {
+    env.moto.record();
+    f();
+    env.moto.stop_recording();
+    env.moto.calls().iter().map(Recorded::from).collect()
+}
+
+fn jwt_config() -> String {
+    edit(
+        &root_config(),
+        "  auth: iam\n",
+        "  auth: jwt\n  jwt:\n    issuer: https://issuer.example.com/\n    audience: [crm-api]\n",
+    )
+}
+
+/// The root config with more memory and another prompt. (Not changed tags: moto
+/// answers TagResource on an HTTP API stage's ARN with 404, so a retag cannot be
+/// recorded; the tagging calls are covered by `testkit/src/authz/tests.rs`.)
+fn updated_config() -> String {
+    let text = edit(&root_config(), "memory_mb: 256", "memory_mb: 512");
+    edit(
+        &text,
+        "from our records only.",
+        "from our records only, in one paragraph.",
+    )
+}
+
+/// Whether a denial is one claw accepts by design: in sync mode it looks for what
+/// async mode left behind, and a deployer role made for sync mode may not read
+/// those (`resources::leftover` skips them with a note).
+fn tolerated_in_sync_mode(config: &claw_spec::Config, n: &Names, a: &Authorization) -> bool {
+    let leftovers = [
+        n.queue_arn(&n.queue),
+        n.queue_arn(&n.dlq),
+        n.table_arn(&n.jobs_table),
+    ];
+    let read = ["Get", "List", "Describe"]
+        .iter()
+        .any(|p| a.action.split(':').nth(1).unwrap_or("").starts_with(p));
+    config.api.mode == claw_spec::model::ApiMode::Sync
+        && read
+        && (leftovers.contains(&a.resource) || a.action == "lambda:ListEventSourceMappings")
+}
+
+/// Every authorization of a phase, with the deployer policy's verdict.
+struct Judged {
+    auth: Authorization,
+    allowed: bool,
+}
+
+fn judge(
+    phase: &Phase,
+    map: &Authorizer,
+    failures: &mut Vec<String>,
+) -> (PolicyDocument, Vec<Judged>) {
+    let n = Names::new(&phase.config);
+    let facts = Facts::new(&n, stack_tags(&phase.config));
+    let doc = policy::generate(PolicyKind::Deployer, &phase.config);
+    let mut judged = Vec::new();
+    for call in &phase.calls {
+        let auths = match map.authorizations(call, &facts) {
+            Ok(a) => a,
+            Err(e) => {
+                failures.push(format!("[{}] {e}", phase.name));
+                continue;
+            }
+        };
+        for auth in auths {
+            let allowed = claw_spec::eval::allows(&doc, &auth.eval_request());
+            match (auth.by, allowed) {
+                (Principal::Deployer, false)
+                    if !tolerated_in_sync_mode(&phase.config, &n, &auth) =>
+                {
+                    failures.push(format!("[{}] deployer policy denies {auth}", phase.name));
+                }
+                (Principal::Administrator, true) => failures.push(format!(
+                    "[{}] deployer policy allows an administrator-only call: {auth}",
+                    phase.name
+                )),
+                _ => {}
+            }
+            judged.push(Judged { auth, allowed });
+        }
+    }
+    (doc, judged)
+}
+
+/// The second evaluator must reach the same verdict on every authorization, and
+/// must not drop a condition key the map fills as not applying to the action.
+fn cross_check(phase: &Phase, doc: &PolicyDocument, judged: &[Judged], failures: &mut Vec<String>) {
+    let mut seen = BTreeSet::new();
+    let unique: Vec<&Judged> = judged
+        .iter()
+        .filter(|j| seen.insert(j.auth.to_string()))
+        .collect();
+    let auths: Vec<Authorization> = unique.iter().map(|j| j.auth.clone()).collect();
+    let verdicts = simulate::evaluate(doc, &auths);
+    for (j, v) in unique.iter().zip(verdicts) {
+        if let Some(e) = &v.error {
+            failures.push(format!(
+                "[{}] iam-simulate refused {}: {e}",
+                phase.name, j.auth
+            ));
+        } else if v.allowed != j.allowed {
+            failures.push(format!(
+                "[{}] evaluators disagree on {}: claw_spec::eval {}, iam-simulate {}",
+                phase.name,
+                j.auth,
+                if j.allowed { "allows" } else { "denies" },
+                v.result
+            ));
+        }
+        if !v.ignored.is_empty() {
+            failures.push(format!(
+                "[{}] iam-simulate says {:?} do not apply to {} (fix the map)",
+                phase.name, v.ignored, j.auth
+            ));
+        }
+    }
+}
+
+#[test]
+fn every_call_claw_makes_is_allowed_by_the_deployer_policy() {
+    let env = Env::with_secrets();
+    let mut phases = Vec::new();
+    let mut phase = |name, text: String, f: &dyn Fn()| {
+        env.set_config(&text);
+        let calls = recorded(&env, f);
+        phases.push(Phase {
+            name,
+            config: env.config(),
+            calls,
+        });
+    };
+    let deploy = || {
+        env.deploy().ok();
+    };
+    phase("deploy from scratch", root_config(), &deploy);
+    phase("no-op redeploy", root_config(), &deploy);
+    phase("update", updated_config(), &deploy);
+    phase("jwt", jwt_config(), &deploy);
+    phase("async mode", async_config(), &deploy);
+    phase("destroy", async_config(), &|| {
+        env.claw(&["destroy", "--yes"]).ok();
+    });
+
+    let map = Authorizer::load();
+    let second = simulate::unavailable();
+    let mut failures = Vec::new();
+    let mut total = 0;
+    for p in &phases {
+        assert!(!p.calls.is_empty(), "[{}] recorded no call", p.name);
+        let (doc, judged) = judge(p, &map, &mut failures);
+        let admin = judged
+            .iter()
+            .filter(|j| j.auth.by == Principal::Administrator)
+            .count();
+        eprintln!(
+            "{}: {} calls, {} authorizations ({admin} the administrator's)",
+            p.name,
+            p.calls.len(),
+            judged.len()
+        );
+        // The boundary is created in the first deploy and deleted by destroy: both
+        // are the administrator's, and the policy must refuse them to the deployer.
+        if matches!(p.name, "deploy from scratch" | "destroy") && admin == 0 {
+            failures.push(format!("[{}] no boundary call recorded", p.name));
+        }
+        total += judged.len();
+        if second.is_none() {
+            cross_check(p, &doc, &judged, &mut failures);
+        }
+    }
+    if let Some(why) = &second {
+        failures.push(format!("the second evaluator cannot run: {why}"));
+    }
+    failures.dedup();
+    assert!(
+        failures.is_empty(),
+        "{} problem(s) in {total} authorizations:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
+}
