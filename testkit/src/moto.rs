@@ -219,15 +219,24 @@ impl Moto {
     /// Clears the recording.
     pub fn reset_recording(&self) {
         self.post("/moto-api/recorder/reset-recording");
+        if let Some(real) = self.realism() {
+            real.clear_recording();
+        }
     }
 
     /// Records every following request (until [`Moto::stop_recording`]).
     pub fn start_recording(&self) {
         self.post("/moto-api/recorder/start-recording");
+        if let Some(real) = self.realism() {
+            real.set_recording(true);
+        }
     }
 
     pub fn stop_recording(&self) {
         self.post("/moto-api/recorder/stop-recording");
+        if let Some(real) = self.realism() {
+            real.set_recording(false);
+        }
     }
 
     /// The raw recording: one JSON object per request.
@@ -245,9 +254,11 @@ impl Moto {
         self.start_recording();
     }
 
-    /// Every recorded call, in order.
+    /// Every recorded call, in order, then the calls the realism layer answered
+    /// itself (which never reached moto).
     pub fn calls(&self) -> Vec<Call> {
-        self.download_recording()
+        let mut calls: Vec<Call> = self
+            .download_recording()
             .lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
@@ -255,7 +266,11 @@ impl Moto {
                     .unwrap_or_else(|e| panic!("bad recording line {l:?}: {e}"));
                 classify(&v)
             })
-            .collect()
+            .collect();
+        if let Some(real) = self.realism() {
+            calls.extend(real.served());
+        }
+        calls
     }
 
     /// The recorded calls that can change state.

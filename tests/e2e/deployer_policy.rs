@@ -176,6 +176,17 @@ fn every_call_claw_makes_is_allowed_by_the_deployer_policy() {
         env.claw(&["destroy", "--yes"]).ok();
     });
 
+    // The calls the realism layer answers itself (moto lacks them) are checked
+    // as well: the account's concurrency and the API's authorizers.
+    for needle in ["/account-settings", "/authorizers"] {
+        assert!(
+            phases.iter().any(|p| p
+                .calls
+                .iter()
+                .any(|c| c.method == "GET" && c.path.contains(needle))),
+            "no GET …{needle} recorded"
+        );
+    }
     let map = Authorizer::load();
     let second = simulate::unavailable();
     let mut failures = Vec::new();

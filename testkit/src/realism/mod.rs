@@ -88,6 +88,10 @@ struct World {
     sqs: sqs::State,
     pages: pages::State,
     counts: BTreeMap<String, u64>,
+    /// Whether calls this layer answers itself are recorded (beside moto's own
+    /// recorder, which never sees them), and those recorded.
+    recording: bool,
+    served: Vec<crate::moto::Call>,
 }
 
 /// The realism layer: one per proxy, shared by its connections.
@@ -118,10 +122,49 @@ impl RealAws {
     /// Forgets everything seen (with moto's own reset); keeps the settings.
     pub fn reset(&self) {
         let seed = self.config().seed;
-        *self.world() = World {
+        let mut w = self.world();
+        let (recording, served) = (w.recording, std::mem::take(&mut w.served));
+        *w = World {
             rng: seed,
+            recording,
+            served,
             ..World::default()
         };
+    }
+
+    /// Records (or stops recording) the calls this layer answers without moto:
+    /// GetAccountSettings, GetAuthorizers and the pages after the first. moto's
+    /// recorder sees every other call.
+    pub fn set_recording(&self, on: bool) {
+        self.world().recording = on;
+    }
+
+    pub fn clear_recording(&self) {
+        self.world().served.clear();
+    }
+
+    /// The calls answered here while recording, in order.
+    pub fn served(&self) -> Vec<crate::moto::Call> {
+        self.world().served.clone()
+    }
+
+    fn serve(&self, req: &Request, response: Response) -> Response {
+        let mut w = self.world();
+        if w.recording && response.ok() {
+            let target = req.head.split_whitespace().nth(1).unwrap_or_default();
+            let (path, query) = target.split_once('?').unwrap_or((target, ""));
+            w.served.push(crate::moto::Call {
+                method: req.method().to_string(),
+                service: req.service(),
+                action: req
+                    .action()
+                    .unwrap_or_else(|| format!("{} {path}", req.method())),
+                path: path.to_string(),
+                query: query.to_string(),
+                body: String::from_utf8_lossy(&req.body).into_owned(),
+            });
+        }
+        response
     }
 
     /// Changes the account's concurrency quota (what GetAccountSettings says and
@@ -176,7 +219,7 @@ impl RealAws {
     /// from moto, otherwise moto's answer, adjusted where AWS's differs.
     pub fn handle(&self, req: &Request, forward: Forward) -> io::Result<Vec<u8>> {
         if let Some(page) = pages::follow_up(self, req) {
-            return Ok(page.to_bytes());
+            return Ok(self.serve(req, page).to_bytes());
         }
         let early = match tags::check(req) {
             Some(refusal) => {
@@ -192,7 +235,7 @@ impl RealAws {
             },
         };
         let response = match early {
-            Some(r) => r,
+            Some(r) => self.serve(req, r),
             None => {
                 let raw = forward(req)?;
                 let Some(parsed) = Response::parse(&raw) else {

@@ -336,7 +336,7 @@ pub fn plan(t: &Target, live: &Option<Live>, plan: &mut Plan) {
         ));
         return;
     }
-    if let Some(why) = replace::failed(live) {
+    if let Some(why) = replace::failed(live.state.as_ref(), &live.state_reason) {
         plan.push(ResourceChange::new(ResourceKind::Function, name, Action::Create).with_note(why));
         return;
     }
@@ -384,7 +384,7 @@ pub async fn apply(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::Re
                 "creating the function needs its package: run `claw build` or pass --zip",
             )?;
             step(progress, "creating", "created", &what, async {
-                if live.as_ref().is_some_and(|l| replace::failed(l).is_some()) {
+                if live.as_ref().is_some_and(is_replaced) {
                     replace::delete_failed(aws, name).await?;
                 }
                 while_iam_propagates("CreateFunction", name, || {
@@ -512,7 +512,7 @@ pub async fn delete(cx: &Ctx<'_>, _: &Option<Live>, plan: &Plan) -> anyhow::Resu
 /// Whether the live function is replaced rather than updated (`State: Failed`);
 /// what goes with it (its permissions, its reservation) is then planned anew.
 pub fn is_replaced(live: &Live) -> bool {
-    replace::failed(live).is_some()
+    replace::failed(live.state.as_ref(), &live.state_reason).is_some()
 }
 
 impl Tagged for Live {

@@ -9,20 +9,19 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::types::State;
 
-use super::Live;
 use crate::aws::Aws;
 use crate::aws::error::{AwsErrorExt, AwsResultExt};
 
 /// How long claw waits for a deleted function to be gone.
 const GONE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Why the live function must be replaced, if it must.
-pub fn failed(live: &Live) -> Option<String> {
-    (live.state == Some(State::Failed)).then(|| {
-        let why = if live.state_reason.is_empty() {
+/// Why a function in this state must be replaced, if it must.
+pub fn failed(state: Option<&State>, reason: &str) -> Option<String> {
+    (state == Some(&State::Failed)).then(|| {
+        let why = if reason.is_empty() {
             "no reason given".to_string()
         } else {
-            live.state_reason.clone()
+            reason.to_string()
         };
         format!(
             "replaces the function in state Failed ({why}): Lambda cannot update a function whose creation failed, so claw deletes it and creates it again"

@@ -13,6 +13,8 @@ use claw_spec::names::IAM_PATH;
 use claw_spec::policy;
 use claw_spec::policy_diff;
 
+mod delete;
+
 use super::{Ctx, DestroyOptions, Tagged, destroy_owned};
 use crate::aws::error::{AwsErrorExt, AwsResultExt};
 use crate::aws::ownership::{foreign_blocker, iam_tags, is_ours};
@@ -459,45 +461,14 @@ pub async fn delete(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::R
         plan,
         ResourceKind::Role,
         name,
-        delete_role(cx.aws, name, live),
+        delete::delete_role(
+            cx.aws,
+            name,
+            live.inline.keys(),
+            live.attached.iter().map(|(_, arn)| arn),
+        ),
     )
     .await
-}
-
-/// Deletes the role: inline policies and attachments first, as IAM requires.
-async fn delete_role(aws: &Aws, name: &str, live: &Live) -> anyhow::Result<()> {
-    for p in live.inline.keys() {
-        aws.iam
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(p)
-            .send()
-            .await
-            .ctx("DeleteRolePolicy", format!("{name} {p}"))
-            .ignore_missing()?;
-    }
-    for (_, parn) in &live.attached {
-        aws.iam
-            .detach_role_policy()
-            .role_name(name)
-            .policy_arn(parn)
-            .send()
-            .await
-            .ctx("DetachRolePolicy", format!("{name} {parn}"))
-            .ignore_missing()?;
-    }
-    // Right after DeleteRolePolicy, IAM can still answer DeleteConflict.
-    while_iam_settles("DeleteConflict", || async {
-        aws.iam
-            .delete_role()
-            .role_name(name)
-            .send()
-            .await
-            .ctx("DeleteRole", name)
-    })
-    .await
-    .ignore_missing()?;
-    Ok(())
 }
 
 #[cfg(test)]

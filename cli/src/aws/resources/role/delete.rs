@@ -1,0 +1,46 @@
+//! Deleting the role: IAM requires its inline policies and attachments gone first.
+
+use crate::aws::Aws;
+use crate::aws::error::{AwsErrorExt, AwsResultExt};
+use crate::aws::propagation::while_iam_settles;
+
+/// Deletes the role: inline policies and attachments first, as IAM requires.
+pub async fn delete_role(
+    aws: &Aws,
+    name: &str,
+    inline: impl Iterator<Item = &String>,
+    attached: impl Iterator<Item = &String>,
+) -> anyhow::Result<()> {
+    for p in inline {
+        aws.iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(p)
+            .send()
+            .await
+            .ctx("DeleteRolePolicy", format!("{name} {p}"))
+            .ignore_missing()?;
+    }
+    for parn in attached {
+        aws.iam
+            .detach_role_policy()
+            .role_name(name)
+            .policy_arn(parn)
+            .send()
+            .await
+            .ctx("DetachRolePolicy", format!("{name} {parn}"))
+            .ignore_missing()?;
+    }
+    // Right after DeleteRolePolicy, IAM can still answer DeleteConflict.
+    while_iam_settles("DeleteConflict", || async {
+        aws.iam
+            .delete_role()
+            .role_name(name)
+            .send()
+            .await
+            .ctx("DeleteRole", name)
+    })
+    .await
+    .ignore_missing()?;
+    Ok(())
+}
