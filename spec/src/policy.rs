@@ -198,15 +198,20 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
             &["sts:GetCallerIdentity"],
             vec!["*".into()],
         ),
+        // Who may assume the execution role is the administrator's: no condition
+        // key constrains a trust policy, so a deployer that could create the
+        // role, change its trust or delete it (and create it again) could name
+        // itself or another account and use the role, secrets included, from
+        // outside Lambda. The first deploy with administrator credentials creates
+        // the role (as it creates the boundary); the deployer updates what it may
+        // do, under the boundary.
         Statement::allow(
             "ManageExecutionRole",
             &[
                 "iam:GetRole",
-                "iam:DeleteRole",
                 "iam:TagRole",
                 "iam:UntagRole",
                 "iam:ListRoleTags",
-                "iam:UpdateAssumeRolePolicy",
                 "iam:GetRolePolicy",
                 "iam:DeleteRolePolicy",
                 "iam:ListRolePolicies",
@@ -216,12 +221,8 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
             vec![role_arn.clone()],
         ),
         Statement::allow(
-            "CreateRoleOnlyWithBoundary",
-            &[
-                "iam:CreateRole",
-                "iam:PutRolePolicy",
-                "iam:PutRolePermissionsBoundary",
-            ],
+            "PutRolePolicyOnlyUnderBoundary",
+            &["iam:PutRolePolicy"],
             vec![role_arn.clone()],
         )
         .when(

@@ -1,6 +1,7 @@
-//! The deployer policy's guard rails, evaluated: a CI role holding it can create
-//! and pass the execution role only under claw's permissions boundary, only to
-//! Lambda, and can never loosen the boundary. (moto does not enforce IAM, so the
+//! The deployer policy's guard rails, evaluated: a CI role holding it can put the
+//! execution role's policy only under claw's permissions boundary, pass the role
+//! only to Lambda, never loosen the boundary, and never change who may assume
+//! the role. (moto does not enforce IAM, so the
 //! condition logic is evaluated here with claw_spec::eval.)
 
 use claw_spec::eval::{Request, allows};
@@ -34,11 +35,7 @@ fn roles_only_under_the_boundary() {
         let role = n.role_arn();
         let boundary = n.boundary_arn();
         let other_boundary = format!("arn:aws:iam::{}:policy/AdministratorAccess", n.account);
-        for action in [
-            "iam:CreateRole",
-            "iam:PutRolePolicy",
-            "iam:PutRolePermissionsBoundary",
-        ] {
+        for action in ["iam:PutRolePolicy"] {
             assert!(
                 allows(
                     &deployer,
@@ -58,11 +55,12 @@ fn roles_only_under_the_boundary() {
                 "{rel}: {action} with another boundary must be refused"
             );
         }
-        // Never another role, whatever the boundary.
+        // Never another role's policy, whatever the boundary.
         let other_role = format!("arn:aws:iam::{}:role/claw/admin", n.account);
         assert!(!allows(
             &deployer,
-            &Request::new("iam:CreateRole", &other_role).with("iam:PermissionsBoundary", &boundary)
+            &Request::new("iam:PutRolePolicy", &other_role)
+                .with("iam:PermissionsBoundary", &boundary)
         ));
         // The role may be passed to Lambda only.
         assert!(allows(
@@ -93,6 +91,35 @@ fn roles_only_under_the_boundary() {
                 "{rel}: {action} on the role"
             );
         }
+    }
+}
+
+/// A stolen CI credential must not be able to change who may assume the
+/// execution role: no IAM condition key constrains a trust document, so
+/// creating the role, rewriting its trust, deleting it (to create it again) or
+/// replacing its boundary are the administrator's, whatever the request says.
+#[test]
+fn the_deployer_cannot_change_who_may_assume_the_role() {
+    for rel in CONFIGS {
+        let c = config(rel);
+        let n = Names::new(&c);
+        let deployer = generate(PolicyKind::Deployer, &c);
+        let (role, boundary) = (n.role_arn(), n.boundary_arn());
+        for action in [
+            "iam:CreateRole",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:DeleteRole",
+            "iam:PutRolePermissionsBoundary",
+        ] {
+            let req = Request::new(action, &role).with("iam:PermissionsBoundary", &boundary);
+            assert!(!allows(&deployer, &req), "{rel}: {action} is allowed");
+        }
+        // What it may do to the role: update its policy under the boundary, tag
+        // it, pass it to Lambda.
+        assert!(allows(
+            &deployer,
+            &Request::new("iam:PutRolePolicy", &role).with("iam:PermissionsBoundary", &boundary)
+        ));
     }
 }
 

@@ -122,16 +122,13 @@ fn trust_policy_is_lambda_only_and_pinned_to_the_account() {
 }
 
 #[test]
-fn deployer_can_only_create_roles_under_the_boundary() {
+fn deployer_puts_the_role_policy_only_under_the_boundary_and_never_creates_roles() {
     let config = load("agent.yaml");
     let doc = generate(PolicyKind::Deployer, &config);
     let boundary = claw_spec::Names::new(&config).boundary_arn();
     for st in &doc.statement {
         let grants = |a: &str| st.action.iter().any(|x| x == a);
-        if grants("iam:CreateRole")
-            || grants("iam:PutRolePolicy")
-            || grants("iam:PutRolePermissionsBoundary")
-        {
+        if grants("iam:PutRolePolicy") {
             assert_eq!(
                 st.condition.as_ref().unwrap()["ArnEquals"]["iam:PermissionsBoundary"],
                 boundary.as_str()
@@ -144,6 +141,10 @@ fn deployer_can_only_create_roles_under_the_boundary() {
             "iam:AttachRolePolicy",
             "iam:CreatePolicy",
             "iam:SetDefaultPolicyVersion",
+            "iam:CreateRole",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:DeleteRole",
+            "iam:PutRolePermissionsBoundary",
         ] {
             assert!(!grants(forbidden), "deployer grants {forbidden}");
         }

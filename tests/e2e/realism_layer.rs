@@ -138,3 +138,133 @@ async fn sqs_refuses_a_recently_deleted_queue_name() {
         .await
         .unwrap();
 }
+
+/// Lambda: a new function is Pending and refuses an update until created; an
+/// update then is InProgress and refuses the next; statement ids are unique and
+/// at most 100 characters; a reservation leaving fewer than 100 unreserved
+/// concurrent executions is refused; GetAccountSettings answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn lambda_states_statement_ids_and_the_concurrency_quota() {
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::FunctionCode;
+
+    let moto = Moto::realistic();
+    let via = Aws::new(&moto.endpoint()).await;
+    let direct = Aws::new(&moto.direct_endpoint()).await;
+    // A role the layer has not seen created: it is not "new" to Lambda.
+    let role = direct
+        .iam
+        .create_role()
+        .role_name("fn")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("f.zip");
+    claw_testkit::fixtures::write_zip(&zip, "v1");
+    let code = std::fs::read(&zip).unwrap();
+    let created = via
+        .lambda
+        .create_function()
+        .function_name("f")
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(&role)
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(code.clone()))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        created.state.map(|s| s.as_str().to_string()).as_deref(),
+        Some("Pending")
+    );
+    let update = || {
+        via.lambda
+            .update_function_code()
+            .function_name("f")
+            .zip_file(Blob::new(code.clone()))
+            .send()
+    };
+    let err = update().await.unwrap_err();
+    assert_eq!(
+        err.as_service_error().unwrap().code(),
+        Some("ResourceConflictException")
+    );
+    // Once created, one update goes through, and the next meets InProgress.
+    let mut tries = 0;
+    while update().await.is_err() {
+        tries += 1;
+        assert!(tries < 60, "the function never left Pending");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let err = update().await.unwrap_err();
+    let service = err.as_service_error().unwrap();
+    assert_eq!(service.code(), Some("ResourceConflictException"));
+    assert!(
+        service
+            .message()
+            .unwrap_or_default()
+            .contains("in progress")
+    );
+
+    let add = |sid: String| {
+        via.lambda
+            .add_permission()
+            .function_name("f")
+            .statement_id(sid)
+            .action("lambda:InvokeFunction")
+            .principal("apigateway.amazonaws.com")
+            .send()
+    };
+    add("claw-apigw-a".into()).await.unwrap();
+    let dup = add("claw-apigw-a".into()).await.unwrap_err();
+    assert_eq!(
+        dup.as_service_error().unwrap().code(),
+        Some("ResourceConflictException")
+    );
+    let long = add("x".repeat(101)).await.unwrap_err();
+    assert_eq!(
+        long.as_service_error().unwrap().code(),
+        Some("ValidationException")
+    );
+
+    moto.realism().unwrap().set_account_concurrency(1000, 100);
+    let settings = via.lambda.get_account_settings().send().await.unwrap();
+    let limit = settings.account_limit.unwrap();
+    assert_eq!(limit.unreserved_concurrent_executions, Some(1000));
+    let reserve = |n: i32| {
+        via.lambda
+            .put_function_concurrency()
+            .function_name("f")
+            .reserved_concurrent_executions(n)
+            .send()
+    };
+    let refused = reserve(901).await.unwrap_err();
+    let message = refused
+        .as_service_error()
+        .unwrap()
+        .message()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("below its minimum value of [100]"),
+        "{message}"
+    );
+    reserve(900).await.unwrap();
+    let settings = via.lambda.get_account_settings().send().await.unwrap();
+    assert_eq!(
+        settings
+            .account_limit
+            .unwrap()
+            .unreserved_concurrent_executions,
+        Some(100)
+    );
+}

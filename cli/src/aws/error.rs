@@ -121,6 +121,18 @@ where
     }
 }
 
+/// An error of a step the deployer policy leaves to an administrator: creating
+/// the execution role, changing its trust or boundary, deleting it, and every
+/// change to the boundary. Refused as AccessDenied, it says who must run it.
+pub fn administrators(e: AwsError, step: &str) -> anyhow::Error {
+    if e.kind != AwsErrorKind::AccessDenied {
+        return e.into();
+    }
+    anyhow::anyhow!(
+        "{e}\n{step} is the administrator's: the deployer policy does not allow it, so that a CI credential can neither change who may assume the execution role nor loosen its boundary. Run this command once with administrator credentials; deploys that change neither run as the deployer."
+    )
+}
+
 /// Whether an error is AWS refusing the caller's permissions.
 pub fn is_access_denied(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
@@ -178,6 +190,20 @@ mod tests {
             kind: AwsErrorKind::of(code),
             message: "m".into(),
         }
+    }
+
+    #[test]
+    fn an_administrators_step_refused_says_who_must_run_it() {
+        let refused =
+            administrators(err(Some("AccessDenied")), "Creating the execution role").to_string();
+        assert!(
+            refused.starts_with("GetRole on r: AccessDenied: m"),
+            "{refused}"
+        );
+        assert!(refused.contains("Creating the execution role is the administrator's"));
+        assert!(refused.contains("administrator credentials"));
+        let other = administrators(err(Some("Throttling")), "x").to_string();
+        assert_eq!(other, "GetRole on r: Throttling: m");
     }
 
     #[test]

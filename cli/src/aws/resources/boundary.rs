@@ -12,7 +12,7 @@ use claw_spec::policy::{self, PolicyKind};
 use claw_spec::policy_diff;
 
 use super::{Ctx, DestroyOptions, Tagged, destroy_owned};
-use crate::aws::error::{AwsErrorExt, AwsResultExt};
+use crate::aws::error::{AwsErrorExt, AwsResultExt, administrators};
 use crate::aws::ownership::{foreign_blocker, iam_tags, is_ours};
 use crate::aws::plan::{
     Action, Changed, Plan, ResourceChange, ResourceKind, SecurityChange, TagDiff, update_of,
@@ -175,7 +175,8 @@ pub async fn apply(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::Re
                     .set_tags(Some(iam_tags(&t.tags)))
                     .send()
                     .await
-                    .ctx("CreatePolicy", &arn)?;
+                    .ctx("CreatePolicy", &arn)
+                    .map_err(|e| administrators(e, "Creating the permissions boundary"))?;
                 Ok(())
             })
             .await
@@ -254,7 +255,8 @@ async fn new_default_version(aws: &Aws, arn: &str, want: &PolicyDocument) -> any
         .set_as_default(true)
         .send()
         .await
-        .ctx("CreatePolicyVersion", arn)?;
+        .ctx("CreatePolicyVersion", arn)
+        .map_err(|e| administrators(e, "Changing the permissions boundary"))?;
     Ok(())
 }
 
@@ -305,7 +307,8 @@ async fn delete_policy(aws: &Aws, live: &Live) -> anyhow::Result<()> {
             .ctx("DeletePolicy", &live.arn)
     })
     .await
-    .ignore_missing()?;
+    .ignore_missing()
+    .map_err(|e| administrators(e, "Deleting the permissions boundary"))?;
     Ok(())
 }
 

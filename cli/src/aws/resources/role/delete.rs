@@ -1,7 +1,7 @@
 //! Deleting the role: IAM requires its inline policies and attachments gone first.
 
 use crate::aws::Aws;
-use crate::aws::error::{AwsErrorExt, AwsResultExt};
+use crate::aws::error::{AwsErrorExt, AwsResultExt, administrators};
 use crate::aws::propagation::while_iam_settles;
 
 /// Deletes the role: inline policies and attachments first, as IAM requires.
@@ -41,6 +41,7 @@ pub async fn delete_role(
             .ctx("DeleteRole", name)
     })
     .await
-    .ignore_missing()?;
+    .ignore_missing()
+    .map_err(|e| administrators(e, "Deleting the execution role"))?;
     Ok(())
 }

@@ -16,7 +16,7 @@ use claw_spec::policy_diff;
 mod delete;
 
 use super::{Ctx, DestroyOptions, Tagged, destroy_owned};
-use crate::aws::error::{AwsErrorExt, AwsResultExt};
+use crate::aws::error::{AwsErrorExt, AwsResultExt, administrators};
 use crate::aws::ownership::{foreign_blocker, iam_tags, is_ours};
 use crate::aws::plan::{
     Action, Changed, Plan, ResourceChange, ResourceKind, SecurityChange, Sign, TagDiff, update_of,
@@ -329,7 +329,8 @@ pub async fn apply(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::Re
                         .await
                         .ctx("CreateRole", name)
                 })
-                .await?;
+                .await
+                .map_err(|e| administrators(e, "Creating the execution role"))?;
                 put_policy(aws, t).await
             })
             .await
@@ -369,7 +370,8 @@ async fn update(cx: &Ctx<'_>, live: &Live) -> anyhow::Result<()> {
                 .await
                 .ctx("PutRolePermissionsBoundary", name)
         })
-        .await?;
+        .await
+        .map_err(|e| administrators(e, "Replacing the execution role's boundary"))?;
     }
     if trust {
         aws.iam
@@ -378,7 +380,8 @@ async fn update(cx: &Ctx<'_>, live: &Live) -> anyhow::Result<()> {
             .policy_document(doc::to_json(&desired_trust(t)))
             .send()
             .await
-            .ctx("UpdateAssumeRolePolicy", name)?;
+            .ctx("UpdateAssumeRolePolicy", name)
+            .map_err(|e| administrators(e, "Changing who may assume the execution role"))?;
     }
     if policy {
         put_policy(aws, t).await?;
