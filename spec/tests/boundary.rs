@@ -35,7 +35,8 @@ fn roles_only_under_the_boundary() {
         let role = n.role_arn();
         let boundary = n.boundary_arn();
         let other_boundary = format!("arn:aws:iam::{}:policy/AdministratorAccess", n.account);
-        for action in ["iam:PutRolePolicy"] {
+        {
+            let action = "iam:PutRolePolicy";
             assert!(
                 allows(
                     &deployer,
