@@ -288,6 +288,9 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                 format!("{}:*", names.log_group_arn(&names.log_group)),
                 names.log_group_arn(&names.api_log_group),
                 format!("{}:*", names.log_group_arn(&names.api_log_group)),
+                // Read and deleted once, when deploy moves the access logs off it.
+                names.log_group_arn(&names.old_api_log_group),
+                format!("{}:*", names.log_group_arn(&names.old_api_log_group)),
             ],
         ),
         Statement::allow(

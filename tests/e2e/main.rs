@@ -21,4 +21,5 @@ mod harness;
 mod interrupted;
 mod jwt;
 mod lock;
+mod migrations;
 mod output;

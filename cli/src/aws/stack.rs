@@ -263,8 +263,10 @@ pub async fn apply(
     };
     permissions::apply(cx, &permissions, plan).await?;
 
-    // Phase 5: what the config no longer wants.
+    // Phase 5: what the config no longer wants (a retired log group only after
+    // the stage logs elsewhere).
     mapping::delete(cx, &live.mapping, plan).await?;
+    log_group::delete(cx, &live.log_groups, plan).await?;
     queues::delete(cx, &live.queues, plan).await?;
     tables::delete(cx, &live.tables, plan).await?;
 
@@ -352,10 +354,13 @@ mod tests {
                 .collect(),
             boundary: None,
             role: None,
-            log_groups: log_group::desired(t)
-                .into_iter()
-                .map(|d| (d, None))
-                .collect(),
+            log_groups: log_group::Found {
+                groups: log_group::desired(t)
+                    .into_iter()
+                    .map(|d| (d, None))
+                    .collect(),
+                retired: Vec::new(),
+            },
             function: None,
             concurrency: None,
             tables: tables::Found::default(),
@@ -452,7 +457,7 @@ mod tests {
             inline: BTreeMap::new(),
             attached: Vec::new(),
         });
-        live.log_groups[0].1 = Some(log_group::Live {
+        live.log_groups.groups[0].1 = Some(log_group::Live {
             retention: None,
             tags: BTreeMap::new(),
         });
