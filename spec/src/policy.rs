@@ -138,6 +138,13 @@ pub fn role(config: &Config, names: &Names) -> PolicyDocument {
             &["ec2:DescribeNetworkInterfaces"],
             vec!["*".into()],
         ));
+        // AWS's managed AWSLambdaVPCAccessExecutionRole grants it since version 3
+        // (January 2024): Lambda reads the function's subnets with the role.
+        s.push(Statement::allow(
+            "VpcDescribeSubnets",
+            &["ec2:DescribeSubnets"],
+            vec!["*".into()],
+        ));
     }
     if config.function.tracing == Tracing::Active {
         s.push(Statement::allow(
@@ -451,6 +458,13 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                 "ec2:DescribeSubnets",
                 "ec2:DescribeVpcs",
             ],
+            vec!["*".into()],
+        ));
+        // `claw plan` warns when the function's subnets have neither a NAT route
+        // nor a Secrets Manager endpoint.
+        s.push(Statement::allow(
+            "CheckVpcReachability",
+            &["ec2:DescribeRouteTables", "ec2:DescribeVpcEndpoints"],
             vec!["*".into()],
         ));
     }

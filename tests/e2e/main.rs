@@ -22,4 +22,5 @@ mod interrupted;
 mod jwt;
 mod lock;
 mod migrations;
+mod network;
 mod output;

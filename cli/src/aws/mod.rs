@@ -15,6 +15,7 @@ pub mod ownership;
 pub mod plan;
 pub mod progress;
 pub mod propagation;
+pub mod reachability;
 pub mod resources;
 pub mod stack;
 pub mod target;
@@ -49,6 +50,7 @@ pub struct Aws {
     pub sts: aws_sdk_sts::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub ec2: aws_sdk_ec2::Client,
 }
 
 impl Aws {
@@ -89,6 +91,7 @@ impl Aws {
             sts: client!(aws_sdk_sts),
             sqs: client!(aws_sdk_sqs),
             dynamodb: client!(aws_sdk_dynamodb),
+            ec2: client!(aws_sdk_ec2),
         }
     }
 }

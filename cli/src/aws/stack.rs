@@ -15,6 +15,7 @@ use super::Aws;
 use super::error::AwsResultExt;
 use super::plan::{Plan, Sign};
 use super::progress::ApplyProgress;
+use super::reachability;
 use super::resources::{
     Ctx, alarms, all, api, boundary, concurrency, function, log_group, mapping, permissions,
     queues, role, secrets, tables,
@@ -42,6 +43,8 @@ pub struct Live {
     pub api: api::Found,
     pub permissions: permissions::Live,
     pub alarms: alarms::Found,
+    /// Whether a VPC function could reach the internet (read only; a warning).
+    pub network: reachability::Found,
 }
 
 /// Reads the whole stack, every independent read in parallel.
@@ -59,6 +62,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         api,
         permissions,
         alarms,
+        network,
     ) = futures::try_join!(
         async {
             aws.sts
@@ -79,6 +83,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         api::read(aws, t),
         permissions::read(aws, t),
         alarms::read(aws, t),
+        async { anyhow::Ok(reachability::read(aws, t).await) },
     )?;
     // Two kinds come with another's read: the reservation with GetFunction, the
     // API id the invoke permissions name with the API.
@@ -110,6 +115,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         api,
         permissions,
         alarms,
+        network,
     })
 }
 
@@ -134,6 +140,7 @@ pub fn plan(t: &Target, live: &Live) -> Plan {
     api::plan(t, &live.api, &mut p);
     permissions::plan(t, &live.permissions, &mut p);
     alarms::plan(t, &live.alarms, &mut p);
+    reachability::plan(&live.network, &mut p);
     collapse_boundary_rows(t, &mut p);
     p
 }
@@ -369,6 +376,7 @@ mod tests {
             api: api::Found::default(),
             permissions: permissions::Live::default(),
             alarms: BTreeMap::new(),
+            network: reachability::Found::NoVpc,
         }
     }
 
