@@ -356,7 +356,7 @@ mod tests {
                         deleted: false,
                         tags: BTreeMap::new(),
                     };
-                    (n, Some(l))
+                    (n, secrets::Seen::Found(l))
                 })
                 .collect(),
             boundary: None,
@@ -417,7 +417,7 @@ mod tests {
     fn missing_secrets_and_a_wrong_account_are_refused() {
         let t = target();
         let mut live = empty_live(&t);
-        live.secrets[0].1 = None;
+        live.secrets[0].1 = secrets::Seen::Missing;
         let p = plan(&t, &live);
         assert_eq!(p.blockers.len(), 1, "{:?}", p.blockers);
         assert!(p.blockers[0].contains("claw secrets set"));
