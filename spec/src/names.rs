@@ -257,6 +257,7 @@ impl Names {
 /// Every alarm claw may create, by name suffix (`{app}-{stage}-{suffix}`).
 pub const ALARM_SUFFIXES: &[&str] = &[
     "errors",
+    "agent-errors",
     "throttles",
     "duration-p99",
     "invocations-per-5min",
