@@ -67,6 +67,11 @@ impl Aws {
             )
             .load()
             .await;
+        Aws::from_shared(&shared)
+    }
+
+    /// Every client built from one loaded configuration.
+    pub fn from_shared(shared: &aws_config::SdkConfig) -> Aws {
         let calls = Arc::new(CallCounter::from_env());
         let counter = Counting(calls.clone());
         // Each service's config builder takes the same interceptor; the trait is
@@ -74,7 +79,7 @@ impl Aws {
         macro_rules! client {
             ($krate:ident) => {
                 $krate::Client::from_conf(
-                    $krate::config::Builder::from(&shared)
+                    $krate::config::Builder::from(shared)
                         .interceptor(counter.clone())
                         .build(),
                 )
