@@ -62,7 +62,9 @@ pub fn desired(t: &Target) -> Desired {
     }
 }
 
-/// The scaling config that sets `max` (an empty one removes the maximum).
+/// The scaling config that sets `max`. An empty one removes the maximum: "To
+/// remove the configuration, pass an empty value" (AWS::Lambda::EventSourceMapping
+/// ScalingConfig, CloudFormation reference; the API's ScalingConfig is the same).
 fn scaling(max: Option<i32>) -> ScalingConfig {
     ScalingConfig::builder()
         .set_maximum_concurrency(max)
