@@ -300,6 +300,63 @@ async fn async_jobs_queue_run_and_report() {
     assert_eq!(resp["statusCode"], 404);
 }
 
+/// A job whose answer passes DynamoDB's 400 KB item limit (moto enforces it, as
+/// AWS does) is stored truncated with a marker and not handed back to SQS:
+/// before, the refused update made SQS run the job again until the DLQ.
+#[tokio::test]
+async fn a_job_result_over_the_item_limit_is_stored_truncated_not_retried() {
+    let moto = Moto::start();
+    let sdk = sdk(&moto).await;
+    secret(&sdk, "prod/anthropic-key", KEY).await;
+    table(&sdk, "crm-leads-test-jobs", "job_id").await;
+    let long = "x".repeat(500 * 1024);
+    let mock = MockModel::start(KEY, vec![Step::text(&long)]);
+    let cfg = config(|c| c["api"] = json!({"mode": "async"}));
+    let (app, _) = app(cfg, &mock, sdk.clone());
+    let job_id = "job-big";
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .put_item()
+        .table_name("crm-leads-test-jobs")
+        .item(
+            "job_id",
+            aws_sdk_dynamodb::types::AttributeValue::S(job_id.into()),
+        )
+        .item(
+            "status",
+            aws_sdk_dynamodb::types::AttributeValue::S("queued".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body_text = json!({"job_id": job_id, "agent": "lead-qualifier", "message": "long"});
+    let event = json!({"Records": [{
+        "messageId": "m1", "receiptHandle": "rh",
+        "body": body_text.to_string(), "attributes": {}, "messageAttributes": {},
+        "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:ap-southeast-2:123456789012:crm-leads-test-jobs",
+        "awsRegion": "ap-southeast-2"
+    }]});
+    let resp = app.handle(event, &inv("b1")).await.unwrap();
+    assert_eq!(resp, json!({"batchItemFailures": []}));
+    let resp = app
+        .handle(
+            apigw("GET /jobs/{id}", json!({"id": job_id}), None),
+            &inv("b2"),
+        )
+        .await
+        .unwrap();
+    let job = body(&resp);
+    assert_eq!(job["status"], "done");
+    assert_eq!(job["result"]["truncated"], true);
+    let text = job["result"]["response"].as_str().unwrap();
+    assert!(
+        text.ends_with(agent_fn::jobs::TRUNCATED_MARKER),
+        "{}",
+        &text[text.len() - 80..]
+    );
+    assert!(text.len() <= agent_fn::jobs::RESULT_LIMIT);
+}
+
 #[tokio::test]
 async fn aws_tools_do_their_one_call() {
     let moto = Moto::start();

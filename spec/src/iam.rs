@@ -152,7 +152,15 @@ pub const STAR_RESOURCE_ALLOWLIST: &[(&str, &str)] = &[
     ),
     (
         "ec2:DescribeSubnets",
-        "EC2 Describe actions have no resource-level permissions; Lambda checks the deployer can read the VPC config it sets",
+        "EC2 Describe actions have no resource-level permissions; Lambda checks the deployer can read the VPC config it sets, claw plan reads the subnets' VPCs, and the execution role has it as AWS's managed AWSLambdaVPCAccessExecutionRole does (version 3)",
+    ),
+    (
+        "ec2:DescribeRouteTables",
+        "EC2 Describe actions have no resource-level permissions; claw plan checks that the function's subnets route to a NAT gateway",
+    ),
+    (
+        "ec2:DescribeVpcEndpoints",
+        "EC2 Describe actions have no resource-level permissions; claw plan looks for a Secrets Manager endpoint in the function's VPC",
     ),
     (
         "ec2:DescribeVpcs",

@@ -17,7 +17,16 @@ pub struct Names {
     pub boundary: String,
     pub log_group: String,
     pub api: String,
+    /// The API's access-log group, under `/aws/vendedlogs/`: vended log delivery
+    /// adds each destination group to the account's CloudWatch Logs resource
+    /// policy (5,120 characters at most); near that cap the policy only covers
+    /// `/aws/vendedlogs/*`, and enabling logging to any other group fails
+    /// (CloudWatch Logs User Guide, "Log group resource policy size limit
+    /// considerations").
     pub api_log_group: String,
+    /// Where earlier versions of claw put the access logs; deploy moves the stage
+    /// off it and deletes it when claw's tags say it is claw's.
+    pub old_api_log_group: String,
     /// The log group whose `lock` stream serializes deploys of this app and stage.
     pub lock_group: String,
     pub queue: String,
@@ -45,7 +54,8 @@ impl Names {
             boundary: format!("{stem}-boundary"),
             log_group: format!("/aws/lambda/{stem}"),
             api: stem.clone(),
-            api_log_group: format!("/aws/apigateway/{stem}"),
+            api_log_group: format!("/aws/vendedlogs/apigateway/{stem}"),
+            old_api_log_group: format!("/aws/apigateway/{stem}"),
             lock_group: format!("/claw/locks/{stem}"),
             queue: format!("{stem}-jobs"),
             dlq: format!("{stem}-jobs-dlq"),
@@ -247,6 +257,7 @@ impl Names {
 /// Every alarm claw may create, by name suffix (`{app}-{stage}-{suffix}`).
 pub const ALARM_SUFFIXES: &[&str] = &[
     "errors",
+    "agent-errors",
     "throttles",
     "duration-p99",
     "invocations-per-5min",
@@ -284,13 +295,25 @@ mod tests {
             boundary: "a-dev-boundary".into(),
             log_group: "/aws/lambda/a-dev".into(),
             api: "a-dev".into(),
-            api_log_group: "/aws/apigateway/a-dev".into(),
+            api_log_group: "/aws/vendedlogs/apigateway/a-dev".into(),
+            old_api_log_group: "/aws/apigateway/a-dev".into(),
             lock_group: "/claw/locks/a-dev".into(),
             queue: "a-dev-jobs".into(),
             dlq: "a-dev-jobs-dlq".into(),
             jobs_table: "a-dev-jobs".into(),
             alarm_prefix: "a-dev-".into(),
         }
+    }
+
+    #[test]
+    fn the_access_log_group_is_under_vendedlogs() {
+        // Only `/aws/vendedlogs/*` stays deliverable once the account's log
+        // delivery resource policy nears its 5,120-character cap.
+        assert_eq!(
+            Names::for_stack("a", "dev", "ap-southeast-2", "123456789012"),
+            names()
+        );
+        assert!(names().api_log_group.starts_with("/aws/vendedlogs/"));
     }
 
     #[test]

@@ -138,6 +138,13 @@ pub fn role(config: &Config, names: &Names) -> PolicyDocument {
             &["ec2:DescribeNetworkInterfaces"],
             vec!["*".into()],
         ));
+        // AWS's managed AWSLambdaVPCAccessExecutionRole grants it since version 3
+        // (January 2024): Lambda reads the function's subnets with the role.
+        s.push(Statement::allow(
+            "VpcDescribeSubnets",
+            &["ec2:DescribeSubnets"],
+            vec!["*".into()],
+        ));
     }
     if config.function.tracing == Tracing::Active {
         s.push(Statement::allow(
@@ -289,6 +296,9 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                 format!("{}:*", names.log_group_arn(&names.log_group)),
                 names.log_group_arn(&names.api_log_group),
                 format!("{}:*", names.log_group_arn(&names.api_log_group)),
+                // Read and deleted once, when deploy moves the access logs off it.
+                names.log_group_arn(&names.old_api_log_group),
+                format!("{}:*", names.log_group_arn(&names.old_api_log_group)),
             ],
         ),
         Statement::allow(
@@ -433,6 +443,13 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                 "ec2:DescribeSubnets",
                 "ec2:DescribeVpcs",
             ],
+            vec!["*".into()],
+        ));
+        // `claw plan` warns when the function's subnets have neither a NAT route
+        // nor a Secrets Manager endpoint.
+        s.push(Statement::allow(
+            "CheckVpcReachability",
+            &["ec2:DescribeRouteTables", "ec2:DescribeVpcEndpoints"],
             vec!["*".into()],
         ));
     }

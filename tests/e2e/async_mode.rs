@@ -26,9 +26,12 @@ async fn async_mode_creates_queue_table_mapping_and_routes() {
     assert_eq!(attr(&q, "VisibilityTimeout"), "180");
     let redrive: serde_json::Value = serde_json::from_str(&attr(&q, "RedrivePolicy")).unwrap();
     assert_eq!(redrive["deadLetterTargetArn"], n.queue_arn(&n.dlq));
+    // "set the maxReceiveCount … to at least five" so throttled receives do not
+    // send valid jobs to the DLQ unrun
+    // (https://repost.aws/knowledge-center/lambda-retrying-valid-sqs-messages).
     assert_eq!(
         redrive["maxReceiveCount"].to_string().trim_matches('"'),
-        "3"
+        "5"
     );
     assert_eq!(aws.queue_tags(&n.queue).await, stack_tags(&env.config()));
 
@@ -76,6 +79,13 @@ async fn async_mode_creates_queue_table_mapping_and_routes() {
             .collect::<Vec<_>>(),
         ["ReportBatchItemFailures"]
     );
+    // The poller never runs more than the function's 50 reserved instances.
+    assert_eq!(
+        m.scaling_config
+            .as_ref()
+            .and_then(|s| s.maximum_concurrency),
+        Some(50)
+    );
 
     let id = aws.api_id(&n.api).await.unwrap();
     let routes = aws.apigw.get_routes().api_id(&id).send().await.unwrap();
@@ -112,6 +122,34 @@ async fn async_mode_creates_queue_table_mapping_and_routes() {
         env.deploy().ok();
     });
     assert!(mutations.is_empty(), "{mutations:?}");
+
+    // A maximum concurrency changed by hand is drift: planned and put back.
+    aws.lambda
+        .update_event_source_mapping()
+        .uuid(m.uuid.as_deref().unwrap())
+        .scaling_config(
+            aws_sdk_lambda::types::ScalingConfig::builder()
+                .maximum_concurrency(200)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let plan = env.claw(&["plan", "--zip", &env.zip_arg()]).ok();
+    assert!(
+        plan.stdout.contains("maximum_concurrency 200 → 50"),
+        "{}",
+        plan.stdout
+    );
+    env.deploy().ok();
+    let mappings = aws.event_source_mappings(Some(&n.function)).await;
+    assert_eq!(
+        mappings[0]
+            .scaling_config
+            .as_ref()
+            .and_then(|s| s.maximum_concurrency),
+        Some(50)
+    );
 
     // Back to sync: the mapping, queues and jobs table go; the sessions table stays.
     env.set_config(&root_config());

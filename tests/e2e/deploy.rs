@@ -72,10 +72,11 @@ fn updates(plan: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
         .collect()
 }
 
-/// Changing memory and one alarm threshold plans exactly those two
-/// updates, and deploy applies them.
+/// Changing memory and the errors threshold plans exactly those updates
+/// (the function, and the two alarms `alarms.errors` sets: Lambda's failed
+/// invocations and the function's own errors), and deploy applies them.
 #[tokio::test(flavor = "multi_thread")]
-async fn memory_and_alarm_threshold_change_are_exactly_two_updates() {
+async fn memory_and_errors_threshold_change_are_exactly_those_updates() {
     let env = Env::with_secrets();
     let aws = env.aws().await;
     env.deploy().ok();
@@ -96,6 +97,11 @@ async fn memory_and_alarm_threshold_change_are_exactly_two_updates() {
                 "crm-leads-dev-errors".to_string(),
                 vec!["threshold 1 -> 3".to_string()]
             ),
+            (
+                "alarm".to_string(),
+                "crm-leads-dev-agent-errors".to_string(),
+                vec!["threshold 1 -> 3".to_string()]
+            ),
         ]
     );
     // No permission changes: no approval needed, nothing in the security table.
@@ -109,7 +115,7 @@ async fn memory_and_alarm_threshold_change_are_exactly_two_updates() {
     );
 
     // Deploy without --yes and without a terminal: nothing broadens, so it applies,
-    // with one configuration update and one alarm update and nothing else.
+    // with one configuration update and two alarm updates and nothing else.
     let mutations = env.mutations_during(|| {
         env.claw(&["deploy", "--zip", &env.zip_arg()]).ok();
     });
@@ -125,6 +131,7 @@ async fn memory_and_alarm_threshold_change_are_exactly_two_updates() {
         calls,
         [
             "PUT /2015-03-31/functions/crm-leads-dev/configuration",
+            "PutMetricAlarm",
             "PutMetricAlarm"
         ],
         "{mutations:?}"

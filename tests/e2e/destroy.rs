@@ -127,3 +127,74 @@ async fn destroy_removes_the_stack_and_keeps_data_unless_asked() {
         );
     }
 }
+
+/// A VPC function is detached from its VPC (an UpdateFunctionConfiguration with
+/// empty SubnetIds and SecurityGroupIds) before DeleteFunction, so Lambda's
+/// Hyperplane ENIs do not outlive the stack and block deleting the subnets or
+/// security groups (terraform-provider-aws `replace_security_groups_on_destroy`,
+/// PR 37624). moto keeps no ENIs; the recording shows the order and the body.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vpc_function_is_detached_from_its_vpc_before_it_is_deleted() {
+    let env = Env::with_secrets();
+    assert!(env.config().vpc.is_some(), "the root config has a VPC");
+    env.deploy().ok();
+    let n = env.names();
+
+    let plan = env.claw(&["destroy", "--output", "json"]);
+    let doc = plan.json();
+    let function = doc["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "function")
+        .unwrap_or_else(|| panic!("{doc:#}"));
+    assert!(
+        function["note"]
+            .as_str()
+            .is_some_and(|s| s.contains("detached from its VPC first")),
+        "{function}"
+    );
+
+    env.moto.record();
+    env.claw(&["destroy", "--yes"]).ok();
+    env.moto.stop_recording();
+    let calls: Vec<serde_json::Value> = env
+        .moto
+        .download_recording()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let function_url = format!("/2015-03-31/functions/{}", n.function);
+    let position = |method: &str, suffix: &str| {
+        calls.iter().position(|c| {
+            c["method"] == method
+                && c["url"]
+                    .as_str()
+                    .is_some_and(|u| u.split('?').next().unwrap().ends_with(suffix))
+        })
+    };
+    let detach = position("PUT", &format!("{function_url}/configuration"))
+        .expect("no UpdateFunctionConfiguration during destroy");
+    let delete = position("DELETE", &function_url).expect("no DeleteFunction");
+    assert!(
+        detach < delete,
+        "detached at call {detach}, deleted at {delete}"
+    );
+    let raw = calls[detach]["body"].as_str().unwrap();
+    let raw = if calls[detach]["body_encoded"] == true {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .unwrap();
+        String::from_utf8(bytes).unwrap()
+    } else {
+        raw.to_string()
+    };
+    let body: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        body["VpcConfig"],
+        serde_json::json!({"SubnetIds": [], "SecurityGroupIds": []}),
+        "{body}"
+    );
+}

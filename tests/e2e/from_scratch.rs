@@ -341,6 +341,7 @@ async fn alarms() {
     assert_eq!(
         names,
         [
+            "crm-leads-dev-agent-errors",
             "crm-leads-dev-duration-p99",
             "crm-leads-dev-errors",
             "crm-leads-dev-invocations-per-5min",
@@ -368,6 +369,38 @@ async fn alarms() {
     );
     assert_eq!(fn_dims(errors), lambda_dims);
     assert_eq!(errors.alarm_actions(), notify.as_slice());
+    // The function answers model and tool failures with a 500 without failing the
+    // invocation, so Lambda's Errors misses them; its own EMF Errors, summed
+    // over the agents and `none`, does not.
+    let agent_errors = &by_name["crm-leads-dev-agent-errors"];
+    assert_eq!(agent_errors.threshold, Some(1.0));
+    assert_eq!(agent_errors.alarm_actions(), notify.as_slice());
+    let series: BTreeSet<String> = agent_errors
+        .metrics()
+        .iter()
+        .filter_map(|q| q.metric_stat.as_ref())
+        .map(|ms| {
+            let m = ms.metric.as_ref().unwrap();
+            assert_eq!(m.namespace.as_deref(), Some("claw"));
+            assert_eq!(m.metric_name.as_deref(), Some("Errors"));
+            assert_eq!((ms.period, ms.stat.as_deref()), (Some(300), Some("Sum")));
+            m.dimensions()
+                .iter()
+                .find(|d| d.name.as_deref() == Some("agent"))
+                .and_then(|d| d.value.clone())
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        series,
+        BTreeSet::from(["company-researcher", "lead-qualifier", "none"].map(String::from))
+    );
+    assert!(
+        agent_errors
+            .metrics()
+            .iter()
+            .any(|q| q.expression.as_deref() == Some("SUM([m0,m1,m2])"))
+    );
     let throttles = &by_name["crm-leads-dev-throttles"];
     assert_eq!(throttles.metric_name.as_deref(), Some("Throttles"));
     assert_eq!(throttles.threshold, Some(1.0));

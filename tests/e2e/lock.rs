@@ -13,7 +13,8 @@ async fn concurrent_deploys_take_turns_and_corrupt_nothing() {
     let env = Env::with_secrets();
     let aws = env.aws().await;
     let n = env.names();
-    // A live holder: this test process, on this host.
+    // A live holder: this test process, on this host, in the `lock` stream an
+    // earlier claw used (lock number 0 of today's `lock-<n>`).
     let logs = &aws.logs;
     let group = format!("/claw/locks/{}", n.function);
     logs.create_log_group()
@@ -27,7 +28,7 @@ async fn concurrent_deploys_take_turns_and_corrupt_nothing() {
         .send()
         .await
         .unwrap();
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
     let holder = serde_json::json!({
         "command": "deploy",
         "host": host.trim(),

@@ -22,6 +22,8 @@ mod harness;
 mod interrupted;
 mod jwt;
 mod lock;
+mod migrations;
+mod network;
 mod output;
 mod realism;
 mod realism_layer;

@@ -15,6 +15,7 @@ pub mod ownership;
 pub mod plan;
 pub mod progress;
 pub mod propagation;
+pub mod reachability;
 pub mod resources;
 pub mod stack;
 pub mod target;
@@ -49,6 +50,7 @@ pub struct Aws {
     pub sts: aws_sdk_sts::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub ec2: aws_sdk_ec2::Client,
 }
 
 impl Aws {
@@ -65,6 +67,11 @@ impl Aws {
             )
             .load()
             .await;
+        Aws::from_shared(&shared)
+    }
+
+    /// Every client built from one loaded configuration.
+    pub fn from_shared(shared: &aws_config::SdkConfig) -> Aws {
         let calls = Arc::new(CallCounter::from_env());
         let counter = Counting(calls.clone());
         // Each service's config builder takes the same interceptor; the trait is
@@ -72,7 +79,7 @@ impl Aws {
         macro_rules! client {
             ($krate:ident) => {
                 $krate::Client::from_conf(
-                    $krate::config::Builder::from(&shared)
+                    $krate::config::Builder::from(shared)
                         .interceptor(counter.clone())
                         .build(),
                 )
@@ -89,6 +96,7 @@ impl Aws {
             sts: client!(aws_sdk_sts),
             sqs: client!(aws_sdk_sqs),
             dynamodb: client!(aws_sdk_dynamodb),
+            ec2: client!(aws_sdk_ec2),
         }
     }
 }

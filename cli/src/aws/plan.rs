@@ -254,6 +254,9 @@ pub struct Plan {
     pub blockers: Vec<String>,
     /// Things worth knowing that change nothing.
     pub notes: Vec<String>,
+    /// Likely problems that do not stop a deploy (a VPC function that could not
+    /// reach the internet).
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
@@ -374,6 +377,9 @@ impl Plan {
         }
         for n in &self.notes {
             let _ = writeln!(out, "\nnote: {n}");
+        }
+        for w in &self.warnings {
+            let _ = writeln!(out, "\nwarning: {w}");
         }
         if !self.blockers.is_empty() {
             out.push('\n');

@@ -6,9 +6,9 @@ use crate::report::Report;
 
 /// Clear the deploy lock of this app and stage.
 ///
-/// `claw deploy` and `claw destroy` hold a lock (the CloudWatch Logs stream `lock`
-/// in `/claw/locks/{app}-{stage}`) while they change anything, so two runs never
-/// interleave. A run that dies stops its heartbeat and the lock clears itself 90 s
+/// `claw deploy` and `claw destroy` hold a lock (the highest-numbered CloudWatch
+/// Logs stream `lock-<n>` in `/claw/locks/{app}-{stage}`) while they change
+/// anything, so two runs never interleave. A run that dies stops its heartbeat and the lock clears itself 90 s
 /// later (at once when the dead process was on this machine). Use this only when
 /// you are sure no claw command is running for this app and stage.
 #[derive(Debug, clap::Args)]
@@ -18,19 +18,27 @@ pub async fn run(ctx: &Context, _args: &Args) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
     let names = claw_spec::Names::new(&loaded.config);
     let aws = crate::ops::account::connect(&loaded.config).await?;
-    let holder = lock::force_unlock(&aws, &names).await?;
-    match &holder {
-        Some(h) => ctx.out.line(format_args!(
+    let unlocked = lock::force_unlock(&aws, &names).await?;
+    let (cleared, holder) = match unlocked {
+        lock::Unlocked::NotLocked => (false, None),
+        lock::Unlocked::Cleared(h) => (true, h),
+    };
+    match (cleared, &holder) {
+        (true, Some(h)) => ctx.out.line(format_args!(
             "cleared the deploy lock of {} (held by `claw {}` on {} pid {})",
             names.function, h.command, h.host, h.pid
         )),
-        None => ctx
+        (true, None) => ctx.out.line(format_args!(
+            "cleared the deploy lock of {} (its holder had not written a heartbeat yet)",
+            names.function
+        )),
+        (false, _) => ctx
             .out
             .line(format_args!("{} was not locked", names.function)),
     }
     Ok(Report::new(serde_json::json!({
         "function": names.function,
-        "cleared": holder.is_some(),
+        "cleared": cleared,
         "holder": holder,
     })))
 }

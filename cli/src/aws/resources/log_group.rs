@@ -1,5 +1,9 @@
 //! CloudWatch log groups with a retention: the function's `/aws/lambda/<fn>` and the
-//! API's access-log group `/aws/apigateway/<fn>`.
+//! API's access-log group `/aws/vendedlogs/apigateway/<fn>`.
+//!
+//! Earlier versions put the access logs in `/aws/apigateway/<fn>`. Deploy moves the
+//! stage to the new group (the stage module sees its destination change), then
+//! deletes the old group when claw's tags say it is claw's; destroy removes it too.
 //!
 //! A group that already exists without claw's tags is adopted (tagged and given the
 //! retention), not refused: Lambda creates its group on the first invocation, so
@@ -48,14 +52,34 @@ impl Tagged for Live {
     }
 }
 
-/// Every group claw wants, with what the read found under its name.
-pub type Found = Vec<(Desired, Option<Live>)>;
+/// Every group claw wants, with what the read found under its name, and the
+/// groups claw no longer uses (by name) that still exist.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub groups: Vec<(Desired, Option<Live>)>,
+    pub retired: Vec<(String, Live)>,
+}
+
+/// Groups earlier versions of claw created and this one no longer uses.
+pub fn retired(t: &Target) -> Vec<String> {
+    vec![t.names.old_api_log_group.clone()]
+}
 
 pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
     let groups = desired(t);
-    let lives =
-        futures::future::try_join_all(groups.iter().map(|g| read_one(aws, t, &g.name))).await?;
-    Ok(groups.into_iter().zip(lives).collect())
+    let old = retired(t);
+    let (lives, old_lives) = futures::try_join!(
+        futures::future::try_join_all(groups.iter().map(|g| read_one(aws, t, &g.name))),
+        futures::future::try_join_all(old.iter().map(|g| read_one(aws, t, g))),
+    )?;
+    Ok(Found {
+        groups: groups.into_iter().zip(lives).collect(),
+        retired: old
+            .into_iter()
+            .zip(old_lives)
+            .filter_map(|(n, l)| Some((n, l?)))
+            .collect(),
+    })
 }
 
 async fn read_one(aws: &Aws, t: &Target, name: &str) -> anyhow::Result<Option<Live>> {
@@ -129,7 +153,7 @@ pub fn changes(t: &Target, d: &Desired, live: &Live) -> Vec<Changed<Field>> {
 }
 
 pub fn plan(t: &Target, found: &Found, plan: &mut Plan) {
-    for (d, live) in found {
+    for (d, live) in &found.groups {
         let Some(live) = live else {
             plan.push(ResourceChange::new(
                 ResourceKind::LogGroup,
@@ -148,12 +172,27 @@ pub fn plan(t: &Target, found: &Found, plan: &mut Plan) {
         }
         plan.push(change);
     }
+    // A retired group claw created goes once the stage logs elsewhere; one it did
+    // not create is not claw's to touch.
+    for (name, live) in &found.retired {
+        if is_ours(&live.tags, &t.config) {
+            plan.push(
+                ResourceChange::new(ResourceKind::LogGroup, name, Action::Delete).with_note(
+                    format!(
+                        "no longer used: access logs move to {}",
+                        t.names.api_log_group
+                    ),
+                ),
+            );
+        }
+    }
 }
 
 pub async fn apply(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<()> {
     super::all(
         futures::future::join_all(
             found
+                .groups
                 .iter()
                 .map(|(d, l)| apply_one(cx, d, l.as_ref(), plan)),
         )
@@ -255,18 +294,21 @@ async fn put_retention(aws: &Aws, d: &Desired) -> anyhow::Result<()> {
 }
 
 pub fn plan_destroy(t: &Target, found: &Found, _: DestroyOptions, plan: &mut Plan) {
-    for (d, l) in found {
-        let what = format!("log group {}", d.name);
-        destroy_owned(t, l.as_ref(), ResourceKind::LogGroup, &d.name, &what, plan);
+    let groups = found.groups.iter().map(|(d, l)| (&d.name, l.as_ref()));
+    let retired = found.retired.iter().map(|(n, l)| (n, Some(l)));
+    for (name, l) in groups.chain(retired) {
+        let what = format!("log group {name}");
+        destroy_owned(t, l, ResourceKind::LogGroup, name, &what, plan);
     }
 }
 
-/// Deletes the groups the plan lists, one after the other.
+/// Deletes the groups the plan lists, one after the other: in a destroy, every
+/// group of the stack; in a deploy, the retired ones.
 pub async fn delete(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<()> {
     let mut results = Vec::new();
-    for (d, _) in found {
+    let names = found.groups.iter().map(|(d, _)| &d.name);
+    for name in names.chain(found.retired.iter().map(|(n, _)| n)) {
         let aws = cx.aws;
-        let name = &d.name;
         results.push(
             cx.delete_step(plan, ResourceKind::LogGroup, name, async {
                 aws.logs
@@ -292,17 +334,20 @@ mod tests {
     #[test]
     fn retention_is_set_and_an_untagged_group_is_adopted() {
         let t = testing::target();
-        let found: Found = desired(&t)
-            .into_iter()
-            .map(|d| {
-                let l = Live {
-                    retention: None,
-                    tags: BTreeMap::new(),
-                };
-                (d, Some(l))
-            })
-            .collect();
-        let (d, l) = &found[0];
+        let found = Found {
+            groups: desired(&t)
+                .into_iter()
+                .map(|d| {
+                    let l = Live {
+                        retention: None,
+                        tags: BTreeMap::new(),
+                    };
+                    (d, Some(l))
+                })
+                .collect(),
+            retired: Vec::new(),
+        };
+        let (d, l) = &found.groups[0];
         let c = changes(&t, d, l.as_ref().unwrap());
         assert_eq!(
             c.iter().map(|c| c.field).collect::<Vec<_>>(),
@@ -318,5 +363,47 @@ mod tests {
         let mut p = testing::plan(&t);
         plan(&t, &found, &mut p);
         assert_eq!(p.changes[0].note.as_deref(), Some("existing group adopted"));
+    }
+
+    #[test]
+    fn the_old_access_log_group_is_deleted_when_it_is_claws() {
+        let t = testing::target();
+        let live = |tags: BTreeMap<String, String>| Live {
+            retention: Some(30),
+            tags,
+        };
+        let old = t.names.old_api_log_group.clone();
+        assert_eq!(retired(&t), vec![old.clone()]);
+        let mut found = Found {
+            groups: desired(&t)
+                .into_iter()
+                .map(|d| {
+                    let retention = d.retention;
+                    let l = Live {
+                        retention: Some(retention),
+                        tags: t.tags.clone(),
+                    };
+                    (d, Some(l))
+                })
+                .collect(),
+            retired: vec![(old.clone(), live(t.tags.clone()))],
+        };
+        let mut p = testing::plan(&t);
+        plan(&t, &found, &mut p);
+        let c = p.get(ResourceKind::LogGroup, &old).expect("the old group");
+        assert_eq!(c.action, Action::Delete);
+        assert!(
+            c.note.as_deref().unwrap().contains(&t.names.api_log_group),
+            "{c:?}"
+        );
+        // Destroy removes it beside the current groups.
+        let mut p = testing::plan(&t);
+        plan_destroy(&t, &found, DestroyOptions::default(), &mut p);
+        assert_eq!(p.of_kind(ResourceKind::LogGroup).count(), 3, "{p:?}");
+        // One claw did not tag is left alone.
+        found.retired[0].1 = live(BTreeMap::new());
+        let mut p = testing::plan(&t);
+        plan(&t, &found, &mut p);
+        assert!(p.get(ResourceKind::LogGroup, &old).is_none());
     }
 }

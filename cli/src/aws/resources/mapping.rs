@@ -1,9 +1,17 @@
 //! Async mode's event source mapping: the jobs queue feeds the function in
 //! batches of ten, with `ReportBatchItemFailures` so one failed job does not send
 //! the whole batch back to the queue.
+//!
+//! With `function.reserved_concurrency` the mapping's maximum concurrency is the
+//! reservation (2 to 1000, the range SQS mappings accept): the SQS poller
+//! otherwise scales past the reservation, its invocations are throttled, and each
+//! throttled receive counts toward the queue's `maxReceiveCount`, sending valid
+//! jobs to the dead-letter queue unrun
+//! (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html,
+//! https://repost.aws/knowledge-center/lambda-retrying-valid-sqs-messages).
 
 use anyhow::Context as _;
-use aws_sdk_lambda::types::FunctionResponseType;
+use aws_sdk_lambda::types::{FunctionResponseType, ScalingConfig};
 use claw_spec::model::ApiMode;
 
 use super::{Ctx, DestroyOptions, leftover};
@@ -16,6 +24,8 @@ use crate::aws::target::Target;
 
 pub const BATCH_SIZE: i32 = 10;
 const RESPONSE_TYPE: &str = "ReportBatchItemFailures";
+/// The range Lambda accepts for an SQS mapping's `ScalingConfig.MaximumConcurrency`.
+pub const MAX_CONCURRENCY_RANGE: (i32, i32) = (2, 1000);
 
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -23,6 +33,7 @@ pub struct Live {
     pub batch_size: i32,
     pub response_types: Vec<String>,
     pub state: String,
+    pub maximum_concurrency: Option<i32>,
 }
 
 /// What the read found, and a note when sync mode could not look.
@@ -32,15 +43,32 @@ pub struct Found {
     pub note: Option<String>,
 }
 
-/// The mapping claw wants: whether async mode wants one at all.
+/// The mapping claw wants: whether async mode wants one at all, and its
+/// maximum concurrency.
 pub struct Desired {
     pub wanted: bool,
+    pub maximum_concurrency: Option<i32>,
 }
 
 pub fn desired(t: &Target) -> Desired {
+    let (lo, hi) = MAX_CONCURRENCY_RANGE;
     Desired {
         wanted: t.config.api.mode == ApiMode::Async,
+        maximum_concurrency: t
+            .config
+            .function
+            .reserved_concurrency
+            .map(|r| (r.min(hi as u32) as i32).clamp(lo, hi)),
     }
+}
+
+/// The scaling config that sets `max`. An empty one removes the maximum: "To
+/// remove the configuration, pass an empty value" (AWS::Lambda::EventSourceMapping
+/// ScalingConfig, CloudFormation reference; the API's ScalingConfig is the same).
+fn scaling(max: Option<i32>) -> ScalingConfig {
+    ScalingConfig::builder()
+        .set_maximum_concurrency(max)
+        .build()
 }
 
 /// How plan output names the mapping.
@@ -89,6 +117,7 @@ async fn read_mapping(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
                 .map(|r| r.as_str().to_string())
                 .collect(),
             state: m.state.unwrap_or_default(),
+            maximum_concurrency: m.scaling_config.and_then(|s| s.maximum_concurrency),
         }))
 }
 
@@ -98,6 +127,7 @@ pub enum Field {
     BatchSize,
     ResponseTypes,
     Enabled,
+    MaximumConcurrency,
 }
 
 impl crate::aws::plan::Field for Field {
@@ -106,6 +136,7 @@ impl crate::aws::plan::Field for Field {
             Field::BatchSize => "batch_size",
             Field::ResponseTypes => "response_types",
             Field::Enabled => "enabled",
+            Field::MaximumConcurrency => "maximum_concurrency",
         }
         .into()
     }
@@ -113,7 +144,7 @@ impl crate::aws::plan::Field for Field {
 
 /// What an update of the live mapping changes. UpdateEventSourceMapping sets
 /// every one of them at once.
-pub fn changes(m: &Live) -> Vec<Changed<Field>> {
+pub fn changes(want: &Desired, m: &Live) -> Vec<Changed<Field>> {
     let mut out = Vec::new();
     if m.batch_size != BATCH_SIZE {
         out.push(Changed::new(Field::BatchSize, m.batch_size, BATCH_SIZE));
@@ -132,14 +163,23 @@ pub fn changes(m: &Live) -> Vec<Changed<Field>> {
     if m.state == "Disabled" {
         out.push(Changed::new(Field::Enabled, false, true));
     }
+    if m.maximum_concurrency != want.maximum_concurrency {
+        let show = |v: Option<i32>| v.map_or("(none)".to_string(), |v| v.to_string());
+        out.push(Changed::new(
+            Field::MaximumConcurrency,
+            show(m.maximum_concurrency),
+            show(want.maximum_concurrency),
+        ));
+    }
     out
 }
 
 pub fn plan(t: &Target, found: &Found, plan: &mut Plan) {
     let name = name(t);
-    let action = match (desired(t).wanted, &found.live) {
+    let want = desired(t);
+    let action = match (want.wanted, &found.live) {
         (true, None) => Action::Create,
-        (true, Some(m)) => update_of(&changes(m)),
+        (true, Some(m)) => update_of(&changes(&want, m)),
         (false, Some(_)) => Action::Delete,
         (false, None) => return,
     };
@@ -155,6 +195,7 @@ pub async fn apply(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<(
     let (aws, t, progress) = (cx.aws, cx.target, cx.progress);
     let name = name(t);
     let what = format!("{} {name}", ResourceKind::EventSourceMapping.label());
+    let max = desired(t).maximum_concurrency;
     match plan.action(ResourceKind::EventSourceMapping, &name) {
         Action::Create => {
             step(progress, "creating", "created", &what, async {
@@ -167,6 +208,7 @@ pub async fn apply(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<(
                         .event_source_arn(t.names.queue_arn(&t.names.queue))
                         .batch_size(BATCH_SIZE)
                         .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+                        .set_scaling_config(max.map(|m| scaling(Some(m))))
                         .enabled(true)
                         .send()
                 })
@@ -187,6 +229,7 @@ pub async fn apply(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<(
                     .uuid(&m.uuid)
                     .batch_size(BATCH_SIZE)
                     .function_response_types(FunctionResponseType::ReportBatchItemFailures)
+                    .scaling_config(scaling(max))
                     .enabled(true)
                     .send()
                     .await
@@ -245,6 +288,7 @@ mod tests {
             batch_size: 5,
             response_types: vec![],
             state: "Disabled".into(),
+            maximum_concurrency: Some(50),
         };
         let mut p = testing::plan(&t);
         plan(
@@ -268,5 +312,48 @@ mod tests {
                 "enabled false → true"
             ]
         );
+    }
+
+    /// The reservation caps the poller: MaximumConcurrency is the reservation,
+    /// clamped to the 2..=1000 Lambda accepts; none without a reservation.
+    #[test]
+    fn maximum_concurrency_follows_the_reservation_and_drift_is_planned() {
+        let mut t = testing::target();
+        t.config.api.mode = ApiMode::Async;
+        for (reserved, want) in [
+            (Some(50), Some(50)),
+            (Some(1), Some(2)),
+            (Some(0), Some(2)),
+            (Some(5000), Some(1000)),
+            (None, None),
+        ] {
+            t.config.function.reserved_concurrency = reserved;
+            assert_eq!(desired(&t).maximum_concurrency, want, "{reserved:?}");
+        }
+        t.config.function.reserved_concurrency = Some(5);
+        let live = Live {
+            uuid: "u".into(),
+            batch_size: BATCH_SIZE,
+            response_types: vec![RESPONSE_TYPE.into()],
+            state: "Enabled".into(),
+            maximum_concurrency: None,
+        };
+        let mut p = testing::plan(&t);
+        let found = Found {
+            live: Some(live.clone()),
+            note: None,
+        };
+        plan(&t, &found, &mut p);
+        let rows: Vec<String> = p.changes[0]
+            .fields()
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        assert_eq!(rows, ["maximum_concurrency (none) → 5"]);
+        let converged = Live {
+            maximum_concurrency: Some(5),
+            ..live
+        };
+        assert!(changes(&desired(&t), &converged).is_empty());
     }
 }

@@ -1,5 +1,5 @@
 //! Async mode's queue: `{fn}-jobs` with a dead-letter queue `{fn}-jobs-dlq`
-//! (redrive after 3 receives). The event source mapping that feeds it to the
+//! (redrive after 5 receives). The event source mapping that feeds it to the
 //! function is the `mapping` module.
 //!
 //! The visibility timeout is six times the function timeout, as AWS recommends for
@@ -32,8 +32,11 @@ fn deleted_recently(e: &crate::aws::error::AwsError) -> bool {
     e.is_code("QueueDeletedRecently") || e.is_code("AWS.SimpleQueueService.QueueDeletedRecently")
 }
 
-/// Receives before a message moves to the dead-letter queue.
-pub const MAX_RECEIVE_COUNT: u32 = 3;
+/// Receives before a message moves to the dead-letter queue. Throttled, failed
+/// and timed-out receives all count, so AWS recommends "at least five" for a
+/// Lambda source queue
+/// (https://repost.aws/knowledge-center/lambda-retrying-valid-sqs-messages).
+pub const MAX_RECEIVE_COUNT: u32 = 5;
 /// Dead letters are kept for the SQS maximum, 14 days.
 pub const DLQ_RETENTION_S: u32 = 1_209_600;
 
@@ -403,6 +406,33 @@ mod tests {
             attributes: desired_attributes(t, dlq),
             tags: t.tags.clone(),
         }
+    }
+
+    /// At least five receives (see MAX_RECEIVE_COUNT); a queue made with 3 is updated.
+    #[test]
+    fn the_redrive_allows_at_least_five_receives_and_an_old_queue_is_updated() {
+        let mut t = testing::target();
+        t.config.api.mode = ApiMode::Async;
+        let want = desired_attributes(&t, false);
+        let redrive: serde_json::Value = serde_json::from_str(&want["RedrivePolicy"]).unwrap();
+        assert!(
+            redrive["maxReceiveCount"].as_u64().unwrap() >= 5,
+            "{redrive}"
+        );
+        let mut q = queue(&t, false);
+        q.attributes.insert(
+            "RedrivePolicy".into(),
+            serde_json::json!({
+                "deadLetterTargetArn": t.names.queue_arn(&t.names.dlq),
+                "maxReceiveCount": 3,
+            })
+            .to_string(),
+        );
+        let c = changes(&t, &q, false);
+        assert_eq!(
+            c.iter().map(|c| c.field.clone()).collect::<Vec<_>>(),
+            [Field::Attribute("RedrivePolicy".into())]
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::types::{Desired, TOKENS_METRIC, TOKENS_NAMESPACE};
+use super::types::{Desired, ERRORS_METRIC, NO_AGENT, TOKENS_METRIC, TOKENS_NAMESPACE};
 use crate::aws::target::Target;
 
 pub fn desired(t: &Target) -> Vec<Desired> {
@@ -11,6 +11,11 @@ pub fn desired(t: &Target) -> Vec<Desired> {
     let n = &t.names;
     let fn_dims: BTreeMap<String, String> = [("FunctionName".to_string(), f.clone())].into();
     let actions: Vec<String> = a.notify.iter().cloned().collect();
+    let app_stage: BTreeMap<String, String> = [
+        ("app".to_string(), t.config.app.clone()),
+        ("stage".to_string(), t.config.stage.clone()),
+    ]
+    .into();
     let lambda =
         |suffix: &str, metric: &str, stat: &str, threshold: f64, cmp: &str, desc: String| Desired {
             name: n.alarm_name(suffix),
@@ -34,7 +39,10 @@ pub fn desired(t: &Target) -> Vec<Desired> {
             "Sum",
             a.errors as f64,
             "GreaterThanOrEqualToThreshold",
-            format!("claw: {f} had {} or more errors in 5 minutes", a.errors),
+            format!(
+                "claw: {f} had {} or more failed invocations in 5 minutes",
+                a.errors
+            ),
         ),
         lambda(
             "throttles",
@@ -48,6 +56,31 @@ pub fn desired(t: &Target) -> Vec<Desired> {
             ),
         ),
     ];
+    // The function answers model and tool failures with a 500 and does not fail
+    // the invocation, so Lambda's Errors (failed invocations only) misses them:
+    // this alarm watches the function's own EMF Errors, summed over its agents.
+    let mut agents: Vec<String> = t.config.agents.keys().cloned().collect();
+    agents.push(NO_AGENT.into());
+    agents.sort();
+    agents.dedup();
+    out.push(Desired {
+        name: n.alarm_name("agent-errors"),
+        namespace: TOKENS_NAMESPACE.into(),
+        metric: ERRORS_METRIC.into(),
+        dimensions: app_stage.clone(),
+        per_agent: agents,
+        statistic: "Sum".into(),
+        period: 300,
+        evaluation_periods: 1,
+        threshold: a.errors as f64,
+        comparison: "GreaterThanOrEqualToThreshold".into(),
+        treat_missing: "notBreaching".into(),
+        actions: actions.clone(),
+        description: format!(
+            "claw: {f}'s agents failed {} or more times in 5 minutes (model, tool or internal errors)",
+            a.errors
+        ),
+    });
     let timeout_ms = t.config.function.timeout_s as f64 * 1000.0;
     let p99 = (a.duration_p99_ratio * timeout_ms).round();
     out.push(lambda(
@@ -76,11 +109,7 @@ pub fn desired(t: &Target) -> Vec<Desired> {
             name: t.names.alarm_name("output-tokens-per-hour"),
             namespace: TOKENS_NAMESPACE.into(),
             metric: TOKENS_METRIC.into(),
-            dimensions: [
-                ("app".to_string(), t.config.app.clone()),
-                ("stage".to_string(), t.config.stage.clone()),
-            ]
-            .into(),
+            dimensions: app_stage.clone(),
             per_agent: t.config.agents.keys().cloned().collect(),
             statistic: "Sum".into(),
             period: 3600,

@@ -1,17 +1,22 @@
 //! CloudWatch alarms on the function, named `{app}-{stage}-<what>`:
 //!
-//! - `errors`: AWS/Lambda Errors, Sum over 5 minutes ≥ `alarms.errors`
+//! - `errors`: AWS/Lambda Errors (failed invocations), Sum over 5 minutes ≥
+//!   `alarms.errors`
+//! - `agent-errors`: the function's own EMF metric `claw/Errors` (runs that failed
+//!   on the model, a tool or inside the function, answered with a 500 without
+//!   failing the invocation, so Lambda's Errors misses them), summed over 5
+//!   minutes across all agents and `none` ≥ `alarms.errors`
 //! - `throttles`: AWS/Lambda Throttles, Sum over 5 minutes ≥ `alarms.throttles`
 //! - `duration-p99`: AWS/Lambda Duration p99 over 5 minutes > ratio × timeout (ms)
 //! - `invocations-per-5min`: AWS/Lambda Invocations, Sum over 5 minutes > the value
 //! - `output-tokens-per-hour`: the function's own EMF metric `claw/OutputTokens`,
 //!   summed over one hour across all agents > the value.
 //!
-//! The function publishes OutputTokens with the dimensions `app`, `stage`, `agent`
-//! (one series per agent). An alarm needs exact dimensions, so the token alarm is a
-//! metric-math alarm: one `Sum` query per agent named in agent.yaml and
-//! `SUM([m0, m1, …])` over them. CloudWatch allows 10 metrics per alarm, so this
-//! covers up to 9 agents; the plan refuses more.
+//! The function publishes OutputTokens and Errors with the dimensions `app`,
+//! `stage`, `agent` (one series per agent). An alarm needs exact dimensions, so
+//! these two are metric-math alarms: one `Sum` query per agent named in agent.yaml
+//! (and `none` for Errors) and `SUM([m0, m1, …])` over them. CloudWatch allows 10
+//! metrics per alarm, so this covers up to 9 series; the plan refuses more.
 //!
 //! Alarm actions go to `alarms.notify` when set. Missing data is not breaching.
 
@@ -166,9 +171,11 @@ pub fn plan(t: &Target, live: &Found, plan: &mut Plan) {
     for spec in &want {
         if spec.per_agent.len() + 1 > MAX_ALARM_METRICS {
             plan.blockers.push(format!(
-                "alarm {} sums OutputTokens over {} agents, but a CloudWatch alarm takes at most {MAX_ALARM_METRICS} metrics (9 agents); drop alarms.output_tokens_per_hour or split the agents",
+                "alarm {} sums {} over {} agent series ({}), but a CloudWatch alarm takes at most {MAX_ALARM_METRICS} metrics (9 series); agent.yaml `agents:` has too many for one stack: split them across apps or stages",
                 spec.name,
-                spec.per_agent.len()
+                spec.metric,
+                spec.per_agent.len(),
+                spec.per_agent.join(", ")
             ));
             continue;
         }

@@ -71,3 +71,38 @@ fn a_foreign_alarm_is_refused_and_kept_on_destroy() {
     assert!(p.changes.is_empty());
     assert_eq!(p.notes.len(), live.len());
 }
+
+/// The function answers model and tool failures with a 500 and never fails the
+/// invocation, so Lambda's Errors misses them; `agent-errors` sums the
+/// function's own EMF Errors over every agent (and `none`) at the same threshold.
+#[test]
+fn agent_errors_alarm_sums_the_functions_emf_errors_over_agents() {
+    let t = testing::target();
+    let want = desired(&t);
+    let errors = want
+        .iter()
+        .find(|d| d.name == t.names.alarm_name("agent-errors"))
+        .expect("an agent-errors alarm");
+    assert_eq!(
+        (errors.namespace.as_str(), errors.metric.as_str()),
+        ("claw", "Errors")
+    );
+    assert_eq!(
+        errors.per_agent,
+        ["company-researcher", "lead-qualifier", "none"]
+    );
+    assert_eq!(errors.dimensions["app"], t.config.app);
+    assert_eq!(errors.threshold, t.config.alarms.errors as f64);
+    assert_eq!(errors.statistic, "Sum");
+    assert_eq!(errors.period, 300);
+    // Every alarm claw creates has a name the deployer policy covers.
+    for d in &want {
+        assert!(
+            claw_spec::names::ALARM_SUFFIXES
+                .iter()
+                .any(|s| t.names.alarm_name(s) == d.name),
+            "{}",
+            d.name
+        );
+    }
+}

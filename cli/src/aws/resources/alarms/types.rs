@@ -2,9 +2,16 @@
 
 use std::collections::BTreeMap;
 
-/// The EMF namespace and metric the function writes its token counts to.
+/// The EMF namespace the function writes its own metrics to, with the
+/// dimensions `app`, `stage` and `agent` (agent-fn's `audit::emf_line`).
 pub const TOKENS_NAMESPACE: &str = "claw";
 pub const TOKENS_METRIC: &str = "OutputTokens";
+/// The function's count of runs that failed (model, tool or internal errors),
+/// which it answers with a status code instead of failing the invocation.
+pub const ERRORS_METRIC: &str = "Errors";
+/// The `agent` dimension of runs that named no known agent, or of a batch of
+/// jobs for several agents.
+pub const NO_AGENT: &str = "none";
 
 /// CloudWatch's limit on metrics in one alarm, the expression included.
 pub const MAX_ALARM_METRICS: usize = 10;

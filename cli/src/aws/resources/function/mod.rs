@@ -5,6 +5,7 @@
 //! until the function is `Active` with `LastUpdateStatus: Successful` before the
 //! next, as Lambda refuses concurrent updates.
 
+mod destroy;
 mod ready;
 mod replace;
 
@@ -486,25 +487,32 @@ pub async fn apply(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::Re
     Ok(())
 }
 
+/// Whether the function is attached to a VPC.
+fn in_vpc(live: &Live) -> bool {
+    !live.settings.subnets.is_empty() || !live.settings.security_groups.is_empty()
+}
+
 pub fn plan_destroy(t: &Target, live: &Option<Live>, _: DestroyOptions, plan: &mut Plan) {
     let name = &t.names.function;
     let what = format!("Lambda function {name}");
     destroy_owned(t, live.as_ref(), ResourceKind::Function, name, &what, plan);
+    if let Some(l) = live
+        && in_vpc(l)
+        && let Some(c) = plan.changes.iter_mut().find(|c| {
+            c.kind == ResourceKind::Function && c.name == *name && c.action == Action::Delete
+        })
+    {
+        c.note = Some(destroy::DETACH_NOTE.into());
+    }
 }
 
-/// Deletes the function (its permissions, concurrency and mappings go with it).
-pub async fn delete(cx: &Ctx<'_>, _: &Option<Live>, plan: &Plan) -> anyhow::Result<()> {
-    let aws = cx.aws;
+/// Deletes the function (its permissions, concurrency and mappings go with it),
+/// detached from its VPC first (see `destroy`).
+pub async fn delete(cx: &Ctx<'_>, live: &Option<Live>, plan: &Plan) -> anyhow::Result<()> {
     let name = &cx.target.names.function;
+    let detach = live.as_ref().is_some_and(in_vpc);
     cx.delete_step(plan, ResourceKind::Function, name, async {
-        aws.lambda
-            .delete_function()
-            .function_name(name)
-            .send()
-            .await
-            .ctx("DeleteFunction", name)
-            .ignore_missing()?;
-        Ok(())
+        destroy::delete_function(cx.aws, name, detach).await
     })
     .await
 }

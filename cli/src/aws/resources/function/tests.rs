@@ -120,3 +120,25 @@ fn a_failed_function_is_planned_as_a_create_that_replaces_it() {
     update_failed.last_update = Some(LastUpdateStatus::Failed);
     assert!(!is_replaced(&update_failed));
 }
+
+/// A VPC function's delete is a detach, then the delete; the destroy plan says so.
+#[test]
+fn a_vpc_function_is_detached_before_it_is_deleted_and_the_plan_says_so() {
+    use super::super::DestroyOptions;
+    let t = testing::target();
+    let mut l = live(&t);
+    assert!(in_vpc(&l), "the example config has a VPC");
+    let mut p = testing::plan(&t);
+    plan_destroy(&t, &Some(l.clone()), DestroyOptions::default(), &mut p);
+    let c = p.get(ResourceKind::Function, &t.names.function).unwrap();
+    assert_eq!(c.action, Action::Delete);
+    assert_eq!(c.note.as_deref(), Some(destroy::DETACH_NOTE));
+    assert!(p.render().contains("detached from its VPC first"));
+
+    l.settings.subnets = BTreeSet::new();
+    l.settings.security_groups = BTreeSet::new();
+    let mut p = testing::plan(&t);
+    plan_destroy(&t, &Some(l), DestroyOptions::default(), &mut p);
+    let c = p.get(ResourceKind::Function, &t.names.function).unwrap();
+    assert_eq!(c.note, None);
+}

@@ -15,6 +15,7 @@ use super::Aws;
 use super::error::AwsResultExt;
 use super::plan::{Plan, Sign};
 use super::progress::ApplyProgress;
+use super::reachability;
 use super::resources::{
     Ctx, alarms, all, api, boundary, concurrency, function, log_group, mapping, permissions,
     queues, role, secrets, tables,
@@ -42,6 +43,8 @@ pub struct Live {
     pub api: api::Found,
     pub permissions: permissions::Live,
     pub alarms: alarms::Found,
+    /// Whether a VPC function could reach the internet (read only; a warning).
+    pub network: reachability::Found,
 }
 
 /// Reads the whole stack, every independent read in parallel.
@@ -60,6 +63,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         permissions,
         alarms,
         (account_concurrency, concurrency_note),
+        network,
     ) = futures::try_join!(
         async {
             aws.sts
@@ -81,6 +85,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         permissions::read(aws, t),
         alarms::read(aws, t),
         concurrency::read_account(aws, t),
+        async { anyhow::Ok(reachability::read(aws, t).await) },
     )?;
     // Two kinds come with another's read: the reservation with GetFunction, the
     // API id the invoke permissions name with the API.
@@ -126,6 +131,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         api,
         permissions,
         alarms,
+        network,
     })
 }
 
@@ -150,6 +156,7 @@ pub fn plan(t: &Target, live: &Live) -> Plan {
     api::plan(t, &live.api, &mut p);
     permissions::plan(t, &live.permissions, &mut p);
     alarms::plan(t, &live.alarms, &mut p);
+    reachability::plan(&live.network, &mut p);
     collapse_boundary_rows(t, &mut p);
     p
 }
@@ -279,8 +286,10 @@ pub async fn apply(
     };
     permissions::apply(cx, &permissions, plan).await?;
 
-    // Phase 5: what the config no longer wants.
+    // Phase 5: what the config no longer wants (a retired log group only after
+    // the stage logs elsewhere).
     mapping::delete(cx, &live.mapping, plan).await?;
+    log_group::delete(cx, &live.log_groups, plan).await?;
     queues::delete(cx, &live.queues, plan).await?;
     tables::delete(cx, &live.tables, plan).await?;
 
@@ -339,153 +348,4 @@ pub async fn destroy(
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use claw_spec::model::ApiMode;
-
-    use super::*;
-    use crate::aws::error::{AwsError, AwsErrorKind};
-    use crate::aws::plan::{Action, ResourceKind};
-    use crate::aws::resources::{leftover, testing::target};
-
-    fn empty_live(t: &Target) -> Live {
-        Live {
-            notes: Vec::new(),
-            account: t.config.account.clone(),
-            caller_arn: String::new(),
-            secrets: t
-                .config
-                .secret_names()
-                .into_iter()
-                .map(|n| {
-                    let l = secrets::Live {
-                        deleted: false,
-                        tags: BTreeMap::new(),
-                    };
-                    (n, Some(l))
-                })
-                .collect(),
-            boundary: None,
-            role: None,
-            log_groups: log_group::desired(t)
-                .into_iter()
-                .map(|d| (d, None))
-                .collect(),
-            function: None,
-            concurrency: concurrency::Found::default(),
-            tables: tables::Found::default(),
-            queues: queues::Found::default(),
-            mapping: mapping::Found::default(),
-            api: api::Found::default(),
-            permissions: permissions::Live::default(),
-            alarms: BTreeMap::new(),
-        }
-    }
-
-    #[test]
-    fn an_empty_account_plans_every_resource_as_a_create() {
-        let t = target();
-        let p = plan(&t, &empty_live(&t));
-        assert!(p.blockers.is_empty(), "{:?}", p.blockers);
-        assert!(
-            p.changes.iter().all(|c| c.action == Action::Create),
-            "{:#?}",
-            p.changes
-        );
-        let kinds: std::collections::BTreeSet<ResourceKind> =
-            p.changes.iter().map(|c| c.kind).collect();
-        for k in [
-            ResourceKind::Boundary,
-            ResourceKind::Role,
-            ResourceKind::LogGroup,
-            ResourceKind::Function,
-            ResourceKind::Concurrency,
-            ResourceKind::Table,
-            ResourceKind::Api,
-            ResourceKind::Integration,
-            ResourceKind::Route,
-            ResourceKind::Stage,
-            ResourceKind::Permission,
-            ResourceKind::Alarm,
-        ] {
-            assert!(kinds.contains(&k), "no {k:?} in the plan");
-        }
-        // Sync mode: nothing of async mode's.
-        assert!(!kinds.contains(&ResourceKind::Queue));
-        assert!(p.needs_approval(), "a first deploy grants permissions");
-    }
-
-    #[test]
-    fn missing_secrets_and_a_wrong_account_are_refused() {
-        let t = target();
-        let mut live = empty_live(&t);
-        live.secrets[0].1 = None;
-        let p = plan(&t, &live);
-        assert_eq!(p.blockers.len(), 1, "{:?}", p.blockers);
-        assert!(p.blockers[0].contains("claw secrets set"));
-        live.account = "999999999999".into();
-        let err = check_account(&t, &live).unwrap_err().to_string();
-        assert!(
-            err.contains("999999999999") && err.contains(&t.config.account),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn sync_mode_tolerates_a_denied_look_for_async_leftovers() {
-        let t = target();
-        let denied = || -> anyhow::Result<Option<u8>> {
-            Err(AwsError {
-                operation: "GetQueueUrl",
-                resource: "q".into(),
-                code: Some("AccessDenied".into()),
-                kind: AwsErrorKind::AccessDenied,
-                message: "not allowed".into(),
-            }
-            .into())
-        };
-        let (v, note) = leftover(&t, "queues", denied()).unwrap();
-        assert_eq!(v, None);
-        assert!(note.unwrap().contains("access denied"));
-        let mut async_t = t.clone();
-        async_t.config.api.mode = ApiMode::Async;
-        assert!(leftover(&async_t, "queues", denied()).is_err());
-        let other = || -> anyhow::Result<Option<u8>> { Err(anyhow::anyhow!("boom")) };
-        assert!(leftover(&t, "queues", other()).is_err());
-    }
-
-    #[test]
-    fn destroy_deletes_what_is_ours_and_keeps_the_rest() {
-        let t = target();
-        let mut live = empty_live(&t);
-        live.role = Some(role::Live {
-            arn: t.names.role_arn(),
-            path: "/claw/".into(),
-            trust: role::desired_trust(&t),
-            boundary: None,
-            tags: t.tags.clone(),
-            inline: BTreeMap::new(),
-            attached: Vec::new(),
-        });
-        live.log_groups[0].1 = Some(log_group::Live {
-            retention: None,
-            tags: BTreeMap::new(),
-        });
-        let p = destroy_plan(&t, &live, DestroyOptions::default());
-        assert_eq!(p.changes.len(), 1, "{:#?}", p.changes);
-        assert_eq!(p.changes[0].kind, ResourceKind::Role);
-        assert!(
-            p.notes
-                .iter()
-                .any(|n| n.contains("has claw's name but is not tagged")),
-            "{:?}",
-            p.notes
-        );
-        assert!(
-            p.notes.iter().any(|n| n.starts_with("secrets kept")),
-            "{:?}",
-            p.notes
-        );
-    }
-}
+mod tests;
