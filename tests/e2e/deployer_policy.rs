@@ -225,3 +225,147 @@ fn every_call_claw_makes_is_allowed_by_the_deployer_policy() {
         failures.join("\n  ")
     );
 }
+
+/// One request a stolen credential might try, and whether the policy must allow it.
+fn request(
+    action: &str,
+    resource: &str,
+    context: &[(&str, &[&str])],
+    multivalued: bool,
+) -> Authorization {
+    Authorization {
+        operation: "attack".into(),
+        action: action.into(),
+        resource: resource.into(),
+        context: context
+            .iter()
+            .map(|(k, v)| (k.to_lowercase(), v.iter().map(|s| s.to_string()).collect()))
+            .collect(),
+        multivalued: if multivalued {
+            context.iter().map(|(k, _)| k.to_lowercase()).collect()
+        } else {
+            Vec::new()
+        },
+        by: Principal::Deployer,
+    }
+}
+
+/// What a stolen CI credential (the deployer policy) or a compromised function
+/// (the execution role's policy) could try, judged by both evaluators, which must
+/// agree with what claw's design says: who may assume the execution role cannot
+/// change, the function cannot be made invokable by another account, another
+/// app's alarms are out of reach, and the `eventbridge_put` tool's statement
+/// allows its own source only (`events:source` is multivalued: `ForAllValues`
+/// with `Null … false`).
+#[test]
+fn what_a_stolen_credential_tries_is_refused_by_both_evaluators() {
+    if let Some(why) = simulate::unavailable() {
+        panic!("the second evaluator cannot run: {why}");
+    }
+    let root = claw_testkit::snapshot::load_config(&claw_testkit::repo_root().join("agent.yaml"));
+    let n = Names::new(&root);
+    let (role, boundary, function) = (n.role_arn(), n.boundary_arn(), n.function_arn());
+    let foreign_alarm = format!(
+        "arn:aws:cloudwatch:{}:{}:alarm:{}-{}-x-errors",
+        n.region, n.account, n.app, n.stage
+    );
+    let bound: &[(&str, &[&str])] = &[("iam:PermissionsBoundary", &[boundary.as_str()])];
+    let deployer_cases = [
+        (request("iam:CreateRole", &role, bound, false), false),
+        (
+            request("iam:UpdateAssumeRolePolicy", &role, bound, false),
+            false,
+        ),
+        (request("iam:DeleteRole", &role, bound, false), false),
+        (
+            request("iam:PutRolePermissionsBoundary", &role, bound, false),
+            false,
+        ),
+        (request("iam:PutRolePolicy", &role, &[], false), false),
+        (request("iam:PutRolePolicy", &role, bound, false), true),
+        (
+            request(
+                "lambda:AddPermission",
+                &function,
+                &[("lambda:Principal", &["210987654321"])],
+                false,
+            ),
+            false,
+        ),
+        (
+            request(
+                "lambda:AddPermission",
+                &function,
+                &[("lambda:Principal", &["apigateway.amazonaws.com"])],
+                false,
+            ),
+            true,
+        ),
+        (
+            request(
+                "iam:PassRole",
+                &role,
+                &[("iam:PassedToService", &["ec2.amazonaws.com"])],
+                false,
+            ),
+            false,
+        ),
+        (
+            request("cloudwatch:PutMetricAlarm", &foreign_alarm, &[], false),
+            false,
+        ),
+        (
+            request("cloudwatch:PutMetricAlarm", &n.alarm_arns()[0], &[], false),
+            true,
+        ),
+    ];
+    let deployer = policy::generate(PolicyKind::Deployer, &root);
+    let mut failures = Vec::new();
+    let mut check = |doc: &PolicyDocument, cases: &[(Authorization, bool)]| {
+        let auths: Vec<Authorization> = cases.iter().map(|(a, _)| a.clone()).collect();
+        for ((auth, want), v) in cases.iter().zip(simulate::evaluate(doc, &auths)) {
+            let ours = claw_spec::eval::allows(doc, &auth.eval_request());
+            if ours != *want || v.allowed != *want || v.error.is_some() {
+                failures.push(format!(
+                    "{auth}: want {}, claw_spec::eval {ours}, iam-simulate {} {:?}",
+                    if *want { "allowed" } else { "refused" },
+                    v.result,
+                    v.error
+                ));
+            }
+        }
+    };
+    check(&deployer, &deployer_cases);
+
+    let tools = claw_testkit::snapshot::load_config(
+        &claw_testkit::repo_root().join("tests/fixtures/variants/all-tools.yaml"),
+    );
+    let tn = Names::new(&tools);
+    let bus = format!("arn:aws:events:{}:{}:event-bus/ops", tn.region, tn.account);
+    let role_policy = policy::generate(PolicyKind::Role, &tools);
+    check(
+        &role_policy,
+        &[
+            (
+                request(
+                    "events:PutEvents",
+                    &bus,
+                    &[("events:source", &["acme.ops-agent"])],
+                    true,
+                ),
+                true,
+            ),
+            (
+                request(
+                    "events:PutEvents",
+                    &bus,
+                    &[("events:source", &["acme.ops-agent", "aws.iam"])],
+                    true,
+                ),
+                false,
+            ),
+            (request("events:PutEvents", &bus, &[], true), false),
+        ],
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
