@@ -187,6 +187,10 @@ async fn a_stray_claw_jwt_authorizer_is_adopted_or_removed() {
                 .unwrap()
         }
     };
+    let list = || {
+        let (apigw, id) = (via_proxy.apigw.clone(), id.clone());
+        async move { apigw.get_authorizers().api_id(&id).send().await.unwrap() }
+    };
     stray("old").await;
     let jwt = edit(
         &root_config(),
@@ -195,13 +199,7 @@ async fn a_stray_claw_jwt_authorizer_is_adopted_or_removed() {
     );
     env.set_config(&jwt);
     env.deploy().ok();
-    let listed = via_proxy
-        .apigw
-        .get_authorizers()
-        .api_id(&id)
-        .send()
-        .await
-        .unwrap();
+    let listed = list().await;
     assert_eq!(listed.items().len(), 1, "{listed:?}");
     let a = &listed.items()[0];
     let cfg = a.jwt_configuration.clone().unwrap();
@@ -220,13 +218,7 @@ async fn a_stray_claw_jwt_authorizer_is_adopted_or_removed() {
     env.deploy().ok();
     stray("old").await;
     env.deploy().ok();
-    let listed = via_proxy
-        .apigw
-        .get_authorizers()
-        .api_id(&id)
-        .send()
-        .await
-        .unwrap();
+    let listed = list().await;
     assert!(listed.items().is_empty(), "{listed:?}");
 }
 

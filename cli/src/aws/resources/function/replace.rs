@@ -31,13 +31,8 @@ pub fn failed(state: Option<&State>, reason: &str) -> Option<String> {
 
 /// Deletes the failed function and waits until Lambda no longer knows it.
 pub async fn delete_failed(aws: &Aws, name: &str) -> anyhow::Result<()> {
-    aws.lambda
-        .delete_function()
-        .function_name(name)
-        .send()
-        .await
-        .ctx("DeleteFunction", name)
-        .ignore_missing()?;
+    // A failed function refuses every update, so no VPC detach is tried first.
+    super::destroy::delete_function(aws, name, false).await?;
     let started = Instant::now();
     loop {
         let got = aws

@@ -4,8 +4,9 @@ use crate::aws::Aws;
 use crate::aws::error::{AwsErrorExt, AwsResultExt, administrators};
 use crate::aws::propagation::while_iam_settles;
 
-/// Deletes the role: inline policies and attachments first, as IAM requires.
-pub async fn delete_role(
+/// Removes inline policies and detaches managed ones (already gone is fine):
+/// drift removal, and what IAM requires before DeleteRole.
+pub async fn remove_policies(
     aws: &Aws,
     name: &str,
     inline: impl Iterator<Item = &String>,
@@ -31,6 +32,17 @@ pub async fn delete_role(
             .ctx("DetachRolePolicy", format!("{name} {parn}"))
             .ignore_missing()?;
     }
+    Ok(())
+}
+
+/// Deletes the role: inline policies and attachments first, as IAM requires.
+pub async fn delete_role(
+    aws: &Aws,
+    name: &str,
+    inline: impl Iterator<Item = &String>,
+    attached: impl Iterator<Item = &String>,
+) -> anyhow::Result<()> {
+    remove_policies(aws, name, inline, attached).await?;
     // Right after DeleteRolePolicy, IAM can still answer DeleteConflict.
     while_iam_settles("DeleteConflict", || async {
         aws.iam

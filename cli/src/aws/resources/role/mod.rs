@@ -386,24 +386,7 @@ async fn update(cx: &Ctx<'_>, live: &Live) -> anyhow::Result<()> {
     if policy {
         put_policy(aws, t).await?;
     }
-    for other in &inline {
-        aws.iam
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(other)
-            .send()
-            .await
-            .ctx("DeleteRolePolicy", format!("{name} {other}"))?;
-    }
-    for parn in &managed {
-        aws.iam
-            .detach_role_policy()
-            .role_name(name)
-            .policy_arn(parn)
-            .send()
-            .await
-            .ctx("DetachRolePolicy", format!("{name} {parn}"))?;
-    }
+    delete::remove_policies(aws, name, inline.iter(), managed.iter()).await?;
     if tags {
         let diff = TagDiff::between(&live.tags, &t.tags);
         if !diff.set.is_empty() {
