@@ -1,6 +1,9 @@
 //! A deploy killed part-way converges when run again.
 
+use std::time::Duration;
+
 use claw_testkit::StackSnapshot;
+use claw_testkit::realism::Realism;
 
 use crate::support::{Env, async_config};
 
@@ -9,7 +12,14 @@ use crate::support::{Env, async_config};
 /// duplicate permission statement, nothing missing.
 #[tokio::test(flavor = "multi_thread")]
 async fn interrupted_deploy_converges_at_every_point() {
-    let env = Env::with_secrets();
+    // Every AWS behaviour of the realism layer, on a shorter clock than the
+    // other tests': this test deploys about seventy times.
+    let env = Env::with_realism(Realism {
+        lambda_settle: (Duration::from_millis(200), Duration::from_millis(600)),
+        iam_propagation: Duration::from_millis(800),
+        queue_name_reuse: Duration::from_millis(800),
+        ..Realism::default()
+    });
     let aws = env.aws().await;
     env.set_config(&async_config());
     let mut clean = None;

@@ -34,7 +34,17 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
-        let moto = Moto::realistic();
+        Env::on(Moto::realistic())
+    }
+
+    /// A fresh world whose realism layer runs on the given clock.
+    pub fn with_realism(realism: claw_testkit::realism::Realism) -> Env {
+        let env = Env::on(Moto::realistic_with(realism));
+        env.set_secrets();
+        env
+    }
+
+    fn on(moto: Moto) -> Env {
         let dir = tempfile::tempdir().expect("creating a temporary directory");
         let zip = dir.path().join("function.zip");
         write_zip(&zip, "v1");
