@@ -7,6 +7,17 @@ use serde_json::json;
 use crate::iam::Statement;
 use crate::names::Names;
 
+/// Conditions a statement on this stack's `claw:app` and `claw:stage` tags, in
+/// the request (`aws:RequestTag`) or on the resource (`aws:ResourceTag`).
+fn tagged(st: Statement, key: &str, names: &Names) -> Statement {
+    st.when("StringEquals", &format!("{key}/claw:app"), json!(names.app))
+        .when(
+            "StringEquals",
+            &format!("{key}/claw:stage"),
+            json!(names.stage),
+        )
+}
+
 /// What the deployer needs on API Gateway for this stack's HTTP API.
 pub fn deployer(names: &Names) -> Vec<Statement> {
     vec![
@@ -15,33 +26,29 @@ pub fn deployer(names: &Names) -> Vec<Statement> {
             &["apigateway:GET"],
             vec![names.apigateway_arn("/apis")],
         ),
-        Statement::allow(
-            "CreateTaggedHttpApi",
-            &["apigateway:POST"],
-            vec![names.apigateway_arn("/apis")],
-        )
-        .when("StringEquals", "aws:RequestTag/claw:app", json!(names.app))
-        .when(
-            "StringEquals",
-            "aws:RequestTag/claw:stage",
-            json!(names.stage),
+        tagged(
+            Statement::allow(
+                "CreateTaggedHttpApi",
+                &["apigateway:POST"],
+                vec![names.apigateway_arn("/apis")],
+            ),
+            "aws:RequestTag",
+            names,
         ),
-        Statement::allow(
-            "ManageOwnHttpApi",
-            &[
-                "apigateway:GET",
-                "apigateway:POST",
-                "apigateway:PATCH",
-                "apigateway:PUT",
-                "apigateway:DELETE",
-            ],
-            vec![names.apigateway_arn("/apis/*")],
-        )
-        .when("StringEquals", "aws:ResourceTag/claw:app", json!(names.app))
-        .when(
-            "StringEquals",
-            "aws:ResourceTag/claw:stage",
-            json!(names.stage),
+        tagged(
+            Statement::allow(
+                "ManageOwnHttpApi",
+                &[
+                    "apigateway:GET",
+                    "apigateway:POST",
+                    "apigateway:PATCH",
+                    "apigateway:PUT",
+                    "apigateway:DELETE",
+                ],
+                vec![names.apigateway_arn("/apis/*")],
+            ),
+            "aws:ResourceTag",
+            names,
         ),
         // An HTTP API's integrations, routes, authorizers and stages do not carry
         // the API's tags (only API Gateway V1 has tag inheritance), so the
@@ -63,16 +70,14 @@ pub fn deployer(names: &Names) -> Vec<Statement> {
         // API Gateway authorizes tagging (CreateApi and CreateStage with tags,
         // TagResource, UntagResource) on /tags/{url-encoded ARN}. Tagging must
         // carry this stack's claw tags; untagging may never remove a claw tag.
-        Statement::allow(
-            "TagWithStackTags",
-            &["apigateway:POST"],
-            vec![names.apigateway_arn("/tags/*")],
-        )
-        .when("StringEquals", "aws:RequestTag/claw:app", json!(names.app))
-        .when(
-            "StringEquals",
-            "aws:RequestTag/claw:stage",
-            json!(names.stage),
+        tagged(
+            Statement::allow(
+                "TagWithStackTags",
+                &["apigateway:POST"],
+                vec![names.apigateway_arn("/tags/*")],
+            ),
+            "aws:RequestTag",
+            names,
         ),
         Statement::allow(
             "UntagNeverClawTags",
