@@ -18,14 +18,7 @@ async fn destroy_removes_the_stack_and_keeps_data_unless_asked() {
     // Without a terminal and without --yes, nothing is deleted.
     let refused = env.claw(&["destroy"]);
     assert_eq!(refused.code, 1, "{}", refused.stdout);
-    assert!(
-        aws.lambda
-            .get_function()
-            .function_name(&n.function)
-            .send()
-            .await
-            .is_ok()
-    );
+    assert!(aws.function_exists(&n.function).await);
 
     env.claw(&["destroy", "--yes"]).ok();
     let gone = |what: &str, ok: bool| assert!(!ok, "{what} still exists after destroy");
@@ -42,15 +35,7 @@ async fn destroy_removes_the_stack_and_keeps_data_unless_asked() {
             .await
             .is_ok(),
     );
-    gone(
-        "function",
-        aws.lambda
-            .get_function()
-            .function_name(&n.function)
-            .send()
-            .await
-            .is_ok(),
-    );
+    gone("function", aws.function_exists(&n.function).await);
     gone("api", aws.api_id(&n.api).await.is_some());
     let alarms = aws.alarms(&n.alarm_prefix).await;
     assert!(alarms.is_empty(), "{alarms:?}");

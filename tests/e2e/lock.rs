@@ -72,14 +72,7 @@ async fn concurrent_deploys_take_turns_and_corrupt_nothing() {
         .filter(|c| c.action != "CreateLogStream")
         .collect();
     assert!(touched.is_empty(), "{touched:?}");
-    assert!(
-        aws.lambda
-            .get_function()
-            .function_name(&n.function)
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(!aws.function_exists(&n.function).await);
 
     let unlocked = env.claw(&["unlock"]).ok();
     assert!(

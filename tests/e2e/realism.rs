@@ -143,14 +143,7 @@ async fn a_reservation_the_account_cannot_hold_is_blocked_before_anything_is_cre
     let aws = env.aws().await;
     let n = env.names();
     assert!(aws.iam.get_role().role_name(&n.role).send().await.is_err());
-    assert!(
-        aws.lambda
-            .get_function()
-            .function_name(&n.function)
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(!aws.function_exists(&n.function).await);
     env.realism().set_account_concurrency(1000, 100);
     env.deploy().ok();
 }

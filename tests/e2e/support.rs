@@ -153,6 +153,16 @@ impl Aws {
     }
 
     /// The id of the one HTTP API named `name`, if any.
+    /// Whether Lambda knows the function.
+    pub async fn function_exists(&self, name: &str) -> bool {
+        self.lambda
+            .get_function()
+            .function_name(name)
+            .send()
+            .await
+            .is_ok()
+    }
+
     pub async fn api_id(&self, name: &str) -> Option<String> {
         claw_testkit::snapshot::api_id(&self.sdk, name).await
     }

@@ -119,12 +119,7 @@ pub fn follow_up(aws: &RealAws, req: &Request) -> Option<Response> {
     let token = token_of(req, at).filter(|t| t.starts_with(PREFIX))?;
     let mut rest = aws.world().pages.pages.remove(&token)?;
     let item = rest.items.remove(0);
-    let template = Response {
-        status: rest.template.status,
-        headers: rest.template.headers.clone(),
-        body: rest.template.body.clone(),
-    };
-    Some(page(aws, template, rest, item))
+    Some(page(aws, rest, item))
 }
 
 /// The first page of a list, when it has more than one item.
@@ -153,24 +148,23 @@ pub fn first(aws: &RealAws, req: &Request, resp: Response) -> Response {
     aws.note("pages: a list answered one item per page");
     aws.note(&format!("pages: {} paged", req.operation()));
     let item = items.remove(0);
-    let template = Response {
-        status: resp.status,
-        headers: resp.headers.clone(),
-        body: resp.body.clone(),
-    };
     let rest = Remaining {
         template: resp,
         shape,
         around,
         items,
     };
-    page(aws, template, rest, item)
+    page(aws, rest, item)
 }
 
 /// One page holding `item`; stores what remains under a new token.
-fn page(aws: &RealAws, template: Response, rest: Remaining, item: Value) -> Response {
-    let shape = rest.shape;
-    let around = rest.around.clone();
+fn page(aws: &RealAws, rest: Remaining, item: Value) -> Response {
+    let (shape, around) = (rest.shape, rest.around.clone());
+    let template = Response {
+        status: rest.template.status,
+        headers: rest.template.headers.clone(),
+        body: rest.template.body.clone(),
+    };
     let token = if rest.items.is_empty() {
         None
     } else {
