@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use claw::local::{InvocationResult, LocalFunction, LocalOptions, LogSink, Package};
-use claw::package::{self, BuildParams, BuildProgress, Profile, Workspace};
+use claw::package::{self, BuildParams, BuildProgress, Profile, Source, Workspace};
 use claw_spec::model::Architecture;
 use claw_testkit::mock_model::{MockModel, MockOptions, Step};
 use serde_json::{Value, json};
@@ -90,7 +90,9 @@ fn main() -> anyhow::Result<()> {
         config: config.clone(),
         arch: Architecture::X86_64,
         profile: Profile::Release,
-        workspace: Workspace::at(&Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))?,
+        source: Source::Workspace(Workspace::at(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
+        )?),
         progress: BuildProgress::Plain,
         verbose: false,
     };

@@ -38,23 +38,28 @@ pub enum Command {
     /// Show, write, lint and diff the IAM policies claw generates.
     #[command(subcommand)]
     Policy(commands::policy::PolicyCommand),
-    /// Cross-build the agent function and package it as a deterministic zip.
+    /// Package the agent function with agent.yaml as a deterministic Lambda zip.
     ///
-    /// Runs `cargo zigbuild -p agent-fn --target <arch>-unknown-linux-gnu.2.17` (glibc
-    /// pinned to 2.17, so the binary runs on every Amazon Linux Lambda runtime) with
-    /// cargo's target directory ${CARGO_TARGET_DIR:-<workspace>/target}/lambda, then
-    /// writes ${CARGO_TARGET_DIR:-<workspace>/target}/claw/<app>-<stage>/<arch>/function.zip
-    /// (`bootstrap` 0755 and `agent.json`, the resolved config, in which secrets appear
-    /// only by name) and function.json, its manifest, beside it.
+    /// The function is generic (it reads everything from agent.yaml), so a release
+    /// claw carries it prebuilt for arm64 and x86_64 (`claw --version` names it):
+    /// in your own repository, `claw build` writes .claw/build/<app>-<stage>/<arch>/
+    /// function.zip beside agent.yaml in about a second, with no Rust toolchain.
     ///
-    /// The zip is deterministic: sorted entries, 1980-01-01 timestamps, fixed modes and
-    /// compression. The same code and config give the same bytes and the same Lambda
-    /// CodeSha256, which is printed with the path and size.
+    /// Inside a claw checkout (or with $CLAW_WORKSPACE, or --from-source) claw
+    /// cross-builds agent-fn instead: `cargo zigbuild -p agent-fn --target
+    /// <arch>-unknown-linux-gnu.2.17` (glibc pinned to 2.17, so the binary runs on every
+    /// Amazon Linux Lambda runtime; paths remapped, so the bytes do not depend on the
+    /// checkout's location) with cargo's target directory
+    /// ${CARGO_TARGET_DIR:-<workspace>/target}/lambda, and writes the package to
+    /// ${CARGO_TARGET_DIR:-<workspace>/target}/claw/<app>-<stage>/<arch>/. That needs
+    /// cargo-zigbuild and zig (`pip install cargo-zigbuild ziglang`, or `bash
+    /// scripts/setup`, which also adds the arm64 Rust target).
     ///
-    /// The workspace is $CLAW_WORKSPACE, or the nearest directory above agent.yaml (then
-    /// above the current directory) whose Cargo.toml is a workspace with agent-fn/.
-    /// Needs cargo-zigbuild and zig (`pip install cargo-zigbuild ziglang`, or
-    /// `bash scripts/setup`, which also adds the arm64 Rust target).
+    /// The zip holds `bootstrap` 0755 and `agent.json` (the resolved config, in which
+    /// secrets appear only by name), with function.json, its manifest, beside it. It
+    /// is deterministic: sorted entries, 1980-01-01 timestamps, fixed modes and
+    /// compression. The same function and config give the same bytes and the same
+    /// Lambda CodeSha256 on every machine; it is printed with the path and size.
     Build(commands::build::Args),
     /// Show what `claw deploy` would change, without changing anything.
     Plan(commands::plan::Args),
@@ -67,7 +72,8 @@ pub enum Command {
     /// TEXT} to --agent (default: the first agent in alphabetical order). The response
     /// goes to stdout; a function error exits 1.
     ///
-    /// With --local, claw runs the package `claw build` wrote (or --zip) on this machine
+    /// With --local, claw packages the current agent.yaml as `claw build` does (or
+    /// takes --zip) and runs it on this machine
     /// under an embedded Lambda Runtime API on 127.0.0.1: Lambda's environment
     /// variables, request headers and deadline, the configured timeout and memory size,
     /// and START/END/REPORT lines on stderr. The function's own output goes to stderr

@@ -23,11 +23,17 @@ pub use aws::ABORT_AFTER_ENV;
 /// Loads and validates an agent.yaml from disk, as every command does.
 pub use ops::load::load_config;
 
-use clap::Parser;
+use clap::{CommandFactory as _, FromArgMatches as _};
 
 /// Parses arguments, runs the command, prints errors, and returns the exit code.
 pub fn main() -> std::process::ExitCode {
-    let args = cli::Cli::parse();
+    // `--version` names the prebuilt function this claw carries (or its absence).
+    let long_version: &'static str = Box::leak(package::prebuilt::long_version().into_boxed_str());
+    let matches = cli::Cli::command().long_version(long_version).get_matches();
+    let args = match cli::Cli::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(e) => e.exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()

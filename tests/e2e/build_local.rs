@@ -643,7 +643,7 @@ fn invoke_local_explains_what_is_wrong() {
 
 #[test]
 fn ensure_built_keeps_an_unchanged_package_and_rebuilds_a_changed_one() {
-    use claw::package::{BuildParams, BuildProgress, Profile, Workspace};
+    use claw::package::{BuildParams, BuildProgress, Profile, Source, Workspace};
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), "e2e-ensure", "x86_64", 8080);
     let built = build(dir.path(), "x86_64");
@@ -659,7 +659,7 @@ fn ensure_built_keeps_an_unchanged_package_and_rebuilds_a_changed_one() {
         config,
         arch: claw_spec::model::Architecture::X86_64,
         profile: Profile::Release,
-        workspace: Workspace::at(&workspace()).unwrap(),
+        source: Source::Workspace(Workspace::at(&workspace()).unwrap()),
         progress: BuildProgress::Quiet,
         verbose: false,
     };

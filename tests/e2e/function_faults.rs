@@ -84,7 +84,7 @@ fn one_process_survives_every_fault_and_serves_the_next_event() {
     let port = server.server_addr().to_ip().unwrap().port();
     let config = config(port);
     let repo = repo_root();
-    let params = BuildParams::new(&config, &repo.join("agent.yaml"), None).unwrap();
+    let params = BuildParams::new(&config, &repo.join("agent.yaml"), None, true).unwrap();
     let built = ensure_built(&params).expect("build the x86_64 package");
     let package = Package::open(&built.zip_path, None).unwrap();
 

@@ -25,5 +25,6 @@ mod lock;
 mod migrations;
 mod network;
 mod output;
+mod prebuilt;
 mod realism;
 mod realism_layer;

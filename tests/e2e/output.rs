@@ -154,8 +154,8 @@ fn every_command_prints_one_json_document_on_failure_and_on_success() {
             None,
         ),
         (&["logs", "--since", "1m"], None),
-        // Outside a claw workspace with no embedded function: build fails.
-        (&["build"], None),
+        // Outside a claw workspace, building from source fails.
+        (&["build", "--from-source"], None),
     ];
     for (args, stdin) in failures {
         let (code, doc) = w.json(args, *stdin);
@@ -305,8 +305,8 @@ fn each_command_reads_agent_yaml_once() {
 
 #[test]
 fn a_deploy_that_will_be_refused_is_refused_before_building() {
-    // Only agent.yaml, outside any claw workspace: a build here could not even
-    // start, so a refusal for the missing secrets proves the checks ran first.
+    // Only agent.yaml, outside any claw workspace: the refusal for the missing
+    // secrets must come before any packaging (prebuilt or from source).
     let w = World::new();
     std::fs::remove_file(w.dir.path().join("function.zip")).unwrap();
     let r = run(w.command(&["deploy", "--yes"]), None);
@@ -317,7 +317,9 @@ fn a_deploy_that_will_be_refused_is_refused_before_building() {
         r.stderr
     );
     assert!(
-        !r.stderr.contains("workspace") && !r.stderr.contains("cargo"),
+        !r.stderr.contains("workspace")
+            && !r.stderr.contains("cargo")
+            && !r.stderr.contains("prebuilt"),
         "deploy tried to build before its checks:\n{}",
         r.stderr
     );

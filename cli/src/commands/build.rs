@@ -17,8 +17,14 @@ pub struct Args {
     #[arg(long, conflicts_with = "debug")]
     pub release: bool,
     /// Unoptimised build with the dev profile: faster to compile, much larger zip.
+    /// Needs --from-source.
     #[arg(long)]
     pub debug: bool,
+    /// Cross-build agent-fn from a claw checkout instead of using the prebuilt
+    /// function this claw carries. The default inside a claw checkout (or with
+    /// CLAW_WORKSPACE set); elsewhere an error when no checkout is found.
+    #[arg(long)]
+    pub from_source: bool,
 }
 
 /// The JSON document of a build.
@@ -26,6 +32,8 @@ pub struct Args {
 struct BuildReport<'a> {
     function: &'a str,
     arch: &'a str,
+    /// `prebuilt` (the function claw carries) or `source` (cross-built here).
+    source: &'a str,
     profile: &'a crate::package::Profile,
     zip: &'a std::path::Path,
     manifest: &'a std::path::Path,
@@ -43,6 +51,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
         &loaded.config,
         &ctx.global.config,
         args.arch.map(Architecture::from),
+        args.from_source,
     )?;
     params.profile = if args.debug {
         Profile::Debug
@@ -56,6 +65,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     let report = Report::new(BuildReport {
         function: &out.manifest.function,
         arch: out.arch.lambda_name(),
+        source: out.source,
         profile: &out.manifest.profile,
         zip: &out.zip_path,
         manifest: &out.manifest_path,
@@ -67,13 +77,23 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
         package_seconds: round2(out.package_time.as_secs_f64()),
     });
     let p = ctx.out;
+    let how = if out.source == "prebuilt" {
+        format!(
+            "prebuilt function, zip {:.1} s",
+            out.package_time.as_secs_f64()
+        )
+    } else {
+        format!(
+            "cargo {:.1} s, zip {:.1} s",
+            out.cargo_time.as_secs_f64(),
+            out.package_time.as_secs_f64()
+        )
+    };
     p.line(format_args!(
-        "built {} for {} in {:.1} s (cargo {:.1} s, zip {:.1} s){}",
+        "built {} for {} in {:.1} s ({how}){}",
         out.manifest.function,
         out.arch.lambda_name(),
         (out.cargo_time + out.package_time).as_secs_f64(),
-        out.cargo_time.as_secs_f64(),
-        out.package_time.as_secs_f64(),
         if out.changed {
             ""
         } else {

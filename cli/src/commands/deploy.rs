@@ -35,6 +35,10 @@ pub struct Args {
     /// building. Without it, deploy runs `claw build` first (incrementally).
     #[arg(long, value_name = "PATH")]
     pub zip: Option<PathBuf>,
+    /// Cross-build agent-fn from a claw checkout instead of packaging the prebuilt
+    /// function this claw carries (the default inside a claw checkout).
+    #[arg(long, conflicts_with = "zip")]
+    pub from_source: bool,
     /// How long to wait for another deploy or destroy of this app and stage to
     /// finish (`30s`, `5m`); by default claw stops at once and says who holds the lock.
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
@@ -100,6 +104,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
         let code = crate::ops::stack::package(PackageRequest {
             config: &checked.target.config,
             config_path: &ctx.global.config,
+            from_source: args.from_source,
             verbose: ctx.verbose() > 0,
         })
         .await?;

@@ -17,7 +17,8 @@ pub struct Args {
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// Compare the function's code with this package (a zip with `bootstrap`).
-    /// Without it, claw uses the package `claw build` last wrote, if any.
+    /// Without it, claw packages agent.yaml with the prebuilt function (about a
+    /// second), or in a claw checkout uses the package `claw build` last wrote.
     #[arg(long, value_name = "PATH")]
     pub zip: Option<PathBuf>,
 }
@@ -35,7 +36,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
     let code = match &args.zip {
         Some(p) => Some(Code::from_zip(p)?),
-        None => crate::ops::stack::existing_package(&loaded.config, &ctx.global.config)?,
+        None => crate::ops::stack::package_to_compare(&loaded.config, &ctx.global.config).await?,
     };
     let planned = crate::ops::stack::read_and_plan(loaded.config, code).await?;
     let plan = &planned.plan;

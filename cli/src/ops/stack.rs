@@ -53,20 +53,29 @@ impl Planned {
     }
 }
 
-/// The package `claw build` (or an earlier deploy) last wrote for this config and
-/// architecture, if there is one: `claw plan` compares its CodeSha256 with the
-/// function's without building. No package, or no claw workspace to find it in,
-/// is not an error: the plan then says the code was not compared.
-pub fn existing_package(
+/// The package `claw plan` compares with the function's code. With the prebuilt
+/// function that is the current agent.yaml packaged now (a second, and a changed
+/// prompt shows in the plan); in a claw checkout it is the package `claw build`
+/// (or an earlier deploy) last wrote, since a cross-build would cost minutes. No
+/// package is not an error: the plan then says the code was not compared.
+pub async fn package_to_compare(
     config: &Config,
     config_path: &std::path::Path,
 ) -> anyhow::Result<Option<Code>> {
-    let Ok(workspace) = crate::package::Workspace::locate(config_path) else {
-        return Ok(None);
-    };
-    match crate::package::existing(config, &workspace, config.function.architecture) {
-        Ok((zip, _manifest)) => Code::from_zip(&zip).map(Some),
-        Err(_) => Ok(None),
+    use crate::package::Source;
+    match Source::choose(config_path, false) {
+        Ok(Source::Prebuilt { .. }) => package(PackageRequest {
+            config,
+            config_path,
+            from_source: false,
+            verbose: false,
+        })
+        .await
+        .map(Some),
+        _ => match crate::package::existing(config, config_path, config.function.architecture) {
+            Ok((zip, _manifest)) => Code::from_zip(&zip).map(Some),
+            Err(_) => Ok(None),
+        },
     }
 }
 
@@ -74,13 +83,17 @@ pub fn existing_package(
 pub struct PackageRequest<'a> {
     pub config: &'a Config,
     pub config_path: &'a std::path::Path,
+    /// `--from-source`: cross-build even where the prebuilt function would do.
+    pub from_source: bool,
     pub verbose: bool,
 }
 
 /// Builds the package to deploy (incremental: an unchanged function costs cargo's
-/// no-op check, and the zip is rewritten only when its inputs change).
+/// no-op check, or nothing with the prebuilt function, and the zip is rewritten
+/// only when its inputs change).
 pub async fn package(req: PackageRequest<'_>) -> anyhow::Result<Code> {
-    let mut params = crate::package::BuildParams::new(req.config, req.config_path, None)?;
+    let mut params =
+        crate::package::BuildParams::new(req.config, req.config_path, None, req.from_source)?;
     params.progress = crate::package::BuildProgress::Auto;
     params.verbose = req.verbose;
     let out = tokio::task::spawn_blocking(move || crate::package::ensure_built(&params))

@@ -1,10 +1,12 @@
-//! Cross-building agent-fn and packaging it as a deterministic Lambda zip.
+//! Getting the agent function and packaging it as a deterministic Lambda zip.
 //!
-//! [`build`] runs `cargo zigbuild` for the function's architecture with glibc
-//! pinned to 2.17, checks the binary (machine, newest glibc symbol), and writes
-//! `function.zip` (`bootstrap` 0755 + `agent.json` 0644) and its manifest
-//! `function.json` under [`Workspace::package_dir`]. The zip depends only on the
-//! binary and the resolved config, so the same inputs give the same `CodeSha256`.
+//! [`build`] takes `bootstrap` from its [`Source`]: the prebuilt function this
+//! claw carries, or `cargo zigbuild` in a claw checkout for the function's
+//! architecture with glibc pinned to 2.17. It checks the binary (machine, newest
+//! glibc symbol), and writes `function.zip` (`bootstrap` 0755 + `agent.json` 0644)
+//! and its manifest `function.json` under [`Source::package_dir`]. The zip depends
+//! only on the binary and the resolved config, so the same inputs give the same
+//! `CodeSha256` on every machine.
 //!
 //! These functions block (cargo runs for seconds to minutes); async callers use
 //! `tokio::task::spawn_blocking`.
@@ -12,8 +14,10 @@
 pub mod archive;
 mod code;
 pub mod elf;
+pub mod prebuilt;
 mod profile;
 pub mod progress;
+pub mod source;
 pub mod toolchain;
 pub mod workspace;
 
@@ -28,6 +32,7 @@ use serde::{Deserialize, Serialize};
 pub use code::Code;
 pub use profile::Profile;
 pub use progress::BuildProgress;
+pub use source::Source;
 pub use workspace::Workspace;
 
 use archive::Entry;
@@ -47,26 +52,28 @@ pub struct BuildParams {
     pub config: Config,
     pub arch: Architecture,
     pub profile: Profile,
-    /// Where agent-fn lives and where output goes; see [`Workspace::locate`].
-    pub workspace: Workspace,
+    /// Where `bootstrap` comes from and where output goes; see [`Source::choose`].
+    pub source: Source,
     pub progress: BuildProgress,
     /// Show cargo's output.
     pub verbose: bool,
 }
 
 impl BuildParams {
-    /// Build parameters for `config` read from `config_path`: the workspace is
-    /// located from there, the architecture defaults to `function.architecture`.
+    /// Build parameters for `config` read from `config_path`: the source is
+    /// chosen from there ([`Source::choose`]), the architecture defaults to
+    /// `function.architecture`.
     pub fn new(
         config: &Config,
         config_path: &Path,
         arch: Option<Architecture>,
+        from_source: bool,
     ) -> anyhow::Result<BuildParams> {
         Ok(BuildParams {
             config: config.clone(),
             arch: arch.unwrap_or(config.function.architecture),
             profile: Profile::Release,
-            workspace: Workspace::locate(config_path)?,
+            source: Source::choose(config_path, from_source)?,
             progress: BuildProgress::Auto,
             verbose: false,
         })
@@ -74,7 +81,7 @@ impl BuildParams {
 
     /// The package directory these parameters write to.
     pub fn package_dir(&self) -> PathBuf {
-        self.workspace
+        self.source
             .package_dir(&Names::new(&self.config).function, self.arch)
     }
 }
@@ -115,7 +122,9 @@ pub struct BuildOutput {
     pub manifest: Manifest,
     /// False when the zip on disk already had exactly these inputs and was kept.
     pub changed: bool,
-    /// Time spent in cargo and in packaging.
+    /// `source` (cross-built here) or `prebuilt` (carried by claw).
+    pub source: &'static str,
+    /// Time spent in cargo (zero for the prebuilt function) and in packaging.
     pub cargo_time: Duration,
     pub package_time: Duration,
 }
@@ -137,10 +146,11 @@ pub fn ensure_built(p: &BuildParams) -> anyhow::Result<BuildOutput> {
 /// building: the zip path and its manifest, or an error saying to run `claw build`.
 pub fn existing(
     config: &Config,
-    workspace: &Workspace,
+    config_path: &Path,
     arch: Architecture,
 ) -> anyhow::Result<(PathBuf, Manifest)> {
-    let dir = workspace.package_dir(&Names::new(config).function, arch);
+    let dir = source::existing_dir(config_path, &Names::new(config).function, arch)
+        .context("cannot read the current directory")?;
     let zip = dir.join(ZIP_NAME);
     if !zip.is_file() {
         anyhow::bail!(
@@ -166,29 +176,21 @@ fn read_manifest(path: &Path) -> anyhow::Result<Manifest> {
 fn build_inner(p: &BuildParams, always_write: bool) -> anyhow::Result<BuildOutput> {
     let names = Names::new(&p.config);
     let reporter = Reporter::new(p.progress, p.verbose);
-    let tools = toolchain::Toolchain::detect(&p.workspace, p.arch)?;
-
-    reporter.step(&format!(
-        "building agent-fn for {} ({})",
-        p.arch.lambda_name(),
-        p.arch.zig_target()
-    ));
     let started = Instant::now();
-    let bootstrap_path = tools.cargo_build(&p.workspace, p.arch, p.profile, &reporter)?;
+    let bootstrap = Bootstrap::get(p, &reporter)?;
     let cargo_time = started.elapsed();
 
     let started = Instant::now();
     reporter.step("packaging function.zip");
-    let bootstrap = std::fs::read(&bootstrap_path)
-        .with_context(|| format!("cannot read {}", bootstrap_path.display()))?;
-    let glibc = check_binary(&bootstrap, p.arch, &bootstrap_path)?;
+    let glibc = check_binary(&bootstrap.bytes, p.arch, &bootstrap.path)?;
     let agent_json = serde_json::to_vec(&p.config).context("cannot serialise the config")?;
 
     let dir = p.package_dir();
     let zip_path = dir.join(ZIP_NAME);
     let manifest_path = dir.join(MANIFEST_NAME);
     let config_sha256 = archive::sha256_hex(&agent_json);
-    let bootstrap_sha256 = archive::sha256_hex(&bootstrap);
+    let bootstrap_sha256 = bootstrap.sha256.clone();
+    let bootstrap = bootstrap.bytes.into_owned();
 
     if !always_write
         && let Some(out) = reuse(
@@ -248,9 +250,62 @@ fn build_inner(p: &BuildParams, always_write: bool) -> anyhow::Result<BuildOutpu
         arch: p.arch,
         manifest,
         changed,
+        source: p.source.kind(),
         cargo_time,
         package_time: started.elapsed(),
     })
+}
+
+/// The `bootstrap` binary a package is made of.
+struct Bootstrap {
+    bytes: std::borrow::Cow<'static, [u8]>,
+    /// Hex SHA-256 of `bytes`.
+    sha256: String,
+    /// Where it came from, for messages.
+    path: PathBuf,
+}
+
+impl Bootstrap {
+    /// Cross-builds it in the workspace, or takes the one this claw carries.
+    fn get(p: &BuildParams, reporter: &Reporter) -> anyhow::Result<Bootstrap> {
+        match &p.source {
+            Source::Workspace(ws) => {
+                let tools = toolchain::Toolchain::detect(ws, p.arch)?;
+                reporter.step(&format!(
+                    "building agent-fn for {} ({})",
+                    p.arch.lambda_name(),
+                    p.arch.zig_target()
+                ));
+                let path = tools.cargo_build(ws, p.arch, p.profile, reporter)?;
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                Ok(Bootstrap {
+                    sha256: archive::sha256_hex(&bytes),
+                    bytes: bytes.into(),
+                    path,
+                })
+            }
+            Source::Prebuilt { .. } => {
+                if p.profile != Profile::Release {
+                    anyhow::bail!(
+                        "the prebuilt function is a release build; --debug needs the sources: \
+                         run inside a claw checkout with --from-source"
+                    );
+                }
+                let f = prebuilt::get(p.arch).ok_or_else(|| anyhow::anyhow!(prebuilt::MISSING))?;
+                reporter.step(&format!(
+                    "using the prebuilt agent function {} for {}",
+                    f.version,
+                    p.arch.lambda_name()
+                ));
+                Ok(Bootstrap {
+                    bytes: f.bytes.into(),
+                    sha256: f.sha256.to_string(),
+                    path: PathBuf::from(format!("the prebuilt {} function", f.arch.lambda_name())),
+                })
+            }
+        }
+    }
 }
 
 /// The existing package, if its manifest records exactly these inputs and the zip
@@ -282,6 +337,7 @@ fn reuse(
         arch: p.arch,
         manifest,
         changed: false,
+        source: p.source.kind(),
         cargo_time: Duration::ZERO,
         package_time: Duration::ZERO,
     })

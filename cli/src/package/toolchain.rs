@@ -114,6 +114,10 @@ impl Toolchain {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
+        cmd.env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            rustflags(ws, &|n| std::env::var_os(n)),
+        );
         let shown = format!(
             "cargo zigbuild{} -p agent-fn --target {} --target-dir {}",
             if profile == Profile::Release {
@@ -171,6 +175,50 @@ impl Toolchain {
         }
         Ok(bootstrap)
     }
+}
+
+/// The caller's rustflags, then path remapping: the workspace becomes `/claw` and
+/// cargo's home `/cargo` in the binary's panic locations, so the same sources give
+/// the same `bootstrap` bytes whichever directory they were built in
+/// (`scripts/dist` builds the prebuilt function this way too).
+fn rustflags(ws: &Workspace, getenv: &dyn Fn(&str) -> Option<OsString>) -> OsString {
+    let mut flags: Vec<OsString> = match getenv("CARGO_ENCODED_RUSTFLAGS") {
+        Some(v) if !v.is_empty() => v
+            .to_string_lossy()
+            .split('\x1f')
+            .map(OsString::from)
+            .collect(),
+        _ => getenv("RUSTFLAGS")
+            .map(|v| {
+                v.to_string_lossy()
+                    .split_whitespace()
+                    .map(OsString::from)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    let cargo_home = getenv("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| getenv("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let mut remap = |from: &Path, to: &str| {
+        let mut f = OsString::from("--remap-path-prefix=");
+        f.push(from.as_os_str());
+        f.push("=");
+        f.push(to);
+        flags.push(f);
+    };
+    remap(&ws.root, "/claw");
+    if let Some(home) = cargo_home {
+        remap(&home, "/cargo");
+    }
+    let mut out = OsString::new();
+    for (i, f) in flags.iter().enumerate() {
+        if i > 0 {
+            out.push("\x1f");
+        }
+        out.push(f);
+    }
+    out
 }
 
 fn failure_hint(text: &str, arch: Architecture) -> String {
@@ -374,6 +422,50 @@ mod tests {
         assert_eq!(
             failure_hint("error: expected `;`", Architecture::X86_64),
             ""
+        );
+    }
+
+    fn remap_workspace() -> Workspace {
+        Workspace {
+            root: PathBuf::from("/home/me/src/claw"),
+            target_root: PathBuf::from("/home/me/src/claw/target"),
+        }
+    }
+
+    #[test]
+    fn paths_are_remapped_after_the_callers_own_flags() {
+        let env = |n: &str| match n {
+            "RUSTFLAGS" => Some(OsString::from("-C  target-cpu=neoverse-n1")),
+            "HOME" => Some(OsString::from("/home/me")),
+            _ => None,
+        };
+        let flags = rustflags(&remap_workspace(), &env);
+        let flags: Vec<&str> = flags.to_str().unwrap().split('\x1f').collect();
+        assert_eq!(
+            flags,
+            [
+                "-C",
+                "target-cpu=neoverse-n1",
+                "--remap-path-prefix=/home/me/src/claw=/claw",
+                "--remap-path-prefix=/home/me/.cargo=/cargo",
+            ]
+        );
+    }
+
+    #[test]
+    fn encoded_flags_win_over_rustflags_and_cargo_home_over_home() {
+        let env = |n: &str| match n {
+            "CARGO_ENCODED_RUSTFLAGS" => Some(OsString::from("-Cdebuginfo=1\x1f-Dwarnings")),
+            "RUSTFLAGS" => Some(OsString::from("-Cignored")),
+            "CARGO_HOME" => Some(OsString::from("/opt/cargo")),
+            "HOME" => Some(OsString::from("/home/me")),
+            _ => None,
+        };
+        let flags = rustflags(&remap_workspace(), &env);
+        assert_eq!(
+            flags.to_str().unwrap(),
+            "-Cdebuginfo=1\x1f-Dwarnings\x1f--remap-path-prefix=/home/me/src/claw=/claw\x1f\
+             --remap-path-prefix=/opt/cargo=/cargo"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! Where the agent-fn sources are and where build output goes.
 //!
-//! `claw build` compiles the `agent-fn` crate of the claw workspace. The workspace
+//! `claw build --from-source` (the default inside a claw checkout) compiles the
+//! `agent-fn` crate of the claw workspace. The workspace
 //! is `CLAW_WORKSPACE` when set, otherwise the nearest directory, walking up from
 //! agent.yaml's directory and then from the current directory, whose `Cargo.toml`
 //! declares a workspace and which has `agent-fn/Cargo.toml`.
@@ -34,40 +35,39 @@ impl Workspace {
     /// Finds the workspace from `CLAW_WORKSPACE`, agent.yaml's directory or the
     /// current directory, and the target root from `CARGO_TARGET_DIR`.
     pub fn locate(config_path: &Path) -> anyhow::Result<Workspace> {
+        match Workspace::find(config_path)? {
+            Found::Here(ws) => Ok(ws),
+            Found::Nowhere { config_dir, cwd } => anyhow::bail!(
+                "cannot find the claw workspace (a Cargo.toml with [workspace] beside agent-fn/) \
+                 in {} or {} or any parent; run claw inside a checkout of claw, or set \
+                 {WORKSPACE_ENV}=/path/to/claw",
+                config_dir.display(),
+                cwd.display()
+            ),
+        }
+    }
+
+    /// Like [`Workspace::locate`], but a directory outside any claw checkout is an
+    /// answer, not an error. `CLAW_WORKSPACE` naming something else is an error.
+    pub fn find(config_path: &Path) -> anyhow::Result<Found> {
         let cwd = std::env::current_dir().context("cannot read the current directory")?;
         let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-        let root = match env(WORKSPACE_ENV) {
-            Some(dir) => {
-                let dir = cwd.join(dir);
-                if !is_claw_workspace(&dir) {
-                    anyhow::bail!(
-                        "{WORKSPACE_ENV}={} is not the claw workspace: it needs a Cargo.toml \
-                         with [workspace] and an agent-fn/Cargo.toml",
-                        dir.display()
-                    );
-                }
-                dir
+        if let Some(dir) = env(WORKSPACE_ENV) {
+            let dir = cwd.join(dir);
+            if !is_claw_workspace(&dir) {
+                anyhow::bail!(
+                    "{WORKSPACE_ENV}={} is not the claw workspace: it needs a Cargo.toml \
+                     with [workspace] and an agent-fn/Cargo.toml",
+                    dir.display()
+                );
             }
-            None => {
-                let config_dir = cwd
-                    .join(config_path)
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| cwd.clone());
-                find_upwards(&config_dir)
-                    .or_else(|| find_upwards(&cwd))
-                    .ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "cannot find the claw workspace (a Cargo.toml with [workspace] beside \
-                             agent-fn/) in {} or {} or any parent; run claw inside a checkout of \
-                             claw, or set {WORKSPACE_ENV}=/path/to/claw",
-                            config_dir.display(),
-                            cwd.display()
-                        )
-                    })?
-            }
-        };
-        Workspace::at(&root)
+            return Ok(Found::Here(Workspace::at(&dir)?));
+        }
+        let config_dir = config_dir(&cwd, config_path);
+        match find_upwards(&config_dir).or_else(|| find_upwards(&cwd)) {
+            Some(root) => Ok(Found::Here(Workspace::at(&root)?)),
+            None => Ok(Found::Nowhere { config_dir, cwd }),
+        }
     }
 
     /// The workspace at `root` (not checked), with the target root from
@@ -98,6 +98,25 @@ impl Workspace {
     pub fn venv_bin(&self) -> PathBuf {
         self.root.join(".venv").join("bin")
     }
+}
+
+/// Where [`Workspace::find`] looked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    Here(Workspace),
+    /// Neither agent.yaml's directory nor the current one is inside a checkout.
+    Nowhere {
+        config_dir: PathBuf,
+        cwd: PathBuf,
+    },
+}
+
+/// The directory agent.yaml is in (absolute).
+pub fn config_dir(cwd: &Path, config_path: &Path) -> PathBuf {
+    cwd.join(config_path)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| cwd.to_path_buf())
 }
 
 /// `<target_root>/claw/<function>/<arch>`.

@@ -11,14 +11,15 @@ use claw_spec::model::Architecture;
 
 use crate::context::Context;
 use crate::local::{InvocationResult, Launcher, LocalFunction, LocalOptions, LogSink, Package};
-use crate::package::{self, Workspace};
+use crate::package::{self, BuildParams};
 use crate::report::Report;
 
-/// What `--local` runs: `--zip`, else the package `claw build` wrote for `--arch`
-/// (default `function.architecture`).
+/// What `--local` runs: `--zip`, else the current agent.yaml packaged for `--arch`
+/// (default `function.architecture`), as `claw build` would.
 pub struct Options {
     pub zip: Option<PathBuf>,
     pub arch: Option<Architecture>,
+    pub from_source: bool,
 }
 
 /// Runs the package once, stopping it with claw on Ctrl-C.
@@ -34,6 +35,7 @@ pub async fn run(
         config_path: ctx.global.config.clone(),
         zip: opts.zip,
         arch: opts.arch,
+        from_source: opts.from_source,
         out: ctx.out,
     };
     let pid = Arc::new(AtomicU32::new(0));
@@ -57,9 +59,10 @@ pub async fn run(
 struct LocalRun {
     config: Config,
     config_path: PathBuf,
-    /// `--zip`, else the package `claw build` wrote.
+    /// `--zip`, else the current agent.yaml, packaged now.
     zip: Option<PathBuf>,
     arch: Option<Architecture>,
+    from_source: bool,
     payload: Vec<u8>,
     out: crate::report::Printer,
 }
@@ -71,6 +74,7 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
         config_path,
         zip,
         arch,
+        from_source,
         payload,
         out,
     } = run;
@@ -78,10 +82,11 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
     let (zip, expected) = match zip {
         Some(z) => (z.clone(), arch),
         None => {
-            let arch = arch.unwrap_or(config.function.architecture);
-            let ws = Workspace::locate(config_path)?;
-            let (zip, _) = package::existing(config, &ws, arch)?;
-            (zip, Some(arch))
+            // What runs is what agent.yaml says now: packaging is incremental
+            // (cargo's no-op check from source, nothing with the prebuilt function).
+            let params = BuildParams::new(config, config_path, arch, *from_source)?;
+            let built = package::ensure_built(&params)?;
+            (built.zip_path, Some(built.arch))
         }
     };
     let pkg = Package::open(&zip, expected)?;
@@ -89,8 +94,9 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
         && *packaged != serde_json::to_vec(config)?
     {
         eprintln!(
-            "warning: {} was built from a different agent.yaml (or --stage/--region); run \
-             `claw build` to package the current one. Running it as built.",
+            "warning: {} holds a different agent.yaml than the current one (or \
+             --stage/--region); running it as built. Without --zip, claw packages the \
+             current one.",
             zip.display()
         );
     }

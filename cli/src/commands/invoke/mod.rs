@@ -36,9 +36,13 @@ pub struct Args {
     /// (--local) Which built package to run; default `function.architecture`.
     #[arg(long, value_enum, requires = "local")]
     pub arch: Option<ArchArg>,
-    /// (--local) Run this zip instead of the package `claw build` wrote.
+    /// (--local) Run this zip instead of packaging the current agent.yaml.
     #[arg(long, value_name = "PATH", requires = "local")]
     pub zip: Option<PathBuf>,
+    /// (--local) Cross-build agent-fn from a claw checkout instead of the prebuilt
+    /// function (the default inside a claw checkout).
+    #[arg(long, requires = "local", conflicts_with = "zip")]
+    pub from_source: bool,
 }
 
 impl Args {
@@ -61,6 +65,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
         let local = local::Options {
             zip: args.zip.clone(),
             arch: args.arch.map(Into::into),
+            from_source: args.from_source,
         };
         local::run(ctx, local, loaded.config, payload).await
     } else {
