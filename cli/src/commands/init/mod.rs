@@ -182,8 +182,10 @@ fn new_config(ctx: &Context, args: &Args) -> anyhow::Result<(String, Config)> {
                 for (_, message) in &fields {
                     eprintln!("{message}");
                 }
-                ask = fields.iter().map(|(f, _)| *f).collect();
-                ask.dedup();
+                ask = Field::ALL
+                    .into_iter()
+                    .filter(|f| fields.iter().any(|(g, _)| g == f))
+                    .collect();
             }
         }
     }
