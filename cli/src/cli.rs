@@ -1,6 +1,6 @@
 //! The command line. Doc comments on these structs are the `--help` text.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::args::GlobalArgs;
 use crate::commands;
@@ -25,6 +25,27 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a new agent's repository: agent.yaml, .gitignore, policies/ and CI.
+    ///
+    /// Writes into DIR (default: the current directory; created when missing) an
+    /// annotated agent.yaml (one agent, one http tool; `claw validate` passes on it),
+    /// a .gitignore for claw's build output (/.claw/), the policy lockfile
+    /// (policies/<app>-<stage>/, as `claw policy write` writes it) and a GitHub
+    /// Actions workflow (.github/workflows/claw.yml: validate, policy diff and plan
+    /// on pull requests; deploy dev then prod on pushes to main, through GitHub's
+    /// OIDC and the roles `claw bootstrap` creates).
+    ///
+    /// It never overwrites a file: one that exists is kept and reported as skipped
+    /// (a .gitignore that lacks /.claw/ is named so), and an agent.yaml that exists
+    /// is the one the lockfile and workflow follow. So running it again only adds
+    /// what is missing, and exits 0.
+    ///
+    /// A new agent.yaml takes --app, --region (the global flag) and --account, and
+    /// the stage from --stage (default dev), each checked as `claw validate` checks
+    /// agent.yaml. On a terminal claw asks for a missing one; otherwise it is an error.
+    ///
+    /// Example: claw init my-agent --app my-agent --region ap-southeast-2 --account 123456789012
+    Init(commands::init::Args),
     /// Check agent.yaml without touching the network.
     ///
     /// Reports every problem at once, each with file:line:column, the key path and,
@@ -91,12 +112,32 @@ pub enum Command {
     Secrets(commands::secrets::SecretsCommand),
     /// Clear a stuck deploy lock (only when no claw command is running).
     Unlock(commands::unlock::Args),
+    /// Print a shell completion script for claw to stdout.
+    ///
+    /// Install it where your shell looks for completions:
+    ///
+    ///   bash:        claw completions bash > ~/.local/share/bash-completion/completions/claw
+    ///
+    ///   zsh:         claw completions zsh > ~/.zfunc/_claw
+    ///                (with `fpath=(~/.zfunc $fpath); autoload -Uz compinit; compinit` in ~/.zshrc)
+    ///
+    ///   fish:        claw completions fish > ~/.config/fish/completions/claw.fish
+    ///
+    ///   PowerShell:  claw completions powershell >> $PROFILE
+    ///
+    /// Then start a new shell.
+    #[command(
+        verbatim_doc_comment,
+        about = "Print a shell completion script for claw to stdout"
+    )]
+    Completions(commands::completions::Args),
 }
 
 impl Command {
     /// Runs the command.
     pub async fn run(&self, ctx: &Context) -> anyhow::Result<Report> {
         match self {
+            Command::Init(args) => commands::init::run(ctx, args),
             Command::Validate(args) => commands::validate::run(ctx, args),
             Command::Schema(args) => commands::schema::run(ctx, args),
             Command::Policy(cmd) => commands::policy::run(ctx, cmd).await,
@@ -108,6 +149,7 @@ impl Command {
             Command::Destroy(args) => commands::destroy::run(ctx, args).await,
             Command::Secrets(cmd) => commands::secrets::run(ctx, cmd).await,
             Command::Unlock(args) => commands::unlock::run(ctx, args).await,
+            Command::Completions(args) => commands::completions::run(ctx, args, Cli::command()),
         }
     }
 }

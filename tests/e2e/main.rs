@@ -19,6 +19,7 @@ mod faults;
 mod from_scratch;
 mod function_faults;
 mod harness;
+mod init;
 mod interrupted;
 mod jwt;
 mod lock;

@@ -156,6 +156,8 @@ fn every_command_prints_one_json_document_on_failure_and_on_success() {
         (&["logs", "--since", "1m"], None),
         // Outside a claw workspace, building from source fails.
         (&["build", "--from-source"], None),
+        // No terminal to ask on: the missing --region and --account are an error.
+        (&["init", "new-app", "--app", "new-app"], None),
     ];
     for (args, stdin) in failures {
         let (code, doc) = w.json(args, *stdin);
@@ -176,6 +178,20 @@ fn every_command_prints_one_json_document_on_failure_and_on_success() {
 
     // Successes, in the order a user would run them.
     let successes: &[(&[&str], Option<&[u8]>)] = &[
+        (
+            &[
+                "init",
+                "new-app",
+                "--app",
+                "new-app",
+                "--region",
+                "ap-southeast-2",
+                "--account",
+                "123456789012",
+            ],
+            None,
+        ),
+        (&["completions", "bash"], None),
         (&["validate"], None),
         (&["schema"], None),
         (&["policy", "show"], None),

@@ -3,8 +3,10 @@
 //! each other; what two commands share lives in `ops`.
 
 pub mod build;
+pub mod completions;
 pub mod deploy;
 pub mod destroy;
+pub mod init;
 pub mod invoke;
 pub mod logs;
 pub mod plan;

@@ -6,5 +6,6 @@
 pub mod account;
 pub mod approve;
 pub mod load;
+pub mod lockfile;
 pub mod payload;
 pub mod stack;

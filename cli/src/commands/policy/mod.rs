@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use claw_spec::iam::PolicyDocument;
-use claw_spec::policy::{self, PolicyKind};
+use claw_spec::policy::PolicyKind;
 use claw_spec::policy_diff;
 use claw_spec::{Config, lint};
 
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::ops::lockfile::{generated, to_file_text};
 use crate::report::Report;
 use diff::{Diffs, KindDiff};
 
@@ -99,21 +100,6 @@ pub async fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Report> {
     }
 }
 
-/// All generated documents, by kind.
-pub fn generated(config: &Config) -> BTreeMap<PolicyKind, PolicyDocument> {
-    PolicyKind::ALL
-        .into_iter()
-        .map(|k| (k, policy::generate(k, config)))
-        .collect()
-}
-
-/// Pretty JSON with a trailing newline: the lockfile format.
-pub fn to_file_text(doc: &PolicyDocument) -> String {
-    let mut s = serde_json::to_string_pretty(doc).unwrap_or_default();
-    s.push('\n');
-    s
-}
-
 fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
     let docs = generated(&loaded.config);
@@ -139,13 +125,13 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<Report> {
 
 fn write(ctx: &Context, a: &WriteArgs) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
-    let names = claw_spec::Names::new(&loaded.config);
-    let dir = a.dir.join(&names.function);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut written = Vec::new();
-    for (kind, doc) in generated(&loaded.config) {
-        let path = dir.join(kind.file_name());
-        let text = to_file_text(&doc);
+    for (rel, text) in crate::ops::lockfile::files(&loaded.config) {
+        let path = a.dir.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
         // Write through a temporary file so a crash never leaves half a lockfile.
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, &text).with_context(|| format!("cannot write {}", tmp.display()))?;
