@@ -129,16 +129,27 @@ fn sha256_hex(bytes: &[u8]) -> String {
     claw::package::archive::sha256_hex(bytes)
 }
 
+/// `claw init` in a fresh directory, as a new user starts.
+fn init_repo(moto: &Moto) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    claw(dir.path(), moto)
+        .args(["init", "--app", "notes", "--account", "123456789012"])
+        .args(["--region", claw_testkit::REGION])
+        .run()
+        .ok();
+    dir
+}
+
 #[tokio::test]
 async fn a_repository_with_only_agent_yaml_builds_deploys_and_plans_without_a_toolchain() {
     let test = "a_repository_with_only_agent_yaml_builds_deploys_and_plans_without_a_toolchain";
     let Some(shas) = prebuilt(test) else { return };
     let moto = Moto::realistic();
-    let a = user_repo("Summarise the note.");
-    let b = user_repo("Summarise the note.");
+    // Two machines' worth: two fresh directories, each started with `claw init`.
+    let a = init_repo(&moto);
+    let b = init_repo(&moto);
 
     claw(a.path(), &moto).arg("validate").run().ok();
-    // Two machines' worth of builds: two fresh directories, one config.
     let (first, first_secs) = build(a.path(), &moto);
     let (second, second_secs) = build(b.path(), &moto);
     eprintln!("claw build with the prebuilt function: {first_secs:.2} s and {second_secs:.2} s");
@@ -154,20 +165,21 @@ async fn a_repository_with_only_agent_yaml_builds_deploys_and_plans_without_a_to
         "the package belongs beside agent.yaml: {}",
         zip.display()
     );
+    let arch = first["arch"].as_str().unwrap();
     let bootstrap = zip_entry(&zip, "bootstrap");
     let embedded = shas
         .iter()
-        .find(|(arch, _)| arch == "x86_64")
+        .find(|(a, _)| a == arch)
         .map(|(_, sha)| sha.clone());
     assert_eq!(
         Some(sha256_hex(&bootstrap)),
         embedded,
-        "the zip's bootstrap is not the function `claw --version` names"
+        "the zip's bootstrap is not the {arch} function `claw --version` names"
     );
 
     // Deploy to moto, then a plan finds nothing to do, code included.
     let moto_claw = || claw(a.path(), &moto);
-    claw_testkit::claw::set_secrets(&moto_claw(), &[API_KEY_SECRET], "sk-ant-prebuilt-test");
+    claw_testkit::claw::set_secrets(&moto_claw(), &["notes/anthropic-api-key"], "sk-ant-test");
     let deployed = moto_claw()
         .args(["deploy", "--yes", "--output", "json"])
         .run()
@@ -192,11 +204,13 @@ async fn a_repository_with_only_agent_yaml_builds_deploys_and_plans_without_a_to
         .code(0);
 
     // A changed prompt is a changed package, and the plan says so without a build.
-    std::fs::write(
-        a.path().join("agent.yaml"),
-        config("Summarise in one line."),
-    )
-    .unwrap();
+    let yaml = std::fs::read_to_string(a.path().join("agent.yaml")).unwrap();
+    let edited = claw_testkit::fixtures::edit(
+        &yaml,
+        "You answer questions",
+        "You briefly answer questions",
+    );
+    std::fs::write(a.path().join("agent.yaml"), edited).unwrap();
     let plan = moto_claw()
         .args(["plan", "--detailed-exitcode", "--output", "json"])
         .run()
@@ -210,6 +224,14 @@ async fn a_repository_with_only_agent_yaml_builds_deploys_and_plans_without_a_to
             .any(|c| c.to_string().contains("code")),
         "the plan does not show the new package: {plan}"
     );
+    let changed: Vec<&str> = plan["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no_change")
+        .filter_map(|c| c["kind"].as_str())
+        .collect();
+    assert_eq!(changed, ["function"], "only the code changes: {plan}");
 
     // Building from source needs a checkout, and says so.
     let r = moto_claw().args(["build", "--from-source"]).run().code(1);
