@@ -87,7 +87,7 @@ fn judge(
 ) -> (PolicyDocument, Vec<Judged>) {
     let n = Names::new(&phase.config);
     let facts = Facts::new(&n, stack_tags(&phase.config));
-    let doc = policy::generate(PolicyKind::Deployer, &phase.config);
+    let doc = policy::generate(PolicyKind::Deployer, &phase.config, None).unwrap();
     let mut judged = Vec::new();
     for call in &phase.calls {
         let auths = match map.authorizations(call, &facts) {
@@ -319,7 +319,7 @@ fn what_a_stolen_credential_tries_is_refused_by_both_evaluators() {
             true,
         ),
     ];
-    let deployer = policy::generate(PolicyKind::Deployer, &root);
+    let deployer = policy::generate(PolicyKind::Deployer, &root, None).unwrap();
     let mut failures = Vec::new();
     let mut check = |doc: &PolicyDocument, cases: &[(Authorization, bool)]| {
         let auths: Vec<Authorization> = cases.iter().map(|(a, _)| a.clone()).collect();
@@ -342,7 +342,7 @@ fn what_a_stolen_credential_tries_is_refused_by_both_evaluators() {
     );
     let tn = Names::new(&tools);
     let bus = format!("arn:aws:events:{}:{}:event-bus/ops", tn.region, tn.account);
-    let role_policy = policy::generate(PolicyKind::Role, &tools);
+    let role_policy = policy::generate(PolicyKind::Role, &tools, None).unwrap();
     check(
         &role_policy,
         &[

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use claw_spec::ci::{GithubTrust, Subject};
 use claw_spec::iam::PolicyDocument;
 use claw_spec::policy::{self, PolicyKind};
 use claw_spec::policy_diff;
@@ -25,7 +26,9 @@ pub enum PolicyCommand {
     /// invoke (API Gateway's permission to invoke the function, one statement per
     /// route; `${ApiId}` is filled in at deploy), deployer (what a CI role needs to
     /// run deploy/destroy for this app and stage), boundary (the permissions boundary
-    /// every execution role claw creates must carry).
+    /// every execution role claw creates must carry), plan (the read-only CI role of
+    /// pull requests: the deployer's reads), ci-trust (who may assume the deployer
+    /// role: GitHub Actions' OIDC tokens of --github-repo; shown only with it).
     Show(ShowArgs),
     /// Write one JSON file per kind under DIR/<app>-<stage>/ (the policy lockfile).
     ///
@@ -55,6 +58,46 @@ pub struct ShowArgs {
     /// Only this kind.
     #[arg(long, value_parser = kind_names())]
     pub kind: Option<String>,
+    #[command(flatten)]
+    pub github: GithubArgs,
+}
+
+/// The GitHub repository whose workflows may assume the CI roles.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GithubArgs {
+    /// The repository whose GitHub Actions workflows may deploy (ORG/REPO).
+    #[arg(long, value_name = "ORG/REPO")]
+    pub github_repo: Option<String>,
+    /// Deploys run in this GitHub Environment (default: the stage): the token's
+    /// `sub` must be `repo:ORG/REPO:environment:NAME`.
+    #[arg(long, value_name = "NAME", conflicts_with = "github_branch")]
+    pub github_environment: Option<String>,
+    /// Deploys run on this branch, in jobs without an environment, instead: the
+    /// token's `sub` must be `repo:ORG/REPO:ref:refs/heads/BRANCH`.
+    #[arg(long, value_name = "BRANCH")]
+    pub github_branch: Option<String>,
+}
+
+impl GithubArgs {
+    /// The deployer's trust, when a repository was given.
+    pub fn trust(&self, config: &Config) -> anyhow::Result<Option<GithubTrust>> {
+        let Some(repo) = &self.github_repo else {
+            if self.github_environment.is_some() || self.github_branch.is_some() {
+                anyhow::bail!(
+                    "--github-environment and --github-branch narrow --github-repo ORG/REPO; pass the repository too"
+                );
+            }
+            return Ok(None);
+        };
+        let subject = match (&self.github_branch, &self.github_environment) {
+            (Some(b), _) => Subject::Branch(b.clone()),
+            (None, Some(e)) => Subject::Environment(e.clone()),
+            (None, None) => Subject::Environment(config.stage.clone()),
+        };
+        GithubTrust::new(repo, subject)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("--github-repo/--github-environment/--github-branch: {e}"))
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,8 +109,11 @@ pub struct WriteArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct LintArgs {
-    /// Policy JSON files to check (default: the generated documents).
+    /// Policy JSON files to check (default: the generated documents, with the CI
+    /// trust when --github-repo is given).
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub github: GithubArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -80,7 +126,7 @@ pub struct DiffArgs {
 
 /// The policy kinds `--kind` accepts, from spec's list (never repeated here).
 fn kind_names() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(PolicyKind::ALL.map(|k| k.name()))
+    clap::builder::PossibleValuesParser::new(PolicyKind::EVERY.map(|k| k.name()))
 }
 
 pub async fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Report> {
@@ -99,11 +145,15 @@ pub async fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Report> {
     }
 }
 
-/// All generated documents, by kind.
-pub fn generated(config: &Config) -> BTreeMap<PolicyKind, PolicyDocument> {
-    PolicyKind::ALL
+/// All generated documents, by kind: the kinds agent.yaml determines, and the
+/// CI trust when the repository is known.
+pub fn generated(
+    config: &Config,
+    github: Option<&GithubTrust>,
+) -> BTreeMap<PolicyKind, PolicyDocument> {
+    PolicyKind::EVERY
         .into_iter()
-        .map(|k| (k, policy::generate(k, config)))
+        .filter_map(|k| policy::generate(k, config, github).ok().map(|d| (k, d)))
         .collect()
 }
 
@@ -116,10 +166,15 @@ pub fn to_file_text(doc: &PolicyDocument) -> String {
 
 fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
-    let docs = generated(&loaded.config);
+    let github = a.github.trust(&loaded.config)?;
+    let docs = generated(&loaded.config, github.as_ref());
     let kinds: Vec<PolicyKind> = match &a.kind {
-        Some(k) => vec![PolicyKind::from_name(k).context("unknown kind")?],
-        None => PolicyKind::ALL.to_vec(),
+        Some(k) => {
+            let kind = PolicyKind::from_name(k).context("unknown kind")?;
+            policy::generate(kind, &loaded.config, github.as_ref())?;
+            vec![kind]
+        }
+        None => docs.keys().copied().collect(),
     };
     for (i, k) in kinds.iter().enumerate() {
         if kinds.len() > 1 {
@@ -143,7 +198,7 @@ fn write(ctx: &Context, a: &WriteArgs) -> anyhow::Result<Report> {
     let dir = a.dir.join(&names.function);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut written = Vec::new();
-    for (kind, doc) in generated(&loaded.config) {
+    for (kind, doc) in generated(&loaded.config, None) {
         let path = dir.join(kind.file_name());
         let text = to_file_text(&doc);
         // Write through a temporary file so a crash never leaves half a lockfile.
@@ -177,7 +232,8 @@ fn is_resource_policy(doc: &PolicyDocument) -> bool {
 fn lint_cmd(ctx: &Context, a: &LintArgs) -> anyhow::Result<Report> {
     let docs: Vec<(String, PolicyDocument)> = if a.files.is_empty() {
         let loaded = ctx.load()?;
-        generated(&loaded.config)
+        let github = a.github.trust(&loaded.config)?;
+        generated(&loaded.config, github.as_ref())
             .into_iter()
             .map(|(k, d)| (format!("generated {}", k.name()), d))
             .collect()
@@ -292,7 +348,7 @@ fn diff_against_dir(config: &Config, dir: &Path) -> anyhow::Result<Diffs> {
         );
     };
     let mut kinds = Vec::new();
-    for (kind, generated) in generated(config) {
+    for (kind, generated) in generated(config, None) {
         let path = dir.join(kind.file_name());
         let change = if path.exists() {
             Some(policy_diff::diff(&read_doc(&path)?, &generated))
