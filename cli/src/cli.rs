@@ -85,6 +85,14 @@ pub enum Command {
     Secrets(commands::secrets::SecretsCommand),
     /// Clear a stuck deploy lock (only when no claw command is running).
     Unlock(commands::unlock::Args),
+    /// Set up an account and stage for deploys from GitHub Actions (an administrator,
+    /// once).
+    ///
+    /// Creates the execution role and its permissions boundary, GitHub's OIDC
+    /// provider if the account has none, and a deployer role (and with --plan-role a
+    /// read-only plan role) that only --github-repo's workflows may assume. Shows the
+    /// plan first; applies after approval on a terminal, or with --yes.
+    Bootstrap(commands::bootstrap::Args),
 }
 
 impl Command {
@@ -102,6 +110,7 @@ impl Command {
             Command::Destroy(args) => commands::destroy::run(ctx, args).await,
             Command::Secrets(cmd) => commands::secrets::run(ctx, cmd).await,
             Command::Unlock(args) => commands::unlock::run(ctx, args).await,
+            Command::Bootstrap(args) => commands::bootstrap::run(ctx, args).await,
         }
     }
 }
