@@ -27,6 +27,8 @@ use crate::support::{Env, async_config};
 struct Phase {
     name: &'static str,
     config: claw_spec::Config,
+    /// The policy of the role that runs it: the deployer's, or the plan role's.
+    kind: PolicyKind,
     calls: Vec<Recorded>,
 }
 
@@ -91,7 +93,7 @@ fn judge(
 ) -> (PolicyDocument, Vec<Judged>) {
     let n = Names::new(&phase.config);
     let facts = Facts::new(&n, stack_tags(&phase.config));
-    let doc = policy::generate(PolicyKind::Deployer, &phase.config, None).unwrap();
+    let doc = policy::generate(phase.kind, &phase.config, None).unwrap();
     let mut judged = Vec::new();
     for call in &phase.calls {
         let auths = match map.authorizations(call, &facts) {
@@ -163,28 +165,50 @@ fn cross_check(phase: &Phase, doc: &PolicyDocument, judged: &[Judged], failures:
 fn every_call_claw_makes_is_allowed_by_the_deployer_policy() {
     let env = Env::with_secrets();
     let mut phases = Vec::new();
-    let mut phase = |name, text: String, f: &dyn Fn()| {
+    let mut phase = |kind, name, text: String, f: &dyn Fn()| {
         env.set_config(&text);
         let calls = recorded(&env, f);
         phases.push(Phase {
             name,
             config: env.config(),
+            kind,
             calls,
         });
     };
     let deploy = || {
         env.deploy().ok();
     };
-    phase("deploy from scratch", root_config(), &deploy);
-    phase("no-op redeploy", root_config(), &deploy);
-    phase("update", updated_config(), &deploy);
-    phase("jwt", jwt_config(), &deploy);
-    phase("async mode", async_config(), &deploy);
-    phase("destroy", async_config(), &|| {
+    phase(
+        PolicyKind::Deployer,
+        "deploy from scratch",
+        root_config(),
+        &deploy,
+    );
+    // `claw plan` and `claw policy diff` as the plan role (pull requests): every
+    // read they make must be in the plan policy.
+    phase(
+        PolicyKind::Plan,
+        "plan as the plan role",
+        root_config(),
+        &|| {
+            env.claw(&["plan", "--zip", &env.zip_arg()]).ok();
+            env.claw(&["policy", "diff"]).ok();
+        },
+    );
+    phase(
+        PolicyKind::Deployer,
+        "no-op redeploy",
+        root_config(),
+        &deploy,
+    );
+    phase(PolicyKind::Deployer, "update", updated_config(), &deploy);
+    phase(PolicyKind::Deployer, "jwt", jwt_config(), &deploy);
+    phase(PolicyKind::Deployer, "async mode", async_config(), &deploy);
+    phase(PolicyKind::Deployer, "destroy", async_config(), &|| {
         env.claw(&["destroy", "--yes"]).ok();
     });
     // After destroy, so that bootstrap makes the boundary and the role again.
-    phase(BOOTSTRAP, async_config(), &|| {
+    phase(PolicyKind::Deployer, BOOTSTRAP, async_config(), &|| {
         env.claw(&[
             "bootstrap",
             "--github-repo",
