@@ -145,3 +145,6 @@ pub async fn apply(
     }
     Ok(arns(t, ci, Some(provider)))
 }
+
+#[cfg(test)]
+mod tests;
