@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use claw_spec::ci::{GithubTrust, Subject};
 
 /// Options every command takes.
 #[derive(Debug, Args, Clone)]
@@ -47,4 +48,42 @@ impl From<ArchArg> for claw_spec::model::Architecture {
 pub enum Output {
     Text,
     Json,
+}
+
+/// The GitHub repository whose workflows may assume the CI roles.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GithubArgs {
+    /// The repository whose GitHub Actions workflows may deploy (ORG/REPO).
+    #[arg(long, value_name = "ORG/REPO")]
+    pub github_repo: Option<String>,
+    /// Deploys run in this GitHub Environment (default: the stage): the token's
+    /// `sub` must be `repo:ORG/REPO:environment:NAME`.
+    #[arg(long, value_name = "NAME", conflicts_with = "github_branch")]
+    pub github_environment: Option<String>,
+    /// Deploys run on this branch, in jobs without an environment, instead: the
+    /// token's `sub` must be `repo:ORG/REPO:ref:refs/heads/BRANCH`.
+    #[arg(long, value_name = "BRANCH")]
+    pub github_branch: Option<String>,
+}
+
+impl GithubArgs {
+    /// The deployer's trust, when a repository was given.
+    pub fn trust(&self, config: &claw_spec::Config) -> anyhow::Result<Option<GithubTrust>> {
+        let Some(repo) = &self.github_repo else {
+            if self.github_environment.is_some() || self.github_branch.is_some() {
+                anyhow::bail!(
+                    "--github-environment and --github-branch narrow --github-repo ORG/REPO; pass the repository too"
+                );
+            }
+            return Ok(None);
+        };
+        let subject = match (&self.github_branch, &self.github_environment) {
+            (Some(b), _) => Subject::Branch(b.clone()),
+            (None, Some(e)) => Subject::Environment(e.clone()),
+            (None, None) => Subject::Environment(config.stage.clone()),
+        };
+        GithubTrust::new(repo, subject)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("--github-repo/--github-environment/--github-branch: {e}"))
+    }
 }

@@ -131,6 +131,14 @@ pub enum Command {
         about = "Print a shell completion script for claw to stdout"
     )]
     Completions(commands::completions::Args),
+    /// Set up an account and stage for deploys from GitHub Actions (an administrator,
+    /// once).
+    ///
+    /// Creates the execution role and its permissions boundary, GitHub's OIDC
+    /// provider if the account has none, and a deployer role (and with --plan-role a
+    /// read-only plan role) that only --github-repo's workflows may assume. Shows the
+    /// plan first; applies after approval on a terminal, or with --yes.
+    Bootstrap(commands::bootstrap::Args),
 }
 
 impl Command {
@@ -150,6 +158,7 @@ impl Command {
             Command::Secrets(cmd) => commands::secrets::run(ctx, cmd).await,
             Command::Unlock(args) => commands::unlock::run(ctx, args).await,
             Command::Completions(args) => commands::completions::run(ctx, args, Cli::command()),
+            Command::Bootstrap(args) => commands::bootstrap::run(ctx, args).await,
         }
     }
 }

@@ -160,6 +160,60 @@ pub fn allows(doc: &PolicyDocument, req: &Request) -> bool {
     !denied && doc.statement.iter().any(|st| statement_allows(st, req))
 }
 
+/// Who calls `sts:AssumeRole*`: a principal type of a trust policy (`Service`,
+/// `Federated`, `AWS`) and its id (a service name, a provider ARN, an ARN).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub kind: String,
+    pub id: String,
+}
+
+impl Caller {
+    pub fn new(kind: &str, id: &str) -> Caller {
+        Caller {
+            kind: kind.into(),
+            id: id.into(),
+        }
+    }
+}
+
+/// Whether a statement's Principal names the caller (exactly: claw's trust
+/// policies name one principal, never a pattern).
+fn principal_matches(principal: &serde_json::Value, caller: &Caller) -> bool {
+    principal
+        .get(&caller.kind)
+        .is_some_and(|ids| values(ids).contains(&caller.id))
+}
+
+/// Whether a trust policy lets `caller` make the request (`sts:AssumeRole`,
+/// `sts:AssumeRoleWithWebIdentity` with the token's claims as context keys such
+/// as `token.actions.githubusercontent.com:sub`). Trust statements name no
+/// Resource: the role is the policy's own.
+pub fn trust_allows(doc: &PolicyDocument, caller: &Caller, req: &Request) -> bool {
+    let names_caller = |st: &Statement| {
+        st.not_principal.is_none()
+            && st
+                .principal
+                .as_ref()
+                .is_some_and(|p| principal_matches(p, caller))
+            && st.action.iter().any(|a| glob(a, &req.action, true))
+    };
+    let denied = doc
+        .statement
+        .iter()
+        .any(|st| st.effect == "Deny" && names_caller(st) && st.condition.is_none());
+    !denied
+        && doc.statement.iter().any(|st| {
+            st.effect == "Allow"
+                && st.not_action.is_none()
+                && names_caller(st)
+                && st.condition.as_ref().is_none_or(|c| {
+                    c.iter()
+                        .all(|(op, keys)| keys.iter().all(|(k, v)| condition_holds(op, k, v, req)))
+                })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::glob;

@@ -45,7 +45,25 @@ pub const RULES: &[(&str, &str)] = &[
         "CLAW010",
         "an Allow statement with no Action or no Resource (identity policies)",
     ),
+    (
+        "CLAW011",
+        "a federated (web identity) principal without StringEquals on the token's aud and sub",
+    ),
 ];
+
+/// Whether a statement pins a claim of the identity provider's tokens with
+/// `StringEquals` (`token.actions.githubusercontent.com:sub`): a pattern or a
+/// missing `sub` lets other repositories' workflows assume the role.
+fn pins_claim(st: &Statement, claim: &str) -> bool {
+    st.condition.as_ref().is_some_and(|c| {
+        c.get("StringEquals").is_some_and(|m| {
+            m.iter().any(|(k, v)| {
+                k.to_ascii_lowercase().ends_with(&format!(":{claim}"))
+                    && v.as_str().is_some_and(|s| !s.contains(['*', '?']))
+            })
+        })
+    })
+}
 
 fn has_condition_key(st: &Statement, key: &str) -> bool {
     st.condition.as_ref().is_some_and(|c| {
@@ -145,6 +163,15 @@ pub fn lint(doc: &PolicyDocument, resource_policy: bool) -> Vec<LintFinding> {
                     "the Principal is `*`: anyone could use this".into(),
                 );
             }
+            if allow
+                && p.get("Federated").is_some()
+                && !(pins_claim(st, "aud") && pins_claim(st, "sub"))
+            {
+                push(
+                    "CLAW011",
+                    "a web-identity trust must pin the token's audience and subject with StringEquals on `<provider>:aud` and `<provider>:sub`, or other repositories' workflows could assume the role".into(),
+                );
+            }
             let is_service = p.get("Service").is_some();
             let is_lambda_trust = p
                 .get("Service")
@@ -205,5 +232,28 @@ mod tests {
         ]}));
         let rules: Vec<&str> = lint(&d, true).iter().map(|f| f.rule).collect();
         assert_eq!(rules, vec!["CLAW007", "CLAW008"]);
+    }
+
+    #[test]
+    fn web_identity_trusts_pin_audience_and_subject() {
+        let fed = json!({"Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"});
+        let d = doc(json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "NoSub", "Effect": "Allow", "Principal": fed, "Action": "sts:AssumeRoleWithWebIdentity",
+             "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}},
+            {"Sid": "Pattern", "Effect": "Allow", "Principal": fed, "Action": "sts:AssumeRoleWithWebIdentity",
+             "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
+                           "StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/*"}}},
+            {"Sid": "Good", "Effect": "Allow", "Principal": fed, "Action": "sts:AssumeRoleWithWebIdentity",
+             "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                                            "token.actions.githubusercontent.com:sub": "repo:acme/agents:pull_request"}}}
+        ]}));
+        let found: Vec<(String, &str)> = lint(&d, true)
+            .into_iter()
+            .map(|f| (f.statement, f.rule))
+            .collect();
+        assert_eq!(
+            found,
+            vec![("NoSub".into(), "CLAW011"), ("Pattern".into(), "CLAW011")]
+        );
     }
 }

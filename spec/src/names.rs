@@ -33,6 +33,10 @@ pub struct Names {
     pub dlq: String,
     pub jobs_table: String,
     pub alarm_prefix: String,
+    /// The CI role that runs `claw deploy` (made by `claw bootstrap`).
+    pub deployer_role: String,
+    /// The read-only CI role that runs `claw plan` for pull requests.
+    pub plan_role: String,
 }
 
 /// The IAM path under which claw keeps its roles and boundary policies.
@@ -61,6 +65,8 @@ impl Names {
             dlq: format!("{stem}-jobs-dlq"),
             jobs_table: format!("{stem}-jobs"),
             alarm_prefix: format!("{stem}-"),
+            deployer_role: format!("{stem}-deployer"),
+            plan_role: format!("{stem}-plan"),
         }
     }
 
@@ -164,6 +170,27 @@ impl Names {
             self.account,
             IAM_PATH,
             self.role
+        )
+    }
+
+    /// A role under claw's path, by name (the CI roles `claw bootstrap` makes).
+    pub fn iam_role_arn(&self, name: &str) -> String {
+        format!(
+            "arn:{}:iam::{}:role{}{name}",
+            self.partition(),
+            self.account,
+            IAM_PATH
+        )
+    }
+
+    /// The account's IAM OpenID Connect identity provider for an issuer host
+    /// (`token.actions.githubusercontent.com`): IAM names it by the issuer URL
+    /// without `https://`.
+    pub fn oidc_provider_arn(&self, host: &str) -> String {
+        format!(
+            "arn:{}:iam::{}:oidc-provider/{host}",
+            self.partition(),
+            self.account
         )
     }
 
@@ -302,6 +329,8 @@ mod tests {
             dlq: "a-dev-jobs-dlq".into(),
             jobs_table: "a-dev-jobs".into(),
             alarm_prefix: "a-dev-".into(),
+            deployer_role: "a-dev-deployer".into(),
+            plan_role: "a-dev-plan".into(),
         }
     }
 
@@ -353,6 +382,10 @@ mod tests {
             "arn:aws-cn:apigateway:cn-north-1::/apis/abc/stages/$default"
         );
         assert_eq!(n.s3_objects_arn("b", "p/"), "arn:aws-cn:s3:::b/p/*");
+        assert_eq!(
+            n.oidc_provider_arn("token.actions.githubusercontent.com"),
+            "arn:aws-cn:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+        );
         assert_eq!(
             n.execute_api_arn("abc", "GET /x"),
             "arn:aws-cn:execute-api:cn-north-1:123456789012:abc/*/GET/x"

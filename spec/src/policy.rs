@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use crate::ci::{self, GithubTrust, NeedsRepository};
 use crate::iam::{PolicyDocument, Statement};
 use crate::model::{ApiMode, Config, Tracing};
 use crate::names::{API_ID_PLACEHOLDER, Names};
@@ -21,15 +22,34 @@ pub enum PolicyKind {
     Deployer,
     /// The permissions boundary every execution role claw creates must carry.
     Boundary,
+    /// What a read-only CI role needs to run `claw plan`, `claw validate` and
+    /// `claw policy diff` for pull requests: the deployer's reads.
+    Plan,
+    /// Who may assume the deployer role: GitHub Actions' OIDC tokens of one
+    /// repository (needs the repository: it is not in agent.yaml).
+    CiTrust,
 }
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 5] = [
+    /// The kinds agent.yaml alone determines (the policy lockfile's files).
+    pub const ALL: [PolicyKind; 6] = [
         PolicyKind::Role,
         PolicyKind::Trust,
         PolicyKind::Invoke,
         PolicyKind::Deployer,
         PolicyKind::Boundary,
+        PolicyKind::Plan,
+    ];
+
+    /// Every kind, those that need the GitHub repository included.
+    pub const EVERY: [PolicyKind; 7] = [
+        PolicyKind::Role,
+        PolicyKind::Trust,
+        PolicyKind::Invoke,
+        PolicyKind::Deployer,
+        PolicyKind::Boundary,
+        PolicyKind::Plan,
+        PolicyKind::CiTrust,
     ];
 
     pub fn name(self) -> &'static str {
@@ -39,11 +59,21 @@ impl PolicyKind {
             PolicyKind::Invoke => "invoke",
             PolicyKind::Deployer => "deployer",
             PolicyKind::Boundary => "boundary",
+            PolicyKind::Plan => "plan",
+            PolicyKind::CiTrust => "ci-trust",
         }
     }
 
     pub fn from_name(name: &str) -> Option<PolicyKind> {
-        PolicyKind::ALL.into_iter().find(|k| k.name() == name)
+        PolicyKind::EVERY.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether the document names a Principal (a trust or resource-based policy).
+    pub fn is_resource_policy(self) -> bool {
+        matches!(
+            self,
+            PolicyKind::Trust | PolicyKind::Invoke | PolicyKind::CiTrust
+        )
     }
 
     /// The file name under `policies/<app>-<stage>/`.
@@ -52,15 +82,21 @@ impl PolicyKind {
     }
 }
 
-/// Generates one document.
-pub fn generate(kind: PolicyKind, config: &Config) -> PolicyDocument {
+/// Generates one document; the CI trust needs the repository (`github`).
+pub fn generate(
+    kind: PolicyKind,
+    config: &Config,
+    github: Option<&GithubTrust>,
+) -> Result<PolicyDocument, NeedsRepository> {
     let names = Names::new(config);
-    match kind {
+    Ok(match kind {
         PolicyKind::Role | PolicyKind::Boundary => role(config, &names),
         PolicyKind::Trust => trust(&names),
         PolicyKind::Invoke => invoke(config, &names, API_ID_PLACEHOLDER),
         PolicyKind::Deployer => deployer(config, &names),
-    }
+        PolicyKind::Plan => ci::plan_policy(&deployer(config, &names)),
+        PolicyKind::CiTrust => ci::trust(&names, github.ok_or(NeedsRepository)?),
+    })
 }
 
 /// The execution role's identity policy.

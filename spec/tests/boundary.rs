@@ -31,7 +31,7 @@ fn roles_only_under_the_boundary() {
     for rel in CONFIGS {
         let c = config(rel);
         let n = Names::new(&c);
-        let deployer = generate(PolicyKind::Deployer, &c);
+        let deployer = generate(PolicyKind::Deployer, &c, None).unwrap();
         let role = n.role_arn();
         let boundary = n.boundary_arn();
         let other_boundary = format!("arn:aws:iam::{}:policy/AdministratorAccess", n.account);
@@ -104,7 +104,7 @@ fn the_deployer_cannot_change_who_may_assume_the_role() {
     for rel in CONFIGS {
         let c = config(rel);
         let n = Names::new(&c);
-        let deployer = generate(PolicyKind::Deployer, &c);
+        let deployer = generate(PolicyKind::Deployer, &c, None).unwrap();
         let (role, boundary) = (n.role_arn(), n.boundary_arn());
         for action in [
             "iam:CreateRole",
@@ -128,8 +128,8 @@ fn the_deployer_cannot_change_who_may_assume_the_role() {
 fn the_execution_role_cannot_exceed_the_boundary() {
     for rel in CONFIGS {
         let c = config(rel);
-        let role = generate(PolicyKind::Role, &c);
-        let boundary = generate(PolicyKind::Boundary, &c);
+        let role = generate(PolicyKind::Role, &c, None).unwrap();
+        let boundary = generate(PolicyKind::Boundary, &c, None).unwrap();
         // Every permission the role grants, the boundary grants too.
         for st in &role.statement {
             for action in &st.action {
@@ -181,7 +181,7 @@ fn the_execution_role_cannot_exceed_the_boundary() {
 fn the_deployer_grants_invoke_permissions_only_to_api_gateway() {
     for rel in CONFIGS {
         let c = config(rel);
-        let deployer = generate(PolicyKind::Deployer, &c);
+        let deployer = generate(PolicyKind::Deployer, &c, None).unwrap();
         let function = Names::new(&c).function_arn();
         let add = |principal: Option<&str>| {
             let req = Request::new("lambda:AddPermission", &function);
@@ -226,7 +226,7 @@ fn a_deployer_cannot_touch_the_alarms_of_a_stack_whose_name_extends_its_own() {
         .unwrap()
         .config;
     let long = config("agent.yaml");
-    let deployer = generate(PolicyKind::Deployer, &short);
+    let deployer = generate(PolicyKind::Deployer, &short, None).unwrap();
     let own = Names::new(&short).alarm_arns();
     let other = Names::new(&long).alarm_arns();
     for arn in &own {
@@ -254,7 +254,7 @@ fn a_deployer_cannot_touch_the_alarms_of_a_stack_whose_name_extends_its_own() {
 fn api_gateway_tagging_carries_the_stack_tags_and_never_removes_them() {
     let c = config("agent.yaml");
     let n = Names::new(&c);
-    let deployer = generate(PolicyKind::Deployer, &c);
+    let deployer = generate(PolicyKind::Deployer, &c, None).unwrap();
     let tags = n.apigateway_arn("/tags/arn%3Aaws%3Aapigateway%3Aap-southeast-2%3A%3A%2Fapis%2Fa1");
     let tag = |app: &str, keys: &[&str]| {
         Request::new("apigateway:POST", &tags)

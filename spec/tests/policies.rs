@@ -35,7 +35,7 @@ fn generated_policies_match_snapshots() {
         for kind in PolicyKind::ALL {
             insta::assert_json_snapshot!(
                 format!("{name}__{}", kind.name()),
-                generate(kind, &config)
+                generate(kind, &config, None).unwrap()
             );
         }
     }
@@ -46,8 +46,8 @@ fn generated_policies_pass_claws_own_lint() {
     for (_, rel) in CONFIGS {
         let config = load(rel);
         for kind in PolicyKind::ALL {
-            let resource_policy = matches!(kind, PolicyKind::Trust | PolicyKind::Invoke);
-            let findings = lint::lint(&generate(kind, &config), resource_policy);
+            let resource_policy = kind.is_resource_policy();
+            let findings = lint::lint(&generate(kind, &config, None).unwrap(), resource_policy);
             assert!(findings.is_empty(), "{rel} {}: {findings:#?}", kind.name());
         }
     }
@@ -59,7 +59,7 @@ fn star_resources_are_only_allowlisted_actions() {
     for (_, rel) in CONFIGS {
         let config = load(rel);
         for kind in PolicyKind::ALL {
-            for st in generate(kind, &config).statement {
+            for st in generate(kind, &config, None).unwrap().statement {
                 assert!(st.not_action.is_none() && st.not_resource.is_none());
                 for a in &st.action {
                     assert!(!a.contains('*'), "wildcard action {a} in {rel}");
@@ -86,7 +86,7 @@ fn star_resources_are_only_allowlisted_actions() {
 #[test]
 fn invoke_permissions_are_one_per_route_and_scoped_to_the_api() {
     let config = load("tests/fixtures/variants/jwt.yaml");
-    let doc = generate(PolicyKind::Invoke, &config);
+    let doc = generate(PolicyKind::Invoke, &config, None).unwrap();
     assert_eq!(doc.statement.len(), 2);
     let sids: std::collections::BTreeSet<_> = doc.statement.iter().map(|s| s.sid.clone()).collect();
     assert_eq!(sids.len(), 2, "duplicate statement ids");
@@ -107,7 +107,7 @@ fn invoke_permissions_are_one_per_route_and_scoped_to_the_api() {
 
 #[test]
 fn trust_policy_is_lambda_only_and_pinned_to_the_account() {
-    let doc = generate(PolicyKind::Trust, &load("agent.yaml"));
+    let doc = generate(PolicyKind::Trust, &load("agent.yaml"), None).unwrap();
     assert_eq!(doc.statement.len(), 1);
     let st = &doc.statement[0];
     assert_eq!(
@@ -124,7 +124,7 @@ fn trust_policy_is_lambda_only_and_pinned_to_the_account() {
 #[test]
 fn deployer_puts_the_role_policy_only_under_the_boundary_and_never_creates_roles() {
     let config = load("agent.yaml");
-    let doc = generate(PolicyKind::Deployer, &config);
+    let doc = generate(PolicyKind::Deployer, &config, None).unwrap();
     let boundary = claw_spec::Names::new(&config).boundary_arn();
     for st in &doc.statement {
         let grants = |a: &str| st.action.iter().any(|x| x == a);
@@ -154,7 +154,7 @@ fn deployer_puts_the_role_policy_only_under_the_boundary_and_never_creates_roles
 #[test]
 fn every_tool_kind_has_its_statement() {
     let config = load("tests/fixtures/variants/all-tools.yaml");
-    let doc = generate(PolicyKind::Role, &config);
+    let doc = generate(PolicyKind::Role, &config, None).unwrap();
     let actions: Vec<&str> = doc
         .statement
         .iter()
@@ -203,7 +203,8 @@ fn committed_lockfile_is_current() {
         let path = dir.join(kind.file_name());
         let committed = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e}; run `claw policy write`", path.display()));
-        let mut generated = serde_json::to_string_pretty(&generate(kind, &config)).unwrap();
+        let mut generated =
+            serde_json::to_string_pretty(&generate(kind, &config, None).unwrap()).unwrap();
         generated.push('\n');
         assert!(
             committed == generated,
@@ -220,7 +221,7 @@ fn every_arn_follows_the_partition_of_the_region() {
             let mut config = load(rel);
             config.region = region.to_string();
             for kind in PolicyKind::ALL {
-                let text = serde_json::to_string(&generate(kind, &config)).unwrap();
+                let text = serde_json::to_string(&generate(kind, &config, None).unwrap()).unwrap();
                 assert!(
                     !text.contains("arn:aws:"),
                     "{rel} {} in {region}: {text}",
@@ -252,5 +253,41 @@ fn agent_json_round_trips_every_tool_kind() {
             tool["kind"].is_string() && tool["description"].is_string(),
             "{tool}"
         );
+    }
+}
+
+/// The plan role reads: no action of its policy changes anything, and it keeps
+/// every read the deployer has (so `claw plan` sees what a deploy would see).
+#[test]
+fn the_plan_policy_holds_only_the_deployers_reads() {
+    for (_, rel) in CONFIGS {
+        let config = load(rel);
+        let plan = generate(PolicyKind::Plan, &config, None).unwrap();
+        let deployer = generate(PolicyKind::Deployer, &config, None).unwrap();
+        let actions = |d: &claw_spec::iam::PolicyDocument| -> std::collections::BTreeSet<String> {
+            d.statement
+                .iter()
+                .flat_map(|s| s.action.iter().cloned())
+                .collect()
+        };
+        for a in actions(&plan) {
+            assert!(
+                claw_spec::ci::is_read_action(&a),
+                "{rel}: {a} is not a read"
+            );
+            let verb = a.split(':').nth(1).unwrap();
+            for write in [
+                "Put", "Create", "Delete", "Update", "Tag", "Untag", "Pass", "Invoke", "Add",
+                "Remove", "Set",
+            ] {
+                assert!(!verb.starts_with(write), "{rel}: {a}");
+            }
+        }
+        let reads: std::collections::BTreeSet<String> = actions(&deployer)
+            .into_iter()
+            .filter(|a| claw_spec::ci::is_read_action(a))
+            .collect();
+        assert_eq!(actions(&plan), reads, "{rel}");
+        assert!(reads.contains("iam:GetRole") && reads.contains("apigateway:GET"));
     }
 }

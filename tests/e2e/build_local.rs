@@ -632,13 +632,17 @@ fn invoke_local_explains_what_is_wrong() {
         "{stderr}"
     );
 
-    // Nothing built for this app yet: say how to build it.
-    let out = claw(dir.path())
-        .args(["invoke", "--local", "--message", "hi", "--arch", "arm64"])
+    // Built from source outside a checkout: say where claw looked and what to do.
+    let out = Claw::new(BIN, dir.path())
+        .env_remove("CLAW_WORKSPACE")
+        .args(["invoke", "--local", "--from-source", "--message", "hi"])
         .run();
     let stderr = &out.stderr;
     assert_eq!(out.code, 1, "{stderr}");
-    assert!(stderr.contains("claw build --arch arm64"), "{stderr}");
+    assert!(
+        stderr.contains("cannot find the claw workspace") && stderr.contains("CLAW_WORKSPACE="),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Deploy as the least-privilege deployer: every AWS call claw makes in a deploy
-//! from scratch, a no-op redeploy, an update, JWT, async mode and destroy is
+//! from scratch, a no-op redeploy, an update, JWT, async mode, destroy and
+//! bootstrap (the administrator's: only its mapping and its refusals count) is
 //! recorded, turned into the IAM authorizations AWS evaluates for it
 //! (`testkit/authz/operations.json`: action, resource ARN, condition keys, implied
 //! actions such as `iam:PassRole`), and checked against the generated deployer
@@ -26,6 +27,8 @@ use crate::support::{Env, async_config};
 struct Phase {
     name: &'static str,
     config: claw_spec::Config,
+    /// The policy of the role that runs it: the deployer's, or the plan role's.
+    kind: PolicyKind,
     calls: Vec<Recorded>,
 }
 
@@ -74,6 +77,9 @@ fn tolerated_in_sync_mode(config: &claw_spec::Config, n: &Names, a: &Authorizati
         && (leftovers.contains(&a.resource) || a.action == "lambda:ListEventSourceMappings")
 }
 
+/// The phase run with administrator credentials.
+const BOOTSTRAP: &str = "bootstrap";
+
 /// Every authorization of a phase, with the deployer policy's verdict.
 struct Judged {
     auth: Authorization,
@@ -87,7 +93,7 @@ fn judge(
 ) -> (PolicyDocument, Vec<Judged>) {
     let n = Names::new(&phase.config);
     let facts = Facts::new(&n, stack_tags(&phase.config));
-    let doc = policy::generate(PolicyKind::Deployer, &phase.config);
+    let doc = policy::generate(phase.kind, &phase.config, None).unwrap();
     let mut judged = Vec::new();
     for call in &phase.calls {
         let auths = match map.authorizations(call, &facts) {
@@ -100,8 +106,12 @@ fn judge(
         for auth in auths {
             let allowed = claw_spec::eval::allows(&doc, &auth.eval_request());
             match (auth.by, allowed) {
+                // `claw bootstrap` runs as an administrator: it reads and writes
+                // the CI roles, which the deployer may not, and must still be
+                // refused what the map marks the administrator's.
                 (Principal::Deployer, false)
-                    if !tolerated_in_sync_mode(&phase.config, &n, &auth) =>
+                    if phase.name != BOOTSTRAP
+                        && !tolerated_in_sync_mode(&phase.config, &n, &auth) =>
                 {
                     failures.push(format!("[{}] deployer policy denies {auth}", phase.name));
                 }
@@ -155,25 +165,58 @@ fn cross_check(phase: &Phase, doc: &PolicyDocument, judged: &[Judged], failures:
 fn every_call_claw_makes_is_allowed_by_the_deployer_policy() {
     let env = Env::with_secrets();
     let mut phases = Vec::new();
-    let mut phase = |name, text: String, f: &dyn Fn()| {
+    let mut phase = |kind, name, text: String, f: &dyn Fn()| {
         env.set_config(&text);
         let calls = recorded(&env, f);
         phases.push(Phase {
             name,
             config: env.config(),
+            kind,
             calls,
         });
     };
     let deploy = || {
         env.deploy().ok();
     };
-    phase("deploy from scratch", root_config(), &deploy);
-    phase("no-op redeploy", root_config(), &deploy);
-    phase("update", updated_config(), &deploy);
-    phase("jwt", jwt_config(), &deploy);
-    phase("async mode", async_config(), &deploy);
-    phase("destroy", async_config(), &|| {
+    phase(
+        PolicyKind::Deployer,
+        "deploy from scratch",
+        root_config(),
+        &deploy,
+    );
+    // `claw plan` and `claw policy diff` as the plan role (pull requests): every
+    // read they make must be in the plan policy.
+    phase(
+        PolicyKind::Plan,
+        "plan as the plan role",
+        root_config(),
+        &|| {
+            env.claw(&["plan", "--zip", &env.zip_arg()]).ok();
+            env.claw(&["policy", "diff"]).ok();
+        },
+    );
+    phase(
+        PolicyKind::Deployer,
+        "no-op redeploy",
+        root_config(),
+        &deploy,
+    );
+    phase(PolicyKind::Deployer, "update", updated_config(), &deploy);
+    phase(PolicyKind::Deployer, "jwt", jwt_config(), &deploy);
+    phase(PolicyKind::Deployer, "async mode", async_config(), &deploy);
+    phase(PolicyKind::Deployer, "destroy", async_config(), &|| {
         env.claw(&["destroy", "--yes"]).ok();
+    });
+    // After destroy, so that bootstrap makes the boundary and the role again.
+    phase(PolicyKind::Deployer, BOOTSTRAP, async_config(), &|| {
+        env.claw(&[
+            "bootstrap",
+            "--github-repo",
+            "acme/agents",
+            "--plan-role",
+            "--yes",
+        ])
+        .ok();
     });
 
     // The calls the realism layer answers itself (moto lacks them) are checked
@@ -206,7 +249,7 @@ fn every_call_claw_makes_is_allowed_by_the_deployer_policy() {
         );
         // The boundary is created in the first deploy and deleted by destroy: both
         // are the administrator's, and the policy must refuse them to the deployer.
-        if matches!(p.name, "deploy from scratch" | "destroy") && admin == 0 {
+        if matches!(p.name, "deploy from scratch" | "destroy" | BOOTSTRAP) && admin == 0 {
             failures.push(format!("[{}] no boundary call recorded", p.name));
         }
         total += judged.len();
@@ -319,7 +362,7 @@ fn what_a_stolen_credential_tries_is_refused_by_both_evaluators() {
             true,
         ),
     ];
-    let deployer = policy::generate(PolicyKind::Deployer, &root);
+    let deployer = policy::generate(PolicyKind::Deployer, &root, None).unwrap();
     let mut failures = Vec::new();
     let mut check = |doc: &PolicyDocument, cases: &[(Authorization, bool)]| {
         let auths: Vec<Authorization> = cases.iter().map(|(a, _)| a.clone()).collect();
@@ -342,7 +385,7 @@ fn what_a_stolen_credential_tries_is_refused_by_both_evaluators() {
     );
     let tn = Names::new(&tools);
     let bus = format!("arn:aws:events:{}:{}:event-bus/ops", tn.region, tn.account);
-    let role_policy = policy::generate(PolicyKind::Role, &tools);
+    let role_policy = policy::generate(PolicyKind::Role, &tools, None).unwrap();
     check(
         &role_policy,
         &[

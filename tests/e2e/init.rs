@@ -27,6 +27,7 @@ const FILES: &[&str] = &[
     "policies/support-bot-dev/invoke.json",
     "policies/support-bot-dev/deployer.json",
     "policies/support-bot-dev/boundary.json",
+    "policies/support-bot-dev/plan.json",
     ".github/workflows/claw.yml",
 ];
 

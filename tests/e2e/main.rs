@@ -9,6 +9,7 @@ mod support;
 mod accounts;
 mod async_mode;
 mod bad_input;
+mod bootstrap;
 mod build_local;
 mod canary;
 mod deploy;

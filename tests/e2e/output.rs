@@ -158,6 +158,10 @@ fn every_command_prints_one_json_document_on_failure_and_on_success() {
         (&["build", "--from-source"], None),
         // No terminal to ask on: the missing --region and --account are an error.
         (&["init", "new-app", "--app", "new-app"], None),
+        (&["policy", "show", "--kind", "ci-trust"], None),
+        (&["bootstrap", "--yes"], None),
+        // No terminal and no --yes: refused, nothing made.
+        (&["bootstrap", "--github-repo", "acme/agents"], None),
     ];
     for (args, stdin) in failures {
         let (code, doc) = w.json(args, *stdin);
@@ -201,6 +205,25 @@ fn every_command_prints_one_json_document_on_failure_and_on_success() {
         (&["policy", "diff", "--against", "policies"], None),
         (&["secrets", "set", SECRETS[0]], Some(b"dummy-value")),
         (&["secrets", "set", SECRETS[1]], Some(b"dummy-value")),
+        (
+            &[
+                "policy",
+                "show",
+                "--kind",
+                "ci-trust",
+                "--github-repo",
+                "acme/agents",
+            ],
+            None,
+        ),
+        (
+            &["bootstrap", "--github-repo", "acme/agents", "--yes"],
+            None,
+        ),
+        (
+            &["bootstrap", "--github-repo", "acme/agents", "--yes"],
+            None,
+        ),
         (&["plan", "--zip", "function.zip"], None),
         (&["deploy", "--yes", "--zip", "function.zip"], None),
         (&["deploy", "--yes", "--zip", "function.zip"], None),
@@ -305,6 +328,7 @@ fn each_command_reads_agent_yaml_once() {
         &["validate"],
         &["policy", "diff", "--against", "policies"],
         &["destroy", "--yes"],
+        &["bootstrap", "--github-repo", "acme/agents", "--yes"],
     ] {
         let mut all = vec!["--config", config.as_str()];
         all.extend_from_slice(args);

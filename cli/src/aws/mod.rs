@@ -8,6 +8,7 @@
 //! `aws_config` load, so the credential chain, region, `AWS_ENDPOINT_URL` and the
 //! retry policy are resolved once per command.
 
+pub mod bootstrap;
 pub mod doc;
 pub mod error;
 pub mod lock;

@@ -30,6 +30,10 @@ pub enum ResourceKind {
     Permission,
     Alarm,
     Secret,
+    /// GitHub's OIDC identity provider (`claw bootstrap`).
+    OidcProvider,
+    /// A CI role: the deployer or the plan role (`claw bootstrap`).
+    CiRole,
 }
 
 impl ResourceKind {
@@ -52,6 +56,8 @@ impl ResourceKind {
             ResourceKind::Permission => "invoke permission",
             ResourceKind::Alarm => "alarm",
             ResourceKind::Secret => "secret",
+            ResourceKind::OidcProvider => "oidc provider",
+            ResourceKind::CiRole => "ci role",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! and a `run` that calls `ops` and returns a [`crate::report::Report`]. Commands never import
 //! each other; what two commands share lives in `ops`.
 
+pub mod bootstrap;
 pub mod build;
 pub mod completions;
 pub mod deploy;

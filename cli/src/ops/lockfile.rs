@@ -6,14 +6,19 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use claw_spec::Config;
+use claw_spec::ci::GithubTrust;
 use claw_spec::iam::PolicyDocument;
 use claw_spec::policy::{self, PolicyKind};
 
-/// All generated documents, by kind.
-pub fn generated(config: &Config) -> BTreeMap<PolicyKind, PolicyDocument> {
-    PolicyKind::ALL
+/// All generated documents, by kind: the kinds agent.yaml determines, and the
+/// CI trust when the repository is known.
+pub fn generated(
+    config: &Config,
+    github: Option<&GithubTrust>,
+) -> BTreeMap<PolicyKind, PolicyDocument> {
+    PolicyKind::EVERY
         .into_iter()
-        .map(|k| (k, policy::generate(k, config)))
+        .filter_map(|k| policy::generate(k, config, github).ok().map(|d| (k, d)))
         .collect()
 }
 
@@ -28,7 +33,7 @@ pub fn to_file_text(doc: &PolicyDocument) -> String {
 /// (`<app>-<stage>/<kind>.json`), with their text.
 pub fn files(config: &Config) -> Vec<(PathBuf, String)> {
     let names = claw_spec::Names::new(config);
-    generated(config)
+    generated(config, None)
         .into_iter()
         .map(|(kind, doc)| {
             (

@@ -10,7 +10,8 @@
 
 use super::check::{Finding, Severity};
 use crate::model::Config;
-use crate::policy::{self, PolicyKind};
+use crate::names::Names;
+use crate::policy;
 use crate::yaml::PathSeg;
 
 /// IAM's limit on a managed policy, whitespace not counted.
@@ -41,7 +42,7 @@ fn finding(severity: Severity, path: &[&str], message: String) -> Finding {
 /// The size problems of a validated config.
 pub fn check(config: &Config) -> Vec<Finding> {
     let mut out = Vec::new();
-    let role = policy_chars(&policy::generate(PolicyKind::Role, config));
+    let role = policy_chars(&policy::role(config, &Names::new(config)));
     if role > MANAGED_POLICY_CHARS {
         out.push(finding(
             Severity::Error,
@@ -51,7 +52,7 @@ pub fn check(config: &Config) -> Vec<Finding> {
             ),
         ));
     }
-    let deployer = policy_chars(&policy::generate(PolicyKind::Deployer, config));
+    let deployer = policy_chars(&policy::deployer(config, &Names::new(config)));
     if deployer > INLINE_POLICY_CHARS {
         out.push(finding(
             Severity::Warning,

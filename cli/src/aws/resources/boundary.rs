@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use aws_sdk_iam::types::PolicyVersion;
 use claw_spec::iam::PolicyDocument;
 use claw_spec::names::IAM_PATH;
-use claw_spec::policy::{self, PolicyKind};
+use claw_spec::policy;
 use claw_spec::policy_diff;
 
 use super::{Ctx, DestroyOptions, Tagged, destroy_owned};
@@ -42,7 +42,8 @@ impl Tagged for Live {
 pub type Desired = PolicyDocument;
 
 pub fn desired(t: &Target) -> Desired {
-    policy::generate(PolicyKind::Boundary, &t.config)
+    // The boundary holds the execution role's own policy (`--kind boundary`).
+    policy::role(&t.config, &t.names)
 }
 
 /// The boundary's updatable attributes.

@@ -121,12 +121,7 @@ fn compare(
     ));
     out.push(kind(
         PolicyKind::Boundary,
-        boundary_live.map(|b| {
-            policy_diff::diff(
-                &b.document,
-                &policy::generate(PolicyKind::Boundary, &t.config),
-            )
-        }),
+        boundary_live.map(|b| policy_diff::diff(&b.document, &policy::role(&t.config, &t.names))),
         Vec::new(),
     ));
     out
@@ -178,7 +173,7 @@ mod tests {
         let t = target();
         let b = boundary::Live {
             arn: t.names.boundary_arn(),
-            document: policy::generate(PolicyKind::Boundary, &t.config),
+            document: policy::role(&t.config, &t.names),
             tags: BTreeMap::new(),
         };
         let d = compare(

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use claw_spec::iam::PolicyDocument;
-use claw_spec::policy::PolicyKind;
+use claw_spec::policy::{self, PolicyKind};
 use claw_spec::policy_diff;
 use claw_spec::{Config, lint};
 
+use crate::args::GithubArgs;
 use crate::context::Context;
 use crate::exit::Exit;
 use crate::ops::lockfile::{generated, to_file_text};
@@ -26,7 +27,9 @@ pub enum PolicyCommand {
     /// invoke (API Gateway's permission to invoke the function, one statement per
     /// route; `${ApiId}` is filled in at deploy), deployer (what a CI role needs to
     /// run deploy/destroy for this app and stage), boundary (the permissions boundary
-    /// every execution role claw creates must carry).
+    /// every execution role claw creates must carry), plan (the read-only CI role of
+    /// pull requests: the deployer's reads), ci-trust (who may assume the deployer
+    /// role: GitHub Actions' OIDC tokens of --github-repo; shown only with it).
     Show(ShowArgs),
     /// Write one JSON file per kind under DIR/<app>-<stage>/ (the policy lockfile).
     ///
@@ -56,6 +59,8 @@ pub struct ShowArgs {
     /// Only this kind.
     #[arg(long, value_parser = kind_names())]
     pub kind: Option<String>,
+    #[command(flatten)]
+    pub github: GithubArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -67,8 +72,11 @@ pub struct WriteArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct LintArgs {
-    /// Policy JSON files to check (default: the generated documents).
+    /// Policy JSON files to check (default: the generated documents, with the CI
+    /// trust when --github-repo is given).
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub github: GithubArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,7 +89,7 @@ pub struct DiffArgs {
 
 /// The policy kinds `--kind` accepts, from spec's list (never repeated here).
 fn kind_names() -> clap::builder::PossibleValuesParser {
-    clap::builder::PossibleValuesParser::new(PolicyKind::ALL.map(|k| k.name()))
+    clap::builder::PossibleValuesParser::new(PolicyKind::EVERY.map(|k| k.name()))
 }
 
 pub async fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Report> {
@@ -102,10 +110,15 @@ pub async fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Report> {
 
 fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<Report> {
     let loaded = ctx.load()?;
-    let docs = generated(&loaded.config);
+    let github = a.github.trust(&loaded.config)?;
+    let docs = generated(&loaded.config, github.as_ref());
     let kinds: Vec<PolicyKind> = match &a.kind {
-        Some(k) => vec![PolicyKind::from_name(k).context("unknown kind")?],
-        None => PolicyKind::ALL.to_vec(),
+        Some(k) => {
+            let kind = PolicyKind::from_name(k).context("unknown kind")?;
+            policy::generate(kind, &loaded.config, github.as_ref())?;
+            vec![kind]
+        }
+        None => docs.keys().copied().collect(),
     };
     for (i, k) in kinds.iter().enumerate() {
         if kinds.len() > 1 {
@@ -163,7 +176,8 @@ fn is_resource_policy(doc: &PolicyDocument) -> bool {
 fn lint_cmd(ctx: &Context, a: &LintArgs) -> anyhow::Result<Report> {
     let docs: Vec<(String, PolicyDocument)> = if a.files.is_empty() {
         let loaded = ctx.load()?;
-        generated(&loaded.config)
+        let github = a.github.trust(&loaded.config)?;
+        generated(&loaded.config, github.as_ref())
             .into_iter()
             .map(|(k, d)| (format!("generated {}", k.name()), d))
             .collect()
@@ -278,7 +292,7 @@ fn diff_against_dir(config: &Config, dir: &Path) -> anyhow::Result<Diffs> {
         );
     };
     let mut kinds = Vec::new();
-    for (kind, generated) in generated(config) {
+    for (kind, generated) in generated(config, None) {
         let path = dir.join(kind.file_name());
         let change = if path.exists() {
             Some(policy_diff::diff(&read_doc(&path)?, &generated))

@@ -1,0 +1,349 @@
+//! A CI role `claw bootstrap` makes: path `/claw/`, a trust that admits GitHub
+//! Actions' OIDC tokens of one repository, one inline policy (`claw-deployer` or
+//! `claw-plan`) and claw's tags. Inline, because the deployer policy passes the
+//! 6,144 characters of a managed policy (an inline policy may have 10,240).
+//!
+//! Other policies on the role were attached by someone else: they are reported
+//! and left alone (an administrator may want them there).
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use claw_spec::iam::PolicyDocument;
+use claw_spec::names::IAM_PATH;
+use claw_spec::policy_diff;
+
+use crate::aws::error::{AwsErrorExt, AwsResultExt};
+use crate::aws::ownership::{foreign_blocker, iam_tags, is_ours};
+use crate::aws::plan::{
+    Action, Changed, Plan, ResourceChange, ResourceKind, SecurityChange, Sign, TagDiff, update_of,
+};
+use crate::aws::progress::{ApplyProgress, step};
+use crate::aws::propagation::while_iam_settles;
+use crate::aws::target::Target;
+use crate::aws::{Aws, doc};
+
+/// One CI role as claw wants it.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub name: String,
+    pub arn: String,
+    /// The inline policy's name.
+    pub policy_name: String,
+    /// `claw policy show --kind KIND`, for the plan's words.
+    pub kind: &'static str,
+    pub description: String,
+    pub trust: PolicyDocument,
+    pub policy: PolicyDocument,
+}
+
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub arn: String,
+    pub path: String,
+    pub trust: PolicyDocument,
+    pub tags: BTreeMap<String, String>,
+    /// claw's inline policy, when there is one.
+    pub policy: Option<PolicyDocument>,
+    /// Other inline policies and attached managed policies (names, ARNs).
+    pub others: Vec<String>,
+}
+
+pub async fn read(aws: &Aws, want: &Desired) -> anyhow::Result<Option<Live>> {
+    let name = &want.name;
+    let Some(got) = aws
+        .iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .ctx("GetRole", name)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let role = got.role.context("GetRole returned no role")?;
+    let (inline, attached) = futures::try_join!(
+        async {
+            aws.iam
+                .list_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .ctx("ListRolePolicies", name)
+        },
+        async {
+            aws.iam
+                .list_attached_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .ctx("ListAttachedRolePolicies", name)
+        }
+    )?;
+    let policy = if inline.contains(&want.policy_name) {
+        let got = aws
+            .iam
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(&want.policy_name)
+            .send()
+            .await
+            .ctx("GetRolePolicy", format!("{name} {}", want.policy_name))?;
+        Some(doc::parse(
+            &got.policy_document,
+            &format!("inline policy {} of role {name}", want.policy_name),
+        )?)
+    } else {
+        None
+    };
+    let mut others: Vec<String> = inline
+        .into_iter()
+        .filter(|p| *p != want.policy_name)
+        .map(|p| format!("inline policy {p}"))
+        .collect();
+    others.extend(
+        attached
+            .into_iter()
+            .map(|a| format!("managed policy {}", a.policy_arn.unwrap_or_default())),
+    );
+    Ok(Some(Live {
+        arn: role.arn.clone(),
+        path: role.path.clone(),
+        trust: doc::parse(
+            role.assume_role_policy_document.as_deref().unwrap_or("{}"),
+            &format!("trust policy of role {name}"),
+        )?,
+        tags: role
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| (t.key, t.value))
+            .collect(),
+        policy,
+        others,
+    }))
+}
+
+/// A CI role's updatable attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Field {
+    Trust,
+    Policy(String),
+    Tags,
+}
+
+impl crate::aws::plan::Field for Field {
+    fn label(&self) -> String {
+        match self {
+            Field::Trust => "trust_policy".into(),
+            Field::Policy(name) => format!("policy {name}"),
+            Field::Tags => "tags".into(),
+        }
+    }
+}
+
+pub fn changes(t: &Target, want: &Desired, live: &Live) -> Vec<Changed<Field>> {
+    let mut out = Vec::new();
+    let trust = policy_diff::diff(&live.trust, &want.trust);
+    if !trust.is_empty() {
+        out.push(Changed::new(
+            Field::Trust,
+            format!("-{}", trust.removed.len()),
+            format!("+{}", trust.added.len()),
+        ));
+    }
+    let empty = PolicyDocument::new(vec![]);
+    let policy = policy_diff::diff(live.policy.as_ref().unwrap_or(&empty), &want.policy);
+    if !policy.is_empty() {
+        out.push(Changed::new(
+            Field::Policy(want.policy_name.clone()),
+            format!("-{}", policy.removed.len()),
+            format!("+{}", policy.added.len()),
+        ));
+    }
+    out.extend(Changed::tags(Field::Tags, &live.tags, &t.tags));
+    out
+}
+
+/// The security rows of a CI role: who may assume it, row by row; what it may
+/// do, in one row per direction (the deployer policy is long, and shown in full
+/// by `claw policy show`).
+fn security(want: &Desired, live: Option<&Live>, plan: &mut Plan) {
+    let empty = PolicyDocument::new(vec![]);
+    let trust = live.map_or(&empty, |l| &l.trust);
+    plan.security.extend(SecurityChange::from_policy_change(
+        &format!("role {} trust", want.name),
+        &policy_diff::diff(trust, &want.trust),
+        false,
+    ));
+    let current = live.and_then(|l| l.policy.as_ref()).unwrap_or(&empty);
+    let change = policy_diff::diff(current, &want.policy);
+    let resource = format!("role {} policy {}", want.name, want.policy_name);
+    let see = format!("(claw policy show --kind {})", want.kind);
+    if !change.added.is_empty() {
+        plan.security.push(SecurityChange {
+            sign: Sign::Add,
+            resource: resource.clone(),
+            what: format!("{} permissions {see}", change.added.len()),
+            broadens: true,
+            drift: false,
+        });
+    }
+    if !change.removed.is_empty() {
+        plan.security.push(SecurityChange {
+            sign: Sign::Remove,
+            resource,
+            what: format!("{} permissions {see}", change.removed.len()),
+            broadens: false,
+            drift: false,
+        });
+    }
+}
+
+pub fn plan(t: &Target, want: &Desired, live: &Option<Live>, plan: &mut Plan) {
+    let Some(live) = live else {
+        plan.push(ResourceChange::new(
+            ResourceKind::CiRole,
+            &want.name,
+            Action::Create,
+        ));
+        security(want, None, plan);
+        return;
+    };
+    if !is_ours(&live.tags, &t.config) {
+        plan.blockers.push(foreign_blocker(
+            &format!("IAM role {} exists", live.arn),
+            &t.config,
+        ));
+        return;
+    }
+    if live.path != IAM_PATH {
+        plan.blockers.push(format!(
+            "IAM role {} is under path {} instead of {IAM_PATH}; a role's path cannot change: delete the role and run claw bootstrap again",
+            live.arn, live.path
+        ));
+        return;
+    }
+    for other in &live.others {
+        plan.notes.push(format!(
+            "role {} also has {other}, attached outside claw: left as it is",
+            want.name
+        ));
+    }
+    security(want, Some(live), plan);
+    plan.push(ResourceChange::new(
+        ResourceKind::CiRole,
+        &want.name,
+        update_of(&changes(t, want, live)),
+    ));
+}
+
+pub async fn apply(
+    aws: &Aws,
+    t: &Target,
+    progress: &ApplyProgress,
+    want: &Desired,
+    live: &Option<Live>,
+    plan: &Plan,
+) -> anyhow::Result<()> {
+    let name = &want.name;
+    let what = format!("{} {name}", ResourceKind::CiRole.label());
+    match plan.action(ResourceKind::CiRole, name) {
+        Action::Create => {
+            step(progress, "creating", "created", &what, async {
+                // A provider created a second ago can still be unknown to IAM,
+                // which then refuses the trust as naming an invalid principal.
+                while_iam_settles("MalformedPolicyDocument", || async {
+                    aws.iam
+                        .create_role()
+                        .role_name(name)
+                        .path(IAM_PATH)
+                        .description(&want.description)
+                        .assume_role_policy_document(doc::to_json(&want.trust))
+                        .set_tags(Some(iam_tags(&t.tags)))
+                        .send()
+                        .await
+                        .ctx("CreateRole", name)
+                })
+                .await?;
+                put_policy(aws, want).await
+            })
+            .await
+        }
+        Action::Update { .. } => {
+            let live = live.as_ref().context("CI role update without live state")?;
+            step(progress, "updating", "updated", &what, async {
+                for c in changes(t, want, live) {
+                    match c.field {
+                        Field::Trust => {
+                            aws.iam
+                                .update_assume_role_policy()
+                                .role_name(name)
+                                .policy_document(doc::to_json(&want.trust))
+                                .send()
+                                .await
+                                .ctx("UpdateAssumeRolePolicy", name)?;
+                        }
+                        Field::Policy(_) => put_policy(aws, want).await?,
+                        Field::Tags => retag(aws, name, &live.tags, &t.tags).await?,
+                    }
+                }
+                Ok(())
+            })
+            .await
+        }
+        Action::Delete | Action::NoChange => Ok(()),
+    }
+}
+
+async fn put_policy(aws: &Aws, want: &Desired) -> anyhow::Result<()> {
+    let name = &want.name;
+    // A role created a second ago can still be NoSuchEntity.
+    while_iam_settles("NoSuchEntity", || async {
+        aws.iam
+            .put_role_policy()
+            .role_name(name)
+            .policy_name(&want.policy_name)
+            .policy_document(doc::to_json(&want.policy))
+            .send()
+            .await
+            .ctx("PutRolePolicy", format!("{name} {}", want.policy_name))
+    })
+    .await?;
+    Ok(())
+}
+
+async fn retag(
+    aws: &Aws,
+    name: &str,
+    live: &BTreeMap<String, String>,
+    want: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let diff = TagDiff::between(live, want);
+    if !diff.set.is_empty() {
+        aws.iam
+            .tag_role()
+            .role_name(name)
+            .set_tags(Some(iam_tags(&diff.set)))
+            .send()
+            .await
+            .ctx("TagRole", name)?;
+    }
+    if !diff.remove.is_empty() {
+        aws.iam
+            .untag_role()
+            .role_name(name)
+            .set_tag_keys(Some(diff.remove.clone()))
+            .send()
+            .await
+            .ctx("UntagRole", name)?;
+    }
+    Ok(())
+}
