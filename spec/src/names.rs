@@ -75,6 +75,11 @@ impl Names {
         vec![
             ("Lambda function name", self.function.clone(), 64),
             ("IAM role name", self.role.clone(), 64),
+            (
+                "IAM role name (`claw bootstrap`'s deployer role)",
+                self.deployer_role.clone(),
+                64,
+            ),
             ("IAM policy name", self.boundary.clone(), 128),
             ("SQS queue name", self.dlq.clone(), 80),
             ("DynamoDB table name", self.jobs_table.clone(), 255),

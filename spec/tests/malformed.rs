@@ -276,6 +276,15 @@ fn cases() -> Vec<Case> {
             "the IAM role name `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-dev-exec` is 69 characters; AWS allows 64",
         ),
         c(
+            // 52 + `-dev-exec` fits; 52 + `-dev-deployer` (65) does not.
+            "CI role name too long",
+            with("app: demo", &format!("app: {}", "a".repeat(52))),
+            1,
+            6,
+            "app",
+            "the IAM role name (`claw bootstrap`'s deployer role) `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-dev-deployer` is 65 characters; AWS allows 64",
+        ),
+        c(
             "bad region",
             with("region: us-east-1", "region: mars"),
             3,
