@@ -9,7 +9,8 @@ use crate::report::Report;
 
 /// Deploy Claude agents to AWS Lambda from one agent.yaml.
 ///
-/// claw cross-builds the agent function, generates its least-privilege IAM, and
+/// claw packages the agent function it carries (or cross-builds it in a claw
+/// checkout), generates its least-privilege IAM, and
 /// provisions Lambda, API Gateway, concurrency limits and alarms through the AWS SDK.
 /// Every command reads ./agent.yaml unless --config says otherwise.
 ///
@@ -46,6 +47,14 @@ pub enum Command {
     ///
     /// Example: claw init my-agent --app my-agent --region ap-southeast-2 --account 123456789012
     Init(commands::init::Args),
+    /// Set up an account and stage for deploys from GitHub Actions (an administrator,
+    /// once).
+    ///
+    /// Creates the execution role and its permissions boundary, GitHub's OIDC
+    /// provider if the account has none, and a deployer role (and with --plan-role a
+    /// read-only plan role) that only --github-repo's workflows may assume. Shows the
+    /// plan first; applies after approval on a terminal, or with --yes.
+    Bootstrap(commands::bootstrap::Args),
     /// Check agent.yaml without touching the network.
     ///
     /// Reports every problem at once, each with file:line:column, the key path and,
@@ -131,14 +140,6 @@ pub enum Command {
         about = "Print a shell completion script for claw to stdout"
     )]
     Completions(commands::completions::Args),
-    /// Set up an account and stage for deploys from GitHub Actions (an administrator,
-    /// once).
-    ///
-    /// Creates the execution role and its permissions boundary, GitHub's OIDC
-    /// provider if the account has none, and a deployer role (and with --plan-role a
-    /// read-only plan role) that only --github-repo's workflows may assume. Shows the
-    /// plan first; applies after approval on a terminal, or with --yes.
-    Bootstrap(commands::bootstrap::Args),
 }
 
 impl Command {
