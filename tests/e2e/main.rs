@@ -27,3 +27,4 @@ mod network;
 mod output;
 mod realism;
 mod realism_layer;
+mod stages;
