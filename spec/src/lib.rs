@@ -406,8 +406,10 @@ pub fn load_stages(
             region: overrides.region.clone(),
         };
         let mut r = load(file, source, &stage, env);
+        // Only meaningful when the default stage could be loaded as one of them.
+        let compared = default.as_ref().is_some_and(|d| listed.contains(d));
         let name_stage = |d: &mut Diagnostic| {
-            if !d.path.starts_with("stages.") && !base.contains(d) {
+            if compared && !d.path.starts_with("stages.") && !base.contains(d) {
                 d.message.push_str(&format!(" (with stage `{name}`)"));
             }
         };

@@ -209,9 +209,8 @@ fn every_stage_is_validated_and_each_problem_reported_once() {
 
 #[test]
 fn a_problem_only_one_stage_has_at_a_base_value_names_the_stage() {
-    // prod's memory is valid alone, but with the base's sync API and a 60 s
-    // timeout... keep it simple: prod moves the stack to a region its alarm topic
-    // is not in, so the base `alarms.notify` is wrong for prod only.
+    // prod moves the stack to a region its alarm topic is not in, so the base
+    // `alarms.notify` is wrong for prod only.
     let text = BASE
         .replace(
             "tags:\n  team",
@@ -300,4 +299,15 @@ fn the_schema_documents_stages() {
     assert_eq!(props, OVERRIDABLE.iter().collect::<Vec<_>>());
     assert_eq!(defs["additionalProperties"], false);
     assert!(schema["$defs"]["ModelOverride"]["required"].is_null());
+}
+
+#[test]
+fn a_default_stage_missing_from_stages_does_not_repeat_base_problems() {
+    let text = BASE
+        .replace("stage: dev", "stage: deb")
+        .replace("timeout_s: 20", "timeout_s: 0");
+    let e = all_errors(&text);
+    let timeouts: Vec<&String> = e.iter().filter(|e| e.contains("timeout_s")).collect();
+    assert_eq!(timeouts.len(), 1, "{e:?}");
+    assert!(!timeouts[0].contains("with stage"), "{e:?}");
 }
