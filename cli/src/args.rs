@@ -13,7 +13,9 @@ pub struct GlobalArgs {
     /// Path to agent.yaml.
     #[arg(long, global = true, default_value = "agent.yaml", env = "CLAW_CONFIG")]
     pub config: PathBuf,
-    /// Deploy stage; overrides `stage:` in agent.yaml.
+    /// Stage to act on; overrides `stage:` in agent.yaml. When agent.yaml has
+    /// `stages:`, it must be one of them, and its overrides apply. Without it,
+    /// `validate`, `policy write` and `policy diff --against` cover every stage.
     #[arg(long, global = true, env = "CLAW_STAGE")]
     pub stage: Option<String>,
     /// AWS region; overrides `region:` in agent.yaml.

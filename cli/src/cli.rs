@@ -58,7 +58,9 @@ pub enum Command {
     /// Check agent.yaml without touching the network.
     ///
     /// Reports every problem at once, each with file:line:column, the key path and,
-    /// for a misspelled key, the nearest valid one.
+    /// for a misspelled key, the nearest valid one. With `stages:` in agent.yaml,
+    /// checks every stage (only `--stage` when given); a problem a stage's override
+    /// causes is reported at the override.
     Validate(commands::validate::Args),
     /// Print the JSON Schema of agent.yaml, for editors' YAML language servers.
     ///

@@ -30,16 +30,28 @@ impl Context {
     /// down) with the command line's overrides and `${env:…}` look-ups; prints
     /// the warnings in text mode.
     pub fn load(&self) -> anyhow::Result<Loaded> {
-        let loaded = crate::ops::load::load_config(
-            &self.global.config,
-            &Overrides {
-                stage: self.global.stage.clone(),
-                region: self.global.region.clone(),
-            },
-        )?;
+        let loaded = crate::ops::load::load_config(&self.global.config, &self.overrides())?;
         for w in &loaded.warnings {
             self.out.note(w.headline());
         }
         Ok(loaded)
+    }
+
+    /// Like [`Context::load`], for commands that cover the whole file: every stage
+    /// under `stages:` (the default first), or only `--stage` when it is given.
+    /// Each warning is printed once.
+    pub fn load_stages(&self) -> anyhow::Result<Vec<Loaded>> {
+        let all = crate::ops::load::load_config_stages(&self.global.config, &self.overrides())?;
+        for w in all.iter().flat_map(|l| &l.warnings) {
+            self.out.note(w.headline());
+        }
+        Ok(all)
+    }
+
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            stage: self.global.stage.clone(),
+            region: self.global.region.clone(),
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod policy;
 pub mod policy_apigw;
 pub mod policy_diff;
 mod rules;
+pub mod stages;
 pub mod storage;
 pub mod tools;
 pub mod validate;
@@ -138,7 +139,12 @@ fn interpolation_forbidden(path: &[PathSeg]) -> bool {
             PathSeg::Index(_) => None,
         })
         .collect();
-    matches!(keys.as_slice(), ["model", "api_key_secret"] | ["secrets"])
+    // A stage's overrides name the same keys under `stages.<name>`.
+    let keys = match keys.as_slice() {
+        ["stages", _, rest @ ..] => rest,
+        all => all,
+    };
+    matches!(keys, ["model", "api_key_secret"] | ["secrets"])
         || (keys.first() == Some(&"tools") && keys.get(2) == Some(&"auth"))
 }
 
@@ -213,8 +219,10 @@ fn interpolate(
     }
 }
 
-/// Parses and validates agent.yaml text. `file` is only used in messages; `env`
-/// answers `${env:NAME}` look-ups. Returns every problem found, errors first.
+/// Parses and validates agent.yaml text for one stage: `overrides.stage`, else the
+/// file's `stage:`; with `stages:` in the file, that stage's overrides are merged
+/// in first. `file` is only used in messages; `env` answers `${env:NAME}`
+/// look-ups. Returns every problem found, errors first.
 pub fn load(
     file: &str,
     source: &str,
@@ -229,7 +237,7 @@ pub fn load(
         path: path_string(path),
         message,
     };
-    let mut root =
+    let root =
         yaml::load(source).map_err(|e| vec![diag(Severity::Error, e.mark, &[], e.message)])?;
     if !matches!(root.value, Value::Map(_)) {
         let what = if root.value == Value::Null {
@@ -247,10 +255,42 @@ pub fn load(
         )]);
     }
     let mut problems = Vec::new();
+    let (stages, stage_problems) = stages::read(&root);
+    for p in stage_problems {
+        problems.push(diag(Severity::Error, p.mark, &p.path, p.message));
+    }
+    let selected = match &stages {
+        // `read` reported that it names no stage.
+        Some(s) if s.names.is_empty() => return Err(problems),
+        Some(s) => match stages::select(s, &root, overrides.stage.as_deref()) {
+            Ok(name) => Some(name),
+            Err(p) => {
+                problems.push(diag(Severity::Error, p.mark, &p.path, p.message));
+                problems.sort_by_key(|d| (d.line, d.column));
+                return Err(problems);
+            }
+        },
+        None => None,
+    };
+    // Only the selected stage's overrides are read further: another stage's
+    // `${env:…}` need not be set to deploy this one.
+    let (mut root, attribution) = stages::merge(&root, selected.as_deref());
     let mut interp = Vec::new();
     interpolate(&mut root, &mut Vec::new(), env, &mut interp);
+    // Where a finding about the merged config was written: in the selected stage's
+    // overrides when they set it, else where the base file has it.
+    let source_of = |path: &[PathSeg], mark: Mark| -> (Vec<PathSeg>, Mark) {
+        match attribution.as_ref().and_then(|a| a.source(path)) {
+            Some((p, m)) => (p, m.unwrap_or(mark)),
+            None => (path.to_vec(), mark),
+        }
+    };
+    let located = |severity, mark: Mark, path: &[PathSeg], message: String| {
+        let (path, mark) = source_of(path, mark);
+        diag(severity, mark, &path, message)
+    };
     for (path, mark, message) in interp {
-        problems.push(diag(Severity::Error, mark, &path, message));
+        problems.push(located(Severity::Error, mark, &path, message));
         root.remove(&path);
     }
     let (config, de_errors) = yaml::from_node::<RawConfig>(&root);
@@ -264,7 +304,7 @@ pub fn load(
         } else {
             e.mark
         };
-        problems.push(diag(Severity::Error, mark, &e.path, e.message));
+        problems.push(located(Severity::Error, mark, &e.path, e.message));
     }
     let Some(mut config) = config else {
         problems.sort_by_key(|d| (d.line, d.column));
@@ -287,7 +327,7 @@ pub fn load(
             } else {
                 root.locate(&f.path)
             };
-            let d = diag(f.severity, mark, &f.path, f.message);
+            let d = located(f.severity, mark, &f.path, f.message);
             match f.severity {
                 Severity::Error => errors.push(d),
                 Severity::Warning => warnings.push(d),
@@ -331,8 +371,100 @@ pub fn load(
     }
 }
 
-/// The JSON Schema of agent.yaml, for editors' YAML language servers.
+/// Every stage's config, for checks that cover the whole file (`claw validate`,
+/// the policy lockfiles): only the selected one when `overrides.stage` is set,
+/// else the default stage and every stage under `stages:`, in file order. A
+/// problem several stages share is reported once; one that only another stage
+/// than the default has, at a place that stage did not override, names the stage.
+pub fn load_stages(
+    file: &str,
+    source: &str,
+    overrides: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Loaded>, Vec<Diagnostic>> {
+    let first = load(file, source, overrides, env);
+    let root = yaml::load(source).ok();
+    let listed = root.as_ref().and_then(|r| stages::read(r).0);
+    let (Some(root), Some(listed), None) = (root, listed, &overrides.stage) else {
+        return first.map(|l| vec![l]);
+    };
+    let default = match root.get("stage").map(|n| &n.value) {
+        Some(Value::Str(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let outcome = |r: &Result<Loaded, Vec<Diagnostic>>| match r {
+        Ok(l) => l.warnings.clone(),
+        Err(e) => e.clone(),
+    };
+    let base: Vec<Diagnostic> = outcome(&first);
+    let mut results = vec![first];
+    for (name, _) in &listed.names {
+        if Some(name) == default.as_ref() {
+            continue;
+        }
+        let stage = Overrides {
+            stage: Some(name.clone()),
+            region: overrides.region.clone(),
+        };
+        let mut r = load(file, source, &stage, env);
+        // Only meaningful when the default stage could be loaded as one of them.
+        let compared = default.as_ref().is_some_and(|d| listed.contains(d));
+        let name_stage = |d: &mut Diagnostic| {
+            if compared && !d.path.starts_with("stages.") && !base.contains(d) {
+                d.message.push_str(&format!(" (with stage `{name}`)"));
+            }
+        };
+        match &mut r {
+            Ok(l) => l.warnings.iter_mut().for_each(name_stage),
+            Err(e) => e.iter_mut().for_each(name_stage),
+        }
+        results.push(r);
+    }
+    let mut errors: Vec<Diagnostic> = Vec::new();
+    let mut seen: Vec<Diagnostic> = Vec::new();
+    let mut loaded = Vec::new();
+    for r in results {
+        match r {
+            Ok(mut l) => {
+                l.warnings.retain(|w| !seen.contains(w));
+                seen.extend(l.warnings.iter().cloned());
+                loaded.push(l);
+            }
+            Err(e) => {
+                for d in e {
+                    if !seen.contains(&d) {
+                        seen.push(d.clone());
+                        errors.push(d);
+                    }
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(loaded)
+    } else {
+        errors.sort_by_key(|d| (d.line, d.column));
+        Err(errors)
+    }
+}
+
+/// The JSON Schema of agent.yaml, for editors' YAML language servers. `stages` is
+/// not a field of the config (the loader merges it away), so it is added here.
 pub fn json_schema() -> serde_json::Value {
-    let schema = schemars::schema_for!(RawConfig);
-    serde_json::to_value(schema).unwrap_or(serde_json::Value::Null)
+    let mut generator = schemars::SchemaGenerator::default();
+    let stages =
+        generator.subschema_for::<std::collections::BTreeMap<String, stages::StageOverride>>();
+    let schema = generator.into_root_schema_for::<RawConfig>();
+    let mut value = serde_json::to_value(schema).unwrap_or(serde_json::Value::Null);
+    let mut stages = serde_json::to_value(stages).unwrap_or(serde_json::Value::Null);
+    if let Some(obj) = stages.as_object_mut() {
+        obj.insert(
+            "description".into(),
+            "Per-stage overrides, by stage name. When present, the selected stage (`stage:` or `--stage`) must be one of them; its values are merged over the top-level ones.".into(),
+        );
+    }
+    if let Some(props) = value.get_mut("properties").and_then(|p| p.as_object_mut()) {
+        props.insert("stages".into(), stages);
+    }
+    value
 }

@@ -221,7 +221,10 @@ fn a_deployer_cannot_touch_the_alarms_of_a_stack_whose_name_extends_its_own() {
         root.contains("app: crm-leads\nstage: dev\n"),
         "update this test"
     );
-    let text = root.replace("app: crm-leads\nstage: dev\n", "app: crm\nstage: leads\n");
+    // The stage is renamed under `stages:` too, when the file has them.
+    let text = root
+        .replace("app: crm-leads\nstage: dev\n", "app: crm\nstage: leads\n")
+        .replace("\n  dev: {}\n", "\n  leads: {}\n");
     let short = claw_spec::load("agent.yaml", &text, &Overrides::default(), &|_| None)
         .unwrap()
         .config;

@@ -30,3 +30,4 @@ mod output;
 mod prebuilt;
 mod realism;
 mod realism_layer;
+mod stages;

@@ -1,4 +1,4 @@
-//! `claw validate`: parse and check agent.yaml, no network.
+//! `claw validate`: parse and check agent.yaml (every stage it names), no network.
 
 use serde::Serialize;
 
@@ -8,7 +8,8 @@ use crate::report::Report;
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-/// The JSON document of a valid agent.yaml.
+/// The JSON document of a valid agent.yaml: the default (or selected) stage at the
+/// top, every stage checked under `stages`.
 #[derive(Serialize)]
 struct ValidateReport<'a> {
     file: String,
@@ -19,45 +20,71 @@ struct ValidateReport<'a> {
     agents: Vec<&'a String>,
     tools: Vec<&'a String>,
     secrets: Vec<String>,
-    warnings: &'a [claw_spec::Diagnostic],
+    warnings: Vec<&'a claw_spec::Diagnostic>,
+    stages: Vec<StageReport<'a>>,
 }
 
+#[derive(Serialize)]
+struct StageReport<'a> {
+    stage: &'a str,
+    account: &'a str,
+    region: &'a str,
+    function: String,
+}
+
+/// Checks every stage agent.yaml names (only `--stage` when given).
 pub fn run(ctx: &Context, _args: &Args) -> anyhow::Result<Report> {
-    let loaded = ctx.load()?;
-    let c = &loaded.config;
-    let names = claw_spec::Names::new(c);
-    let secrets = c.secret_names();
-    ctx.out.line(format_args!(
-        "OK {}: {} in {} ({} agent{}, {} tool{}, {} secret{}{})",
-        ctx.global.config.display(),
-        names.function,
-        c.region,
-        c.agents.len(),
-        plural(c.agents.len()),
-        c.tools.len(),
-        plural(c.tools.len()),
-        secrets.len(),
-        plural(secrets.len()),
-        if loaded.warnings.is_empty() {
-            String::new()
-        } else {
-            format!(
-                ", {} warning{}",
-                loaded.warnings.len(),
-                plural(loaded.warnings.len())
-            )
-        }
-    ));
+    let all = ctx.load_stages()?;
+    let Some(first) = all.first() else {
+        anyhow::bail!("agent.yaml names no stage");
+    };
+    let warnings: Vec<&claw_spec::Diagnostic> = all.iter().flat_map(|l| &l.warnings).collect();
+    for loaded in &all {
+        let c = &loaded.config;
+        let names = claw_spec::Names::new(c);
+        let secrets = c.secret_names();
+        ctx.out.line(format_args!(
+            "OK {}: {} in {} ({} agent{}, {} tool{}, {} secret{}{})",
+            ctx.global.config.display(),
+            names.function,
+            c.region,
+            c.agents.len(),
+            plural(c.agents.len()),
+            c.tools.len(),
+            plural(c.tools.len()),
+            secrets.len(),
+            plural(secrets.len()),
+            if loaded.warnings.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", {} warning{}",
+                    loaded.warnings.len(),
+                    plural(loaded.warnings.len())
+                )
+            }
+        ));
+    }
+    let c = &first.config;
     Ok(Report::new(ValidateReport {
         file: ctx.global.config.display().to_string(),
         app: &c.app,
         stage: &c.stage,
         region: &c.region,
-        function: names.function.clone(),
+        function: claw_spec::Names::new(c).function,
         agents: c.agents.keys().collect(),
         tools: c.tools.keys().collect(),
-        secrets,
-        warnings: &loaded.warnings,
+        secrets: c.secret_names(),
+        warnings,
+        stages: all
+            .iter()
+            .map(|l| StageReport {
+                stage: &l.config.stage,
+                account: &l.config.account,
+                region: &l.config.region,
+                function: claw_spec::Names::new(&l.config).function,
+            })
+            .collect(),
     }))
 }
 

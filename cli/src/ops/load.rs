@@ -20,8 +20,35 @@ pub struct ConfigError {
 /// Largest agent.yaml read from disk; larger files are refused before reading.
 const MAX_FILE_BYTES: u64 = claw_spec::yaml::MAX_INPUT_BYTES as u64;
 
-/// Loads and validates an agent.yaml from disk (one read of the file).
+/// Loads and validates an agent.yaml from disk (one read of the file), for the
+/// selected stage.
 pub fn load_config(path: &Path, overrides: &Overrides) -> anyhow::Result<Loaded> {
+    let (file, text) = read(path)?;
+    let env = |name: &str| std::env::var(name).ok();
+    claw_spec::load(&file, &text, overrides, &env)
+        .map_err(|problems| config_error(file, text, problems))
+}
+
+/// Loads and validates every stage of an agent.yaml (only `overrides.stage` when
+/// set), from one read of the file.
+pub fn load_config_stages(path: &Path, overrides: &Overrides) -> anyhow::Result<Vec<Loaded>> {
+    let (file, text) = read(path)?;
+    let env = |name: &str| std::env::var(name).ok();
+    claw_spec::load_stages(&file, &text, overrides, &env)
+        .map_err(|problems| config_error(file, text, problems))
+}
+
+fn config_error(file: String, source_text: String, problems: Vec<Diagnostic>) -> anyhow::Error {
+    ConfigError {
+        file,
+        source_text,
+        problems,
+    }
+    .into()
+}
+
+/// The file's name (for messages) and its text, refused when it cannot be agent.yaml.
+fn read(path: &Path) -> anyhow::Result<(String, String)> {
     let file = path.display().to_string();
     let meta = std::fs::metadata(path).with_context(|| {
         format!("cannot read {file}: pass --config PATH, or run claw where agent.yaml is")
@@ -46,13 +73,5 @@ pub fn load_config(path: &Path, overrides: &Overrides) -> anyhow::Result<Loaded>
     if text.contains('\0') {
         anyhow::bail!("{file} contains NUL bytes; is it a binary file?");
     }
-    let env = |name: &str| std::env::var(name).ok();
-    claw_spec::load(&file, &text, overrides, &env).map_err(|problems| {
-        ConfigError {
-            file: file.clone(),
-            source_text: text.clone(),
-            problems,
-        }
-        .into()
-    })
+    Ok((file, text))
 }

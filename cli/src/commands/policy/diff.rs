@@ -13,6 +13,8 @@ pub struct KindDiff {
 /// A whole comparison: which side generated documents were compared with
 /// (`policies/…`, `deployed`) and each kind's difference.
 pub struct Diffs {
+    /// The stack compared, `<app>-<stage>`.
+    pub stack: String,
     pub other: String,
     pub kinds: Vec<KindDiff>,
 }

@@ -32,6 +32,7 @@ pub(super) async fn diff(config: claw_spec::Config) -> anyhow::Result<Diffs> {
         api_id.as_deref(),
     );
     Ok(Diffs {
+        stack: t.names.function.clone(),
         other: "deployed".into(),
         kinds: diffs,
     })

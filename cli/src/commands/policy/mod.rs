@@ -30,10 +30,12 @@ pub enum PolicyCommand {
     /// every execution role claw creates must carry), plan (the read-only CI role of
     /// pull requests: the deployer's reads), ci-trust (who may assume the deployer
     /// role: GitHub Actions' OIDC tokens of --github-repo; shown only with it).
+    /// With `stages:` in agent.yaml, the selected stage's (`stage:` or `--stage`).
     Show(ShowArgs),
     /// Write one JSON file per kind under DIR/<app>-<stage>/ (the policy lockfile).
     ///
-    /// Commit the files: reviewers see every permission change in the pull request,
+    /// With `stages:` in agent.yaml, one directory per stage (only `--stage` when
+    /// given). Commit the files: reviewers see every permission change in the pull request,
     /// and `claw policy diff --against policies` fails CI when they are stale.
     Write(WriteArgs),
     /// Check policy documents against claw's rules; exit 1 on any finding.
@@ -47,6 +49,11 @@ pub enum PolicyCommand {
     Lint(LintArgs),
     /// Compare generated documents with committed ones (--against DIR) or with the
     /// deployed stack; exit 0 same, 2 different, 1 error.
+    ///
+    /// With --against and `stages:` in agent.yaml, every stage is compared with its
+    /// own DIR/<app>-<stage>/ (only `--stage` when given), and any difference gives
+    /// exit 2; the JSON document then holds each stage's comparison under `stages`.
+    /// The deployed stack is always the selected stage's.
     ///
     /// The comparison is semantic: statement order, Sids, action case and
     /// string-versus-list spellings do not count. Differences print as `+` (the
@@ -97,14 +104,23 @@ pub async fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Report> {
         PolicyCommand::Show(a) => show(ctx, a),
         PolicyCommand::Write(a) => write(ctx, a),
         PolicyCommand::Lint(a) => lint_cmd(ctx, a),
-        PolicyCommand::Diff(a) => {
-            let loaded = ctx.load()?;
-            let diffs = match &a.against {
-                Some(dir) => diff_against_dir(&loaded.config, dir)?,
-                None => live::diff(loaded.config).await?,
-            };
-            Ok(report_diff(ctx, &diffs))
-        }
+        PolicyCommand::Diff(a) => match &a.against {
+            Some(dir) => {
+                let all = ctx.load_stages()?;
+                // One stage may compare with DIR itself; several need their own.
+                let flat = all.len() == 1;
+                let diffs = all
+                    .iter()
+                    .map(|l| diff_against_dir(&l.config, dir, flat))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                Ok(report_diffs(ctx, &diffs))
+            }
+            None => {
+                let loaded = ctx.load()?;
+                let diffs = live::diff(loaded.config).await?;
+                Ok(report_diffs(ctx, &[diffs]))
+            }
+        },
     }
 }
 
@@ -137,20 +153,23 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<Report> {
 }
 
 fn write(ctx: &Context, a: &WriteArgs) -> anyhow::Result<Report> {
-    let loaded = ctx.load()?;
+    let all = ctx.load_stages()?;
     let mut written = Vec::new();
-    for (rel, text) in crate::ops::lockfile::files(&loaded.config) {
-        let path = a.dir.join(rel);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+    for loaded in &all {
+        for (rel, text) in crate::ops::lockfile::files(&loaded.config) {
+            let path = a.dir.join(rel);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            // Write through a temporary file so a crash never leaves half a lockfile.
+            let tmp = path.with_extension("json.tmp");
+            std::fs::write(&tmp, &text)
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            std::fs::rename(&tmp, &path)
+                .with_context(|| format!("cannot replace {}", path.display()))?;
+            written.push(path.display().to_string());
         }
-        // Write through a temporary file so a crash never leaves half a lockfile.
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, &text).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path)
-            .with_context(|| format!("cannot replace {}", path.display()))?;
-        written.push(path.display().to_string());
     }
     for w in &written {
         ctx.out.line(format_args!("wrote {w}"));
@@ -222,8 +241,38 @@ fn lint_cmd(ctx: &Context, a: &LintArgs) -> anyhow::Result<Report> {
     })
 }
 
-/// Prints a per-kind semantic diff; exit 2 when anything differs.
-fn report_diff(ctx: &Context, diffs: &Diffs) -> Report {
+/// Prints each comparison's per-kind semantic diff; exit 2 when anything differs.
+/// One comparison is the whole document; several (one per stage) go under
+/// `stages`, by stack name.
+fn report_diffs(ctx: &Context, all: &[Diffs]) -> Report {
+    let several = all.len() > 1;
+    let mut documents = serde_json::Map::new();
+    let mut any_different = false;
+    for diffs in all {
+        if several {
+            ctx.out.line(format_args!("# {}", diffs.stack));
+        }
+        let (doc, different) = report_diff(ctx, diffs);
+        any_different |= different;
+        documents.insert(diffs.stack.clone(), doc);
+    }
+    let doc = if several {
+        serde_json::json!({"same": !any_different, "stages": documents})
+    } else {
+        documents
+            .into_iter()
+            .next()
+            .map_or(serde_json::Value::Null, |(_, d)| d)
+    };
+    Report::new(doc).with_exit(if any_different {
+        Exit::Different
+    } else {
+        Exit::Ok
+    })
+}
+
+/// Prints one comparison; returns its JSON document and whether it differs.
+fn report_diff(ctx: &Context, diffs: &Diffs) -> (serde_json::Value, bool) {
     let other = &diffs.other;
     let different = diffs
         .kinds
@@ -273,14 +322,18 @@ fn report_diff(ctx: &Context, diffs: &Diffs) -> Report {
             )
         })
         .collect();
-    Report::new(serde_json::json!({"against": other, "same": !different, "kinds": kinds}))
-        .with_exit(if different { Exit::Different } else { Exit::Ok })
+    (
+        serde_json::json!({"against": other, "same": !different, "kinds": kinds}),
+        different,
+    )
 }
 
-fn diff_against_dir(config: &Config, dir: &Path) -> anyhow::Result<Diffs> {
+/// Compares with the lockfile DIR/<app>-<stage>, or with DIR itself when `flat`
+/// (only one stage is compared) and it has no such subdirectory.
+fn diff_against_dir(config: &Config, dir: &Path, flat: bool) -> anyhow::Result<Diffs> {
     let names = claw_spec::Names::new(config);
     let nested = dir.join(&names.function);
-    let dir = if nested.is_dir() {
+    let dir = if nested.is_dir() || (!flat && dir.is_dir()) {
         nested
     } else if dir.is_dir() {
         dir.to_path_buf()
@@ -306,6 +359,7 @@ fn diff_against_dir(config: &Config, dir: &Path) -> anyhow::Result<Diffs> {
         });
     }
     Ok(Diffs {
+        stack: names.function.clone(),
         other: dir.display().to_string(),
         kinds,
     })
