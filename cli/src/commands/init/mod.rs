@@ -57,19 +57,21 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     let config_path = dir.join("agent.yaml");
     // An existing agent.yaml is planned with no text: it is never written.
     let mut planned: Vec<(PathBuf, Option<String>)> = Vec::new();
-    let config = if config_path.exists() {
+    let (config, stages) = if config_path.exists() {
         planned.push(("agent.yaml".into(), None));
         existing_config(ctx, args, &config_path)?
     } else {
         // Asked (and checked) before anything is created.
         let (text, config) = new_config(ctx, args)?;
         planned.push(("agent.yaml".into(), Some(text)));
-        config
+        (config.clone(), vec![config])
     };
     planned.push((".gitignore".into(), Some(files::gitignore())));
+    // One lockfile directory per stage, as `claw policy write` writes them.
     planned.extend(
-        files::lockfile(&config)
-            .into_iter()
+        stages
+            .iter()
+            .flat_map(files::lockfile)
             .map(|(rel, text)| (rel, Some(text))),
     );
     planned.push((files::WORKFLOW_PATH.into(), Some(files::workflow(&config))));
@@ -112,9 +114,14 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     }))
 }
 
-/// The config of an agent.yaml already in the directory: kept as it is, and the
-/// lockfile and workflow follow it.
-fn existing_config(ctx: &Context, args: &Args, path: &Path) -> anyhow::Result<Config> {
+/// The config of an agent.yaml already in the directory, kept as it is: the
+/// selected stage's (for the workflow and next steps) and every stage's (for the
+/// lockfile).
+fn existing_config(
+    ctx: &Context,
+    args: &Args,
+    path: &Path,
+) -> anyhow::Result<(Config, Vec<Config>)> {
     if args.app.is_some() || args.account.is_some() || ctx.global.region.is_some() {
         ctx.out.note(format_args!(
             "{} exists and is kept: --app, --region and --account apply only to a new agent.yaml",
@@ -125,16 +132,22 @@ fn existing_config(ctx: &Context, args: &Args, path: &Path) -> anyhow::Result<Co
         stage: ctx.global.stage.clone(),
         region: None,
     };
-    match crate::ops::load::load_config(path, &overrides) {
-        Ok(loaded) => Ok(loaded.config),
-        Err(e) => {
-            ctx.out.note(format_args!(
-                "{} exists and does not load; fix it (`claw validate`), then run `claw init` again to add the other files",
-                path.display()
-            ));
-            Err(e)
-        }
-    }
+    let loaded = crate::ops::load::load_config(path, &overrides).and_then(|selected| {
+        let all = crate::ops::load::load_config_stages(path, &Overrides::default())?;
+        // Without `stages:`, the one stage is the selected one (`--stage` names any).
+        let all = if all.len() > 1 {
+            all.into_iter().map(|l| l.config).collect()
+        } else {
+            vec![selected.config.clone()]
+        };
+        Ok((selected.config, all))
+    });
+    loaded.inspect_err(|_| {
+        ctx.out.note(format_args!(
+            "{} exists and does not load; fix it (`claw validate`), then run `claw init` again to add the other files",
+            path.display()
+        ));
+    })
 }
 
 /// A new agent.yaml from the flags, asking on a terminal for what they lack.
