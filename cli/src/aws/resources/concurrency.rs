@@ -78,12 +78,20 @@ pub async fn read_account(
         // refuses an over-quota reservation itself: a credential without
         // lambda:GetAccountSettings, or an endpoint that does not implement it
         // (moto answers 404), costs the early check, not the deploy.
-        Err(e) => Ok((
-            None,
-            Some(format!(
-                "function.reserved_concurrency is not checked against the account's quota: {e}"
-            )),
-        )),
+        Err(e) => {
+            let why = match &e.code {
+                Some(_) => e.to_string(),
+                None => "GetAccountSettings got no AWS answer (an endpoint without the call, \
+                         such as moto)"
+                    .to_string(),
+            };
+            Ok((
+                None,
+                Some(format!(
+                    "function.reserved_concurrency is not checked against the account's quota: {why}"
+                )),
+            ))
+        }
     }
 }
 
