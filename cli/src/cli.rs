@@ -80,7 +80,7 @@ pub enum Command {
     /// Inside a claw checkout (or with $CLAW_WORKSPACE, or --from-source) claw
     /// cross-builds agent-fn instead: `cargo zigbuild -p agent-fn --target
     /// <arch>-unknown-linux-gnu.2.17` (glibc pinned to 2.17, so the binary runs on every
-    /// Amazon Linux Lambda runtime; paths remapped, so the bytes do not depend on the
+    /// Amazon Linux Lambda runtime; cargo's home remapped, so the bytes do not depend on the
     /// checkout's location) with cargo's target directory
     /// ${CARGO_TARGET_DIR:-<workspace>/target}/lambda, and writes the package to
     /// ${CARGO_TARGET_DIR:-<workspace>/target}/claw/<app>-<stage>/<arch>/. That needs

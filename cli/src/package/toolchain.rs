@@ -116,7 +116,7 @@ impl Toolchain {
         }
         cmd.env(
             "CARGO_ENCODED_RUSTFLAGS",
-            rustflags(ws, &|n| std::env::var_os(n)),
+            rustflags(&|n| std::env::var_os(n)),
         );
         let shown = format!(
             "cargo zigbuild{} -p agent-fn --target {} --target-dir {}",
@@ -177,11 +177,13 @@ impl Toolchain {
     }
 }
 
-/// The caller's rustflags, then path remapping: the workspace becomes `/claw` and
-/// cargo's home `/cargo` in the binary's panic locations, so the same sources give
-/// the same `bootstrap` bytes whichever directory they were built in
-/// (`scripts/dist` builds the prebuilt function this way too).
-fn rustflags(ws: &Workspace, getenv: &dyn Fn(&str) -> Option<OsString>) -> OsString {
+/// The caller's rustflags, then cargo's home remapped to `/cargo`: the registry
+/// sources' paths appear in the binary's panic locations, and this keeps them
+/// from depending on the machine. The workspace's own sources need nothing:
+/// cargo hands rustc their paths relative to the workspace (`agent-fn/src/…`).
+/// The flag is the same for every checkout on a machine, so checkouts share one
+/// cross-build cache (`scripts/dist` builds the prebuilt function this way too).
+fn rustflags(getenv: &dyn Fn(&str) -> Option<OsString>) -> OsString {
     let mut flags: Vec<OsString> = match getenv("CARGO_ENCODED_RUSTFLAGS") {
         Some(v) if !v.is_empty() => v
             .to_string_lossy()
@@ -200,16 +202,11 @@ fn rustflags(ws: &Workspace, getenv: &dyn Fn(&str) -> Option<OsString>) -> OsStr
     let cargo_home = getenv("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| getenv("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    let mut remap = |from: &Path, to: &str| {
-        let mut f = OsString::from("--remap-path-prefix=");
-        f.push(from.as_os_str());
-        f.push("=");
-        f.push(to);
-        flags.push(f);
-    };
-    remap(&ws.root, "/claw");
     if let Some(home) = cargo_home {
-        remap(&home, "/cargo");
+        let mut f = OsString::from("--remap-path-prefix=");
+        f.push(home.as_os_str());
+        f.push("=/cargo");
+        flags.push(f);
     }
     let mut out = OsString::new();
     for (i, f) in flags.iter().enumerate() {
@@ -425,28 +422,20 @@ mod tests {
         );
     }
 
-    fn remap_workspace() -> Workspace {
-        Workspace {
-            root: PathBuf::from("/home/me/src/claw"),
-            target_root: PathBuf::from("/home/me/src/claw/target"),
-        }
-    }
-
     #[test]
-    fn paths_are_remapped_after_the_callers_own_flags() {
+    fn cargo_home_is_remapped_after_the_callers_own_flags() {
         let env = |n: &str| match n {
             "RUSTFLAGS" => Some(OsString::from("-C  target-cpu=neoverse-n1")),
             "HOME" => Some(OsString::from("/home/me")),
             _ => None,
         };
-        let flags = rustflags(&remap_workspace(), &env);
+        let flags = rustflags(&env);
         let flags: Vec<&str> = flags.to_str().unwrap().split('\x1f').collect();
         assert_eq!(
             flags,
             [
                 "-C",
                 "target-cpu=neoverse-n1",
-                "--remap-path-prefix=/home/me/src/claw=/claw",
                 "--remap-path-prefix=/home/me/.cargo=/cargo",
             ]
         );
@@ -461,11 +450,10 @@ mod tests {
             "HOME" => Some(OsString::from("/home/me")),
             _ => None,
         };
-        let flags = rustflags(&remap_workspace(), &env);
+        let flags = rustflags(&env);
         assert_eq!(
             flags.to_str().unwrap(),
-            "-Cdebuginfo=1\x1f-Dwarnings\x1f--remap-path-prefix=/home/me/src/claw=/claw\x1f\
-             --remap-path-prefix=/opt/cargo=/cargo"
+            "-Cdebuginfo=1\x1f-Dwarnings\x1f--remap-path-prefix=/opt/cargo=/cargo"
         );
     }
 }
