@@ -13,13 +13,14 @@ use claw_spec::iam::PolicyDocument;
 use claw_spec::names::IAM_PATH;
 use claw_spec::policy_diff;
 
-use crate::aws::error::{AwsErrorExt, AwsResultExt};
+use crate::aws::error::AwsResultExt;
 use crate::aws::ownership::{foreign_blocker, iam_tags, is_ours};
 use crate::aws::plan::{
     Action, Changed, Plan, ResourceChange, ResourceKind, SecurityChange, Sign, TagDiff, update_of,
 };
 use crate::aws::progress::{ApplyProgress, step};
 use crate::aws::propagation::while_iam_settles;
+use crate::aws::resources::role;
 use crate::aws::target::Target;
 use crate::aws::{Aws, doc};
 
@@ -50,82 +51,30 @@ pub struct Live {
 }
 
 pub async fn read(aws: &Aws, want: &Desired) -> anyhow::Result<Option<Live>> {
-    let name = &want.name;
-    let Some(got) = aws
-        .iam
-        .get_role()
-        .role_name(name)
-        .send()
-        .await
-        .ctx("GetRole", name)
-        .optional()?
-    else {
+    let Some(role) = role::listed(aws, &want.name).await? else {
         return Ok(None);
     };
-    let role = got.role.context("GetRole returned no role")?;
-    let (inline, attached) = futures::try_join!(
-        async {
-            aws.iam
-                .list_role_policies()
-                .role_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .ctx("ListRolePolicies", name)
-        },
-        async {
-            aws.iam
-                .list_attached_role_policies()
-                .role_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .ctx("ListAttachedRolePolicies", name)
-        }
-    )?;
-    let policy = if inline.contains(&want.policy_name) {
-        let got = aws
-            .iam
-            .get_role_policy()
-            .role_name(name)
-            .policy_name(&want.policy_name)
-            .send()
-            .await
-            .ctx("GetRolePolicy", format!("{name} {}", want.policy_name))?;
-        Some(doc::parse(
-            &got.policy_document,
-            &format!("inline policy {} of role {name}", want.policy_name),
-        )?)
+    let policy = if role.inline.contains(&want.policy_name) {
+        Some(role::inline_policy(aws, &want.name, &want.policy_name).await?)
     } else {
         None
     };
-    let mut others: Vec<String> = inline
+    let mut others: Vec<String> = role
+        .inline
         .into_iter()
         .filter(|p| *p != want.policy_name)
         .map(|p| format!("inline policy {p}"))
         .collect();
     others.extend(
-        attached
+        role.attached
             .into_iter()
-            .map(|a| format!("managed policy {}", a.policy_arn.unwrap_or_default())),
+            .map(|(_, arn)| format!("managed policy {arn}")),
     );
     Ok(Some(Live {
-        arn: role.arn.clone(),
-        path: role.path.clone(),
-        trust: doc::parse(
-            role.assume_role_policy_document.as_deref().unwrap_or("{}"),
-            &format!("trust policy of role {name}"),
-        )?,
-        tags: role
-            .tags
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| (t.key, t.value))
-            .collect(),
+        arn: role.arn,
+        path: role.path,
+        trust: role.trust,
+        tags: role.tags,
         policy,
         others,
     }))

@@ -67,8 +67,24 @@ pub fn desired_trust(t: &Target) -> PolicyDocument {
     policy::trust(&t.names)
 }
 
-pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
-    let name = &t.names.role;
+/// A role as IAM lists it: GetRole, and every page of its inline policies' names
+/// and of its attached managed policies. Bootstrap's CI roles are read the same way.
+pub struct Listed {
+    pub name: String,
+    pub arn: String,
+    pub path: String,
+    /// The trust policy, parsed.
+    pub trust: PolicyDocument,
+    pub boundary: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    /// Inline policies' names.
+    pub inline: Vec<String>,
+    /// Attached managed policies: (name, ARN).
+    pub attached: Vec<(String, String)>,
+}
+
+/// The role `name`, or `None` when it does not exist.
+pub async fn listed(aws: &Aws, name: &str) -> anyhow::Result<Option<Listed>> {
     let Some(got) = aws
         .iam
         .get_role()
@@ -82,7 +98,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
     };
     let role = got.role.context("GetRole returned no role")?;
     // Both lists are paged (IsTruncated + Marker): every page is read.
-    let (names, attached) = futures::try_join!(
+    let (inline, attached) = futures::try_join!(
         async {
             aws.iam
                 .list_role_policies()
@@ -106,23 +122,8 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
                 .ctx("ListAttachedRolePolicies", name)
         }
     )?;
-    let docs = futures::future::try_join_all(names.iter().map(|p| async move {
-        let got = aws
-            .iam
-            .get_role_policy()
-            .role_name(name)
-            .policy_name(p)
-            .send()
-            .await
-            .ctx("GetRolePolicy", format!("{name} {p}"))?;
-        let doc = doc::parse(
-            &got.policy_document,
-            &format!("inline policy {p} of role {name}"),
-        )?;
-        anyhow::Ok((p.clone(), doc))
-    }))
-    .await?;
-    Ok(Some(Live {
+    Ok(Some(Listed {
+        name: name.to_string(),
         arn: role.arn.clone(),
         path: role.path.clone(),
         trust: doc::parse(
@@ -138,7 +139,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
             .into_iter()
             .map(|t| (t.key, t.value))
             .collect(),
-        inline: docs.into_iter().collect(),
+        inline,
         attached: attached
             .into_iter()
             .map(|a| {
@@ -148,6 +149,43 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
                 )
             })
             .collect(),
+    }))
+}
+
+/// One inline policy of a role, parsed.
+pub async fn inline_policy(aws: &Aws, role: &str, policy: &str) -> anyhow::Result<PolicyDocument> {
+    let got = aws
+        .iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(policy)
+        .send()
+        .await
+        .ctx("GetRolePolicy", format!("{role} {policy}"))?;
+    doc::parse(
+        &got.policy_document,
+        &format!("inline policy {policy} of role {role}"),
+    )
+}
+
+pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
+    let Some(role) = listed(aws, &t.names.role).await? else {
+        return Ok(None);
+    };
+    let name = role.name.as_str();
+    let docs = futures::future::try_join_all(role.inline.iter().map(|p| async move {
+        let doc = inline_policy(aws, name, p).await?;
+        anyhow::Ok((p.clone(), doc))
+    }))
+    .await?;
+    Ok(Some(Live {
+        arn: role.arn,
+        path: role.path,
+        trust: role.trust,
+        boundary: role.boundary,
+        tags: role.tags,
+        inline: docs.into_iter().collect(),
+        attached: role.attached,
     }))
 }
 
