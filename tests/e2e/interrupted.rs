@@ -9,11 +9,28 @@ use crate::support::{Env, async_config};
 
 /// A deploy killed after its Nth mutating call, for every N, then run
 /// again, converges to the same state as a clean deploy: no duplicate API, no
-/// duplicate permission statement, nothing missing.
+/// duplicate permission statement, nothing missing. The kill points are shared
+/// out among three tests (N mod 3), each with its own moto, so they run side by
+/// side.
 #[tokio::test(flavor = "multi_thread")]
-async fn interrupted_deploy_converges_at_every_point() {
+async fn interrupted_deploy_converges_at_every_point_1_of_3() {
+    converges_when_killed(0, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn interrupted_deploy_converges_at_every_point_2_of_3() {
+    converges_when_killed(1, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn interrupted_deploy_converges_at_every_point_3_of_3() {
+    converges_when_killed(2, 3).await;
+}
+
+/// Kills the deploy after each mutating call N with `N % parts == part`.
+async fn converges_when_killed(part: usize, parts: usize) {
     // Every AWS behaviour of the realism layer, on a shorter clock than the
-    // other tests': this test deploys about seventy times.
+    // other tests': each part deploys some twenty-five times.
     let env = Env::with_realism(Realism {
         lambda_settle: (Duration::from_millis(200), Duration::from_millis(600)),
         iam_propagation: Duration::from_millis(800),
@@ -32,11 +49,11 @@ async fn interrupted_deploy_converges_at_every_point() {
     );
     let want = StackSnapshot::read(&aws.sdk, &env.names()).await;
     eprintln!(
-        "interrupted deploy: {total} mutating calls from scratch; killing after each of calls 1..={}",
-        total
+        "interrupted deploy: {total} mutating calls from scratch; killing after each call N \
+         with N % {parts} == {part}"
     );
 
-    for n in 1..=total {
+    for n in (1..=total).filter(|n| n % parts == part) {
         env.moto.reset();
         env.set_secrets();
         let killed = env
