@@ -16,7 +16,7 @@ use claw_spec::policy_diff;
 use crate::aws::error::AwsResultExt;
 use crate::aws::ownership::{foreign_blocker, iam_tags, is_ours};
 use crate::aws::plan::{
-    Action, Changed, Plan, ResourceChange, ResourceKind, SecurityChange, Sign, TagDiff, update_of,
+    Action, Changed, Plan, ResourceChange, ResourceKind, SecurityChange, Sign, update_of,
 };
 use crate::aws::progress::{ApplyProgress, step};
 use crate::aws::propagation::while_iam_settles;
@@ -241,7 +241,7 @@ pub async fn apply(
                                 .ctx("UpdateAssumeRolePolicy", name)?;
                         }
                         Field::Policy(_) => put_policy(aws, want).await?,
-                        Field::Tags => retag(aws, name, &live.tags, &t.tags).await?,
+                        Field::Tags => role::retag(aws, name, &live.tags, &t.tags).await?,
                     }
                 }
                 Ok(())
@@ -266,33 +266,5 @@ async fn put_policy(aws: &Aws, want: &Desired) -> anyhow::Result<()> {
             .ctx("PutRolePolicy", format!("{name} {}", want.policy_name))
     })
     .await?;
-    Ok(())
-}
-
-async fn retag(
-    aws: &Aws,
-    name: &str,
-    live: &BTreeMap<String, String>,
-    want: &BTreeMap<String, String>,
-) -> anyhow::Result<()> {
-    let diff = TagDiff::between(live, want);
-    if !diff.set.is_empty() {
-        aws.iam
-            .tag_role()
-            .role_name(name)
-            .set_tags(Some(iam_tags(&diff.set)))
-            .send()
-            .await
-            .ctx("TagRole", name)?;
-    }
-    if !diff.remove.is_empty() {
-        aws.iam
-            .untag_role()
-            .role_name(name)
-            .set_tag_keys(Some(diff.remove.clone()))
-            .send()
-            .await
-            .ctx("UntagRole", name)?;
-    }
     Ok(())
 }

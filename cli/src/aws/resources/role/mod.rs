@@ -14,9 +14,12 @@ use claw_spec::policy;
 use claw_spec::policy_diff;
 
 mod delete;
+mod list;
+
+pub use list::{inline_policy, listed};
 
 use super::{Ctx, DestroyOptions, Tagged, destroy_owned};
-use crate::aws::error::{AwsErrorExt, AwsResultExt, administrators};
+use crate::aws::error::{AwsResultExt, administrators};
 use crate::aws::ownership::{foreign_blocker, iam_tags, is_ours};
 use crate::aws::plan::{
     Action, Changed, Plan, ResourceChange, ResourceKind, SecurityChange, Sign, TagDiff, update_of,
@@ -65,107 +68,6 @@ pub fn desired_policy(t: &Target) -> PolicyDocument {
 
 pub fn desired_trust(t: &Target) -> PolicyDocument {
     policy::trust(&t.names)
-}
-
-/// A role as IAM lists it: GetRole, and every page of its inline policies' names
-/// and of its attached managed policies. Bootstrap's CI roles are read the same way.
-pub struct Listed {
-    pub name: String,
-    pub arn: String,
-    pub path: String,
-    /// The trust policy, parsed.
-    pub trust: PolicyDocument,
-    pub boundary: Option<String>,
-    pub tags: BTreeMap<String, String>,
-    /// Inline policies' names.
-    pub inline: Vec<String>,
-    /// Attached managed policies: (name, ARN).
-    pub attached: Vec<(String, String)>,
-}
-
-/// The role `name`, or `None` when it does not exist.
-pub async fn listed(aws: &Aws, name: &str) -> anyhow::Result<Option<Listed>> {
-    let Some(got) = aws
-        .iam
-        .get_role()
-        .role_name(name)
-        .send()
-        .await
-        .ctx("GetRole", name)
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let role = got.role.context("GetRole returned no role")?;
-    // Both lists are paged (IsTruncated + Marker): every page is read.
-    let (inline, attached) = futures::try_join!(
-        async {
-            aws.iam
-                .list_role_policies()
-                .role_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .ctx("ListRolePolicies", name)
-        },
-        async {
-            aws.iam
-                .list_attached_role_policies()
-                .role_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .ctx("ListAttachedRolePolicies", name)
-        }
-    )?;
-    Ok(Some(Listed {
-        name: name.to_string(),
-        arn: role.arn.clone(),
-        path: role.path.clone(),
-        trust: doc::parse(
-            role.assume_role_policy_document.as_deref().unwrap_or("{}"),
-            &format!("trust policy of role {name}"),
-        )?,
-        boundary: role
-            .permissions_boundary
-            .and_then(|b| b.permissions_boundary_arn),
-        tags: role
-            .tags
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| (t.key, t.value))
-            .collect(),
-        inline,
-        attached: attached
-            .into_iter()
-            .map(|a| {
-                (
-                    a.policy_name.unwrap_or_default(),
-                    a.policy_arn.unwrap_or_default(),
-                )
-            })
-            .collect(),
-    }))
-}
-
-/// One inline policy of a role, parsed.
-pub async fn inline_policy(aws: &Aws, role: &str, policy: &str) -> anyhow::Result<PolicyDocument> {
-    let got = aws
-        .iam
-        .get_role_policy()
-        .role_name(role)
-        .policy_name(policy)
-        .send()
-        .await
-        .ctx("GetRolePolicy", format!("{role} {policy}"))?;
-    doc::parse(
-        &got.policy_document,
-        &format!("inline policy {policy} of role {role}"),
-    )
 }
 
 pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
@@ -426,25 +328,37 @@ async fn update(cx: &Ctx<'_>, live: &Live) -> anyhow::Result<()> {
     }
     delete::remove_policies(aws, name, inline.iter(), managed.iter()).await?;
     if tags {
-        let diff = TagDiff::between(&live.tags, &t.tags);
-        if !diff.set.is_empty() {
-            aws.iam
-                .tag_role()
-                .role_name(name)
-                .set_tags(Some(iam_tags(&diff.set)))
-                .send()
-                .await
-                .ctx("TagRole", name)?;
-        }
-        if !diff.remove.is_empty() {
-            aws.iam
-                .untag_role()
-                .role_name(name)
-                .set_tag_keys(Some(diff.remove.clone()))
-                .send()
-                .await
-                .ctx("UntagRole", name)?;
-        }
+        retag(aws, name, &live.tags, &t.tags).await?;
+    }
+    Ok(())
+}
+
+/// Brings a role's tags from `live` to `want`: TagRole for what is new or
+/// changed, UntagRole for what is gone (bootstrap's CI roles too).
+pub async fn retag(
+    aws: &Aws,
+    name: &str,
+    live: &BTreeMap<String, String>,
+    want: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let diff = TagDiff::between(live, want);
+    if !diff.set.is_empty() {
+        aws.iam
+            .tag_role()
+            .role_name(name)
+            .set_tags(Some(iam_tags(&diff.set)))
+            .send()
+            .await
+            .ctx("TagRole", name)?;
+    }
+    if !diff.remove.is_empty() {
+        aws.iam
+            .untag_role()
+            .role_name(name)
+            .set_tag_keys(Some(diff.remove.clone()))
+            .send()
+            .await
+            .ctx("UntagRole", name)?;
     }
     Ok(())
 }
