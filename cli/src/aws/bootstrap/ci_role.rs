@@ -14,7 +14,7 @@ use claw_spec::names::IAM_PATH;
 use claw_spec::policy_diff;
 
 use crate::aws::error::AwsResultExt;
-use crate::aws::ownership::{foreign_blocker, iam_tags, is_ours};
+use crate::aws::ownership::iam_tags;
 use crate::aws::plan::{
     Action, Changed, Plan, ResourceChange, ResourceKind, SecurityChange, Sign, update_of,
 };
@@ -166,18 +166,14 @@ pub fn plan(t: &Target, want: &Desired, live: &Option<Live>, plan: &mut Plan) {
         security(want, None, plan);
         return;
     };
-    if !is_ours(&live.tags, &t.config) {
-        plan.blockers.push(foreign_blocker(
-            &format!("IAM role {} exists", live.arn),
-            &t.config,
-        ));
-        return;
-    }
-    if live.path != IAM_PATH {
-        plan.blockers.push(format!(
-            "IAM role {} is under path {} instead of {IAM_PATH}; a role's path cannot change: delete the role and run claw bootstrap again",
-            live.arn, live.path
-        ));
+    if let Some(blocker) = role::not_adoptable(
+        t,
+        &live.arn,
+        &live.path,
+        &live.tags,
+        "run claw bootstrap again",
+    ) {
+        plan.blockers.push(blocker);
         return;
     }
     for other in &live.others {

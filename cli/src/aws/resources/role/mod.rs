@@ -70,6 +70,29 @@ pub fn desired_trust(t: &Target) -> PolicyDocument {
     policy::trust(&t.names)
 }
 
+/// Why an existing role cannot be taken over, if it cannot: another stack's (or
+/// nobody's) tags, or a path other than claw's, which IAM cannot change. `again`
+/// is the command to run after deleting it (`deploy again`, `run claw bootstrap again`).
+pub fn not_adoptable(
+    t: &Target,
+    arn: &str,
+    path: &str,
+    tags: &BTreeMap<String, String>,
+    again: &str,
+) -> Option<String> {
+    if !is_ours(tags, &t.config) {
+        return Some(foreign_blocker(
+            &format!("IAM role {arn} exists"),
+            &t.config,
+        ));
+    }
+    (path != IAM_PATH).then(|| {
+        format!(
+            "IAM role {arn} is under path {path} instead of {IAM_PATH}; a role's path cannot change: delete the role and {again}"
+        )
+    })
+}
+
 pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
     let Some(role) = listed(aws, &t.names.role).await? else {
         return Ok(None);
@@ -197,18 +220,8 @@ pub fn plan(t: &Target, live: &Option<Live>, plan: &mut Plan) {
         ));
         return;
     };
-    if !is_ours(&live.tags, &t.config) {
-        plan.blockers.push(foreign_blocker(
-            &format!("IAM role {} exists", live.arn),
-            &t.config,
-        ));
-        return;
-    }
-    if live.path != IAM_PATH {
-        plan.blockers.push(format!(
-            "IAM role {} is under path {} instead of {IAM_PATH}; a role's path cannot change: delete the role and deploy again",
-            live.arn, live.path
-        ));
+    if let Some(blocker) = not_adoptable(t, &live.arn, &live.path, &live.tags, "deploy again") {
+        plan.blockers.push(blocker);
         return;
     }
     plan.security.extend(SecurityChange::from_policy_change(
