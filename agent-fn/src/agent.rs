@@ -7,8 +7,12 @@ use std::time::Duration;
 use futures::future::join_all;
 use serde_json::{Value, json};
 
-use crate::anthropic::{Block, Client, Message, MessagesRequest, ModelError, Role, ToolDef, Usage};
-use crate::deadline::Deadline;
+use claw_spec::model::CacheTtl;
+use claw_spec::pricing::Prices;
+
+use crate::anthropic::{Block, Client, Message, ModelError, RateLimit, Role, ToolDef, Usage};
+use crate::deadline::{Deadline, now_epoch_ms};
+use crate::request::{self, Shape};
 
 /// What one tool call produced. `content` is JSON text for the model.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +75,11 @@ pub struct Settings<'a> {
     pub max_turns: u32,
     /// Stop this long before the deadline, leaving time to save and answer.
     pub margin: Duration,
+    /// Prompt caching (see `crate::request`).
+    pub cache: CacheTtl,
+    pub min_cache_tokens: Option<u32>,
+    /// Prices for `Stats::cost_usd`; `None` leaves the cost unknown.
+    pub prices: Option<Prices>,
 }
 
 /// Why the loop ended without an error.
@@ -79,6 +88,9 @@ pub enum Stop {
     EndTurn,
     StopSequence,
     MaxTokens,
+    /// The prompt and reply reached the model's context window: the reply is
+    /// truncated, like `MaxTokens`.
+    ContextWindow,
     Refusal,
     MaxTurns,
     MaxToolCalls,
@@ -94,6 +106,7 @@ impl Stop {
             Stop::EndTurn => "end_turn",
             Stop::StopSequence => "stop_sequence",
             Stop::MaxTokens => "max_tokens",
+            Stop::ContextWindow => "model_context_window_exceeded",
             Stop::Refusal => "refusal",
             Stop::MaxTurns => "max_turns",
             Stop::MaxToolCalls => "max_tool_calls",
@@ -106,7 +119,7 @@ impl Stop {
     pub fn outcome(&self) -> &'static str {
         match self {
             Stop::EndTurn | Stop::StopSequence | Stop::Other(_) => "ok",
-            Stop::MaxTokens => "max_tokens",
+            Stop::MaxTokens | Stop::ContextWindow => "max_tokens",
             Stop::Refusal => "refusal",
             Stop::MaxTurns | Stop::MaxToolCalls => "limit",
             Stop::Deadline => "deadline",
@@ -121,6 +134,14 @@ pub struct Stats {
     pub tool_calls: u32,
     pub usage: Usage,
     pub model_latency: Duration,
+    /// What the model calls cost, in USD; `None` without prices.
+    pub cost_usd: Option<f64>,
+    /// The rate-limit headers of the last reply.
+    pub ratelimit: RateLimit,
+    /// Time spent waiting for a spent rate limit to reset before a call.
+    pub ratelimit_wait: Duration,
+    /// The policy category of a refusal, when the API named one.
+    pub refusal_category: Option<String>,
 }
 
 /// How a run that did not fail ended: why it stopped, and what it leaves.
@@ -162,8 +183,22 @@ pub async fn run<R: ToolRunner>(
     mut messages: Vec<Message>,
     deadline: Deadline,
 ) -> Result<LoopEnd, Failure> {
-    let mut stats = Stats::default();
+    let mut stats = Stats {
+        cost_usd: settings.prices.map(|_| 0.0),
+        ..Stats::default()
+    };
     let mut text = String::new();
+    let shape = Shape {
+        model: settings.model,
+        max_tokens: settings.max_tokens,
+        system: settings.system,
+        tools: settings.tools,
+        cache: settings.cache,
+        min_cache_tokens: settings.min_cache_tokens,
+    };
+    let mut mark = None;
+    // Prompt tokens the last call counted against the input limit.
+    let mut last_prompt = 0u64;
     let stop = loop {
         if stats.turns >= settings.max_turns {
             break Stop::MaxTurns;
@@ -171,15 +206,10 @@ pub async fn run<R: ToolRunner>(
         if deadline.budget(settings.margin).is_zero() {
             break Stop::Deadline;
         }
-        let request = MessagesRequest {
-            model: settings.model,
-            max_tokens: settings.max_tokens,
-            system: settings.system,
-            messages: &messages,
-            tools: settings.tools,
-        };
+        wait_for_rate_limit(client, &mut stats, last_prompt, deadline, settings.margin).await;
+        let (body, next_mark) = request::body(&shape, &messages, mark);
         let reply = match client
-            .create(api_key, &request, deadline, settings.margin)
+            .create(api_key, &body, deadline, settings.margin)
             .await
         {
             Ok(r) => r,
@@ -187,9 +217,17 @@ pub async fn run<R: ToolRunner>(
             Err(ModelError::Deadline { .. }) if stats.turns > 0 => break Stop::Deadline,
             Err(error) => return Err(Failure { error, stats }),
         };
+        mark = next_mark;
         stats.turns += 1;
-        stats.usage.add(reply.response.usage);
+        let usage = reply.response.usage;
+        stats.usage.add(usage);
+        if let (Some(total), Some(p)) = (stats.cost_usd.as_mut(), settings.prices) {
+            *total += p.cost_usd(&usage.tokens());
+        }
+        last_prompt = usage.input_tokens + usage.cache_creation_input_tokens;
+        stats.ratelimit = reply.ratelimit;
         stats.model_latency += reply.latency;
+        let refusal = reply.response.refusal_category().map(str::to_string);
         let content: Vec<Value> = reply
             .response
             .content
@@ -223,10 +261,17 @@ pub async fn run<R: ToolRunner>(
         let reason = reply.response.stop_reason.as_deref().unwrap_or("end_turn");
         match reason {
             "tool_use" if !calls.is_empty() => {}
+            // A server-side loop paused: send the conversation back as it is
+            // (ending on the assistant's turn) and the model carries on.
+            "pause_turn" => continue,
             "end_turn" | "tool_use" => break Stop::EndTurn,
             "stop_sequence" => break Stop::StopSequence,
             "max_tokens" => break Stop::MaxTokens,
-            "refusal" => break Stop::Refusal,
+            "model_context_window_exceeded" => break Stop::ContextWindow,
+            "refusal" => {
+                stats.refusal_category = refusal;
+                break Stop::Refusal;
+            }
             other => break Stop::Other(other.to_string()),
         }
         if stats.turns >= settings.max_turns {
@@ -284,6 +329,25 @@ pub async fn run<R: ToolRunner>(
         messages,
         stats,
     })
+}
+
+/// Waits for a spent rate limit to reset when the last reply said the next call
+/// would be refused, if the wait fits the budget and is not absurd (the same cap
+/// as a server's `retry-after`); else the call goes ahead and a 429 is retried.
+async fn wait_for_rate_limit(
+    client: &Client,
+    stats: &mut Stats,
+    prompt_tokens: u64,
+    deadline: Deadline,
+    margin: Duration,
+) {
+    let Some(wait) = stats.ratelimit.wait_before(prompt_tokens, now_epoch_ms()) else {
+        return;
+    };
+    if wait <= client.retry.max_server_delay && wait < deadline.budget(margin) {
+        tokio::time::sleep(wait).await;
+        stats.ratelimit_wait += wait;
+    }
 }
 
 fn tool_result(id: &str, out: ToolOutput) -> Value {

@@ -42,6 +42,12 @@ impl Message {
     }
 }
 
+mod ratelimit;
+mod usage;
+
+pub use ratelimit::{RateLimit, rfc3339_epoch_ms};
+pub use usage::{CacheCreation, Usage};
+
 /// A tool as the model sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ToolDef {
@@ -50,40 +56,35 @@ pub struct ToolDef {
     pub input_schema: Value,
 }
 
-#[derive(Debug, Serialize)]
-pub struct MessagesRequest<'a> {
-    pub model: &'a str,
-    pub max_tokens: u32,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    pub system: &'a str,
-    pub messages: &'a [Message],
-    #[serde(skip_serializing_if = "<[ToolDef]>::is_empty")]
-    pub tools: &'a [ToolDef],
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    #[serde(default)]
-    pub input_tokens: u64,
-    #[serde(default)]
-    pub output_tokens: u64,
-}
-
-impl Usage {
-    pub fn add(&mut self, other: Usage) {
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 pub struct MessagesResponse {
     #[serde(default)]
     pub content: Vec<Value>,
     #[serde(default)]
     pub stop_reason: Option<String>,
+    /// Set with `stop_reason: refusal`: `{"type":"refusal","category":…,"explanation":…}`.
+    #[serde(default)]
+    pub stop_details: Option<Value>,
     #[serde(default)]
     pub usage: Usage,
+}
+
+impl MessagesResponse {
+    /// The policy category of a refusal, when the API named one.
+    pub fn refusal_category(&self) -> Option<&str> {
+        self.stop_details
+            .as_ref()?
+            .get("category")?
+            .as_str()
+            // It goes into the audit category and the caller's message: a short
+            // identifier or nothing.
+            .filter(|c| {
+                !c.is_empty()
+                    && c.len() <= 64
+                    && c.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            })
+    }
 }
 
 /// The parts of a content block the loop acts on.
@@ -241,6 +242,8 @@ impl ModelError {
 #[derive(Debug)]
 pub struct Reply {
     pub response: MessagesResponse,
+    /// The rate-limit headers of the successful attempt.
+    pub ratelimit: RateLimit,
     /// Time spent in HTTP attempts (not in backoff sleeps).
     pub latency: Duration,
     pub attempts: u32,
@@ -273,7 +276,7 @@ impl Client {
     pub async fn create(
         &self,
         api_key: &str,
-        request: &MessagesRequest<'_>,
+        request: &Value,
         deadline: Deadline,
         margin: Duration,
     ) -> Result<Reply, ModelError> {
@@ -293,9 +296,10 @@ impl Client {
             let outcome = self.attempt(&key, &body, budget).await;
             latency += started.elapsed();
             let (err, status, headers) = match outcome {
-                Ok(response) => {
+                Ok((response, headers)) => {
                     return Ok(Reply {
                         response,
+                        ratelimit: RateLimit::from_headers(&headers),
                         latency,
                         attempts: attempt + 1,
                     });
@@ -326,7 +330,7 @@ impl Client {
         key: &HeaderValue,
         body: &[u8],
         budget: Duration,
-    ) -> Result<MessagesResponse, Attempt> {
+    ) -> Result<(MessagesResponse, HeaderMap), Attempt> {
         let send = self
             .http
             .post(&self.url)
@@ -356,11 +360,14 @@ impl Client {
                 });
             }
             // A corrupt or truncated 200 is a transport failure in effect: retry it.
-            serde_json::from_slice::<MessagesResponse>(&bytes).map_err(|e| Attempt::Failed {
-                error: ModelError::Decode(e.to_string()),
-                status: None,
-                headers: Some(headers),
-            })
+            match serde_json::from_slice::<MessagesResponse>(&bytes) {
+                Ok(r) => Ok((r, headers)),
+                Err(e) => Err(Attempt::Failed {
+                    error: ModelError::Decode(e.to_string()),
+                    status: None,
+                    headers: Some(headers),
+                }),
+            }
         };
         match tokio::time::timeout(budget, call).await {
             Ok(r) => r,

@@ -15,7 +15,9 @@ pub struct Audit {
     /// `apigw`, `direct`, `sqs`, `eventbridge`, or `unknown`.
     pub source: &'static str,
     /// A configured agent name, never caller input that named no agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
@@ -28,15 +30,41 @@ pub struct Audit {
     pub duration_ms: u64,
     pub turns: u32,
     pub tool_calls: u32,
+    /// Uncached input tokens (the API's `input_tokens`).
     pub input_tokens: u64,
     pub output_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+    /// The cache writes by TTL (their sum is `cache_creation_input_tokens`).
+    pub cache_write_5m_tokens: u64,
+    pub cache_write_1h_tokens: u64,
+    /// What the model calls cost, in USD, when the model has a price.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "micro_usd")]
+    pub cost_usd: Option<f64>,
     pub model_latency_ms: u64,
+    /// From the last reply's `anthropic-ratelimit-*` headers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratelimit_requests_remaining: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratelimit_tokens_remaining: Option<u64>,
+    /// Time waited for a spent rate limit to reset before a call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratelimit_wait_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub records: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_records: Option<usize>,
-    /// A short category such as `model_http_401` or `session_conflict`.
+    /// A short category such as `model_http_401` or `session_conflict`; absent on
+    /// success, so filtering the log on `error` finds only failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+fn micro_usd<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(usd) => s.serialize_f64((usd * 1_000_000.0).round() / 1_000_000.0),
+        None => s.serialize_none(),
+    }
 }
 
 impl Audit {
@@ -60,21 +88,28 @@ impl Audit {
 pub fn emf_line(app: &str, stage: &str, a: &Audit) -> String {
     let count = |name: &str| json!({"Name": name, "Unit": "Count"});
     let ms = |name: &str| json!({"Name": name, "Unit": "Milliseconds"});
-    json!({
+    let mut metrics = vec![
+        count("Invocations"),
+        count("Errors"),
+        count("ToolCalls"),
+        count("InputTokens"),
+        count("OutputTokens"),
+        count("CacheCreationInputTokens"),
+        count("CacheReadInputTokens"),
+        ms("ModelLatency"),
+        ms("Duration"),
+    ];
+    // Only a known cost is a data point: a missing one is no point at all, not 0.
+    if a.cost_usd.is_some() {
+        metrics.push(count("CostMicroUSD"));
+    }
+    let mut line = json!({
         "_aws": {
             "Timestamp": now_epoch_ms(),
             "CloudWatchMetrics": [{
                 "Namespace": "claw",
                 "Dimensions": [["app", "stage", "agent"]],
-                "Metrics": [
-                    count("Invocations"),
-                    count("Errors"),
-                    count("ToolCalls"),
-                    count("InputTokens"),
-                    count("OutputTokens"),
-                    ms("ModelLatency"),
-                    ms("Duration"),
-                ]
+                "Metrics": metrics,
             }]
         },
         "app": app,
@@ -86,10 +121,15 @@ pub fn emf_line(app: &str, stage: &str, a: &Audit) -> String {
         "ToolCalls": a.tool_calls,
         "InputTokens": a.input_tokens,
         "OutputTokens": a.output_tokens,
+        "CacheCreationInputTokens": a.cache_creation_input_tokens,
+        "CacheReadInputTokens": a.cache_read_input_tokens,
         "ModelLatency": a.model_latency_ms,
         "Duration": a.duration_ms,
-    })
-    .to_string()
+    });
+    if let Some(usd) = a.cost_usd {
+        line["CostMicroUSD"] = json!((usd * 1_000_000.0).round() as u64);
+    }
+    line.to_string()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod aws;
 pub mod deadline;
 pub mod event;
 pub mod jobs;
+pub mod request;
 pub mod secrets;
 pub mod sessions;
 pub mod tools;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use agent_fn::agent::{self, LoopEnd, Settings, Stop, ToolOutput, ToolRunner};
 use agent_fn::anthropic::{Client, Message, ModelError, RetryPolicy, Role, ToolDef};
 use agent_fn::deadline::Deadline;
+use claw_spec::model::CacheTtl;
 use claw_testkit::mock_model::{MockModel, Step, text_block, tool_use_block};
 use serde_json::{Value, json};
 
@@ -42,6 +43,9 @@ fn settings(tools: &[ToolDef]) -> Settings<'_> {
         max_tool_calls: 20,
         max_turns: 12,
         margin: Duration::from_millis(200),
+        cache: CacheTtl::Off,
+        min_cache_tokens: None,
+        prices: None,
     }
 }
 
@@ -324,7 +328,11 @@ async fn terminal_stop_reasons_are_reported_as_such() {
         ("max_tokens", Stop::MaxTokens),
         ("refusal", Stop::Refusal),
         ("stop_sequence", Stop::StopSequence),
-        ("pause_turn", Stop::Other("pause_turn".into())),
+        ("model_context_window_exceeded", Stop::ContextWindow),
+        (
+            "a_reason_from_the_future",
+            Stop::Other("a_reason_from_the_future".into()),
+        ),
     ] {
         let mock = MockModel::start(KEY, vec![Step::reply(vec![text_block("partial")], reason)]);
         let tools = defs(&[]);
@@ -725,3 +733,7 @@ async fn the_mock_rejects_what_the_real_api_rejects() {
     assert_eq!(post(ok, KEY).await.unwrap().status(), 200);
     assert_eq!(mock.steps_left(), 0);
 }
+
+/// Prompt caching, cost, and the stop reasons and rate-limit headers of today's API.
+#[path = "agent_loop/wave_two.rs"]
+mod wave_two;

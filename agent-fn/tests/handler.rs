@@ -152,12 +152,17 @@ async fn api_gateway_success() {
     assert_eq!(body["tool_calls"], 0);
     assert_eq!(
         body["usage"],
-        json!({"input_tokens": 50, "output_tokens": 7})
+        json!({"input_tokens": 50, "output_tokens": 7,
+               "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0})
     );
+    // `claude-test` has no price: no cost anywhere rather than a wrong one.
+    assert!(body.get("cost_usd").is_none());
     assert_eq!(body["stop_reason"], "end_turn");
     let req = &h.mock.requests()[0];
     assert_eq!(req.body["model"], "claude-test");
-    assert_eq!(req.body["system"], "Qualify leads.");
+    // Caching is on by default: the system prompt goes as a marked block.
+    assert_eq!(req.body["system"][0]["text"], "Qualify leads.");
+    assert!(req.body["system"][0]["cache_control"].is_object());
     assert_eq!(req.body["messages"][0]["content"][0]["text"], "lead 42");
     let a = h.audit();
     assert_eq!(a["request_id"], "req-123");
@@ -170,7 +175,16 @@ async fn api_gateway_success() {
     assert_eq!(a["input_tokens"], 50);
     assert_eq!(a["output_tokens"], 7);
     assert!(a["duration_ms"].is_u64() && a["model_latency_ms"].is_u64());
-    assert!(a["error"].is_null());
+    // Absent on success, so `claw logs --filter error` finds only failures.
+    assert!(a.get("error").is_none(), "{a}");
+    assert!(a.get("cost_usd").is_none(), "{a}");
+    assert!(
+        !h.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("\"error\":null"))
+    );
     let emf = h.emf();
     assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "claw");
     assert_eq!(
@@ -457,4 +471,84 @@ async fn a_deadline_before_any_answer_is_a_504() {
         .unwrap();
     assert_eq!(resp["statusCode"], 504);
     assert_eq!(h.audit()["outcome"], "deadline");
+}
+
+#[tokio::test]
+async fn each_agent_runs_on_its_own_model_and_reports_its_cost() {
+    // lead-qualifier on Haiku 4.5 ($1 in, $5 out), `other` on the default model
+    // with prices given in agent.yaml ($2 in, $10 out).
+    let h = Harness::new(
+        vec![
+            Step::text("routed").with_usage(1000, 100),
+            Step::text("answered").with_usage(2000, 300),
+        ],
+        |c| {
+            c["model"]["prices"] = json!({"input": 2.0, "output": 10.0});
+            c["agents"]["lead-qualifier"]["model"] =
+                json!({"id": "claude-haiku-4-5", "max_tokens": 64, "cache": "off"});
+        },
+    );
+    let resp = h
+        .invoke(json!({"agent": "lead-qualifier", "message": "x"}))
+        .await
+        .unwrap();
+    // 1000 x $1 + 100 x $5 = $0.0015
+    assert_eq!(resp["cost_usd"], 0.0015);
+    let req = &h.mock.requests()[0];
+    assert_eq!(req.body["model"], "claude-haiku-4-5");
+    assert_eq!(req.body["max_tokens"], 64);
+    assert_eq!(
+        req.body["system"], "Qualify leads.",
+        "cache off: a plain string"
+    );
+    let a = h.audit();
+    assert_eq!(a["cost_usd"], 0.0015);
+    let emf = h.emf();
+    assert_eq!(emf["CostMicroUSD"], 1500);
+    let names: Vec<&str> = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"CostMicroUSD") && names.contains(&"CacheReadInputTokens"));
+
+    h.lines.lock().unwrap().clear();
+    let resp = h
+        .invoke(json!({"agent": "other", "message": "y"}))
+        .await
+        .unwrap();
+    // 2000 x $2 + 300 x $10 = $0.007
+    assert_eq!(resp["cost_usd"], 0.007);
+    let req = &h.mock.requests()[1];
+    assert_eq!(req.body["model"], "claude-test");
+    assert_eq!(req.body["max_tokens"], 512);
+    assert_eq!(h.emf()["CostMicroUSD"], 7000);
+}
+
+#[tokio::test]
+async fn a_refusal_is_a_422_naming_the_category_and_is_not_kept() {
+    let h = Harness::new(vec![Step::refusal("cyber")], |_| {});
+    let resp = h
+        .invoke(apigw(
+            "POST /agents/{agent}",
+            json!({"agent": "lead-qualifier"}),
+            Some(r#"{"message":"x"}"#),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(resp["statusCode"], 422);
+    let body = http_body(&resp);
+    assert_eq!(
+        body["error"],
+        "the model declined to answer (category: cyber)"
+    );
+    let a = h.audit();
+    assert_eq!(a["outcome"], "refusal");
+    assert_eq!(a["status"], 422);
+    assert_eq!(a["error"], "model_refusal_cyber");
+    assert_eq!(a["stop_reason"], "refusal");
+    assert_eq!(a["turns"], 1);
+    // A refusal is the caller's answer, not the function's failure.
+    assert_eq!(h.emf()["Errors"], 0);
 }

@@ -109,6 +109,7 @@ fn main() -> anyhow::Result<()> {
             api_key: API_KEY.into(),
             expect_model: Some("claude-bench".into()),
             repeat: true,
+            cache_min_tokens: None,
         },
         vec![
             Step::tool_use("toolu_bench_1", "get_lead", json!({"lead_id": "L-42"})),

@@ -1,6 +1,6 @@
 //! What every command shares: the global options and the printer.
 
-use claw_spec::{Loaded, Overrides};
+use claw_spec::{Loaded, Overrides, Severity};
 
 use crate::args::GlobalArgs;
 use crate::report::Printer;
@@ -28,10 +28,14 @@ impl Context {
 
     /// Reads agent.yaml (once: call this once per command and pass the result
     /// down) with the command line's overrides and `${env:…}` look-ups; prints
-    /// the warnings in text mode.
+    /// the warnings in text mode (notes only `claw validate` prints).
     pub fn load(&self) -> anyhow::Result<Loaded> {
         let loaded = crate::ops::load::load_config(&self.global.config, &self.overrides())?;
-        for w in &loaded.warnings {
+        for w in loaded
+            .warnings
+            .iter()
+            .filter(|w| w.severity != Severity::Note)
+        {
             self.out.note(w.headline());
         }
         Ok(loaded)
@@ -42,7 +46,11 @@ impl Context {
     /// Each warning is printed once.
     pub fn load_stages(&self) -> anyhow::Result<Vec<Loaded>> {
         let all = crate::ops::load::load_config_stages(&self.global.config, &self.overrides())?;
-        for w in all.iter().flat_map(|l| &l.warnings) {
+        for w in all
+            .iter()
+            .flat_map(|l| &l.warnings)
+            .filter(|w| w.severity != Severity::Note)
+        {
             self.out.note(w.headline());
         }
         Ok(all)

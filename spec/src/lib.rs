@@ -6,12 +6,14 @@ pub mod ci;
 pub mod eval;
 pub mod iam;
 pub mod lint;
+pub mod llm;
 pub mod model;
 pub mod names;
 pub mod net;
 pub mod policy;
 pub mod policy_apigw;
 pub mod policy_diff;
+pub mod pricing;
 mod rules;
 pub mod stages;
 pub mod storage;
@@ -45,6 +47,7 @@ impl Diagnostic {
         let sev = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "note",
         };
         if self.path.is_empty() {
             format!(
@@ -330,7 +333,7 @@ pub fn load(
             let d = located(f.severity, mark, &f.path, f.message);
             match f.severity {
                 Severity::Error => errors.push(d),
-                Severity::Warning => warnings.push(d),
+                Severity::Warning | Severity::Note => warnings.push(d),
             }
         };
     for f in validate::check(&config) {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::llm::{AgentModel, CacheTtl, Model, PriceOverride, Provider, ResolvedModel};
 use crate::names::Names;
 pub use crate::tools::{HttpAuth, HttpMethod, RawTool, Tool, ToolKind};
 
@@ -172,37 +173,6 @@ pub struct Vpc {
     pub security_group_ids: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Provider {
-    /// The Anthropic API, with a key from Secrets Manager.
-    #[default]
-    Anthropic,
-    /// Amazon Bedrock, authorised by IAM alone (no key). Planned; refused for now.
-    Bedrock,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Model {
-    /// `anthropic` (default) or `bedrock`.
-    #[serde(default)]
-    pub provider: Provider,
-    /// The model id, such as `claude-sonnet-5`. claw never hard-codes one.
-    pub id: String,
-    /// Most tokens one model reply may contain.
-    #[serde(default = "default_max_tokens")]
-    pub max_tokens: u32,
-    /// Secrets Manager name of the Anthropic API key. Required for `anthropic`; the
-    /// key is fetched at run time and never placed in the environment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_key_secret: Option<String>,
-}
-
-fn default_max_tokens() -> u32 {
-    4096
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
@@ -252,6 +222,10 @@ pub struct Agent {
     /// Names of tools (from `tools:`) this agent may call. Calls to any other tool are refused.
     #[serde(default)]
     pub tools: Vec<String>,
+    /// This agent's model, overriding `model:` key by key: a router on a small fast
+    /// model, the reasoning agent on a larger one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<AgentModel>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
@@ -370,6 +344,11 @@ pub struct Alarms {
     /// Alarm when model output tokens in an hour exceed this (from the function's EMF metrics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens_per_hour: Option<u64>,
+    /// Alarm when the model cost in a day (UTC) exceeds this many US dollars, summed
+    /// over every agent (from the function's `CostMicroUSD` metric; needs a price
+    /// for each agent's model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd_per_day: Option<f64>,
 }
 
 fn one() -> u32 {
@@ -388,6 +367,7 @@ impl Default for Alarms {
             duration_p99_ratio: default_ratio(),
             invocations_per_5min: None,
             output_tokens_per_hour: None,
+            cost_usd_per_day: None,
         }
     }
 }
@@ -396,7 +376,9 @@ impl Config {
     /// Every Secrets Manager name the function may read, sorted and without repeats.
     pub fn secret_names(&self) -> Vec<String> {
         let mut out: Vec<String> = self.secrets.clone();
-        if let Some(s) = &self.model.api_key_secret {
+        if let Some(s) = &self.model.api_key_secret
+            && self.providers().contains(&Provider::Anthropic)
+        {
             out.push(s.clone());
         }
         for tool in self.tools.values() {

@@ -294,6 +294,7 @@ pub const ALARM_SUFFIXES: &[&str] = &[
     "duration-p99",
     "invocations-per-5min",
     "output-tokens-per-hour",
+    "cost-per-day",
 ];
 
 /// The AWS partition a region belongs to: `aws-cn` for `cn-*`, `aws-us-gov` for

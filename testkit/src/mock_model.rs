@@ -29,6 +29,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+mod cache;
+
 /// One scripted answer.
 #[derive(Debug, Clone)]
 pub enum Step {
@@ -43,6 +45,8 @@ pub enum Step {
     },
     /// Wait, then answer with the inner step: a slow model.
     Delay(Duration, Box<Step>),
+    /// The inner step with extra response headers (`anthropic-ratelimit-*`, …).
+    Headers(Vec<(String, String)>, Box<Step>),
 }
 
 impl Step {
@@ -71,6 +75,20 @@ impl Step {
     /// Any content with any stop reason (`max_tokens`, `refusal`, `stop_sequence`, …).
     pub fn reply(content: Vec<Value>, stop_reason: &str) -> Step {
         Step::Reply(message(content, stop_reason))
+    }
+
+    /// `stop_reason: refusal` with `stop_details` naming `category`.
+    pub fn refusal(category: &str) -> Step {
+        let mut m = message(Vec::new(), "refusal");
+        m["stop_details"] =
+            json!({"type": "refusal", "category": category, "explanation": "mock: declined"});
+        Step::Reply(m)
+    }
+
+    /// `stop_reason: pause_turn`: a server-side loop paused; the client sends the
+    /// conversation back (ending on this assistant turn) to let it continue.
+    pub fn pause_turn(text: &str) -> Step {
+        Step::Reply(message(vec![text_block(text)], "pause_turn"))
     }
 
     /// 429 with `retry-after: <seconds>`.
@@ -135,15 +153,14 @@ impl Step {
                     body,
                 }
             }
-            Step::Reply(v) => Step::Fault {
-                status: 200,
-                headers: vec![
-                    ("content-type".into(), "application/json".into()),
-                    (name.into(), value.into()),
-                ],
-                body: v.to_string(),
-            },
+            Step::Headers(mut headers, inner) => {
+                headers.push((name.into(), value.into()));
+                Step::Headers(headers, inner)
+            }
             Step::Delay(d, inner) => Step::Delay(d, Box::new(inner.with_header(name, value))),
+            reply @ Step::Reply(_) => {
+                Step::Headers(vec![(name.into(), value.into())], Box::new(reply))
+            }
         }
     }
 
@@ -156,6 +173,9 @@ impl Step {
             }
             Step::Delay(d, inner) => {
                 Step::Delay(d, Box::new(inner.with_usage(input_tokens, output_tokens)))
+            }
+            Step::Headers(h, inner) => {
+                Step::Headers(h, Box::new(inner.with_usage(input_tokens, output_tokens)))
             }
             other => other,
         }
@@ -200,6 +220,8 @@ pub struct Recorded {
     pub body: Value,
     /// The status the mock answered with.
     pub status: u16,
+    /// The body it answered with, parsed (`Null` when not JSON).
+    pub response: Value,
 }
 
 impl Recorded {
@@ -246,12 +268,20 @@ pub struct MockOptions {
     pub expect_model: Option<String>,
     /// Start the script again when it runs out (for benchmarks that loop).
     pub repeat: bool,
+    /// Play the prompt cache (see `cache`): replies report input and cache
+    /// tokens counted from the request, prefixes of at least this many tokens
+    /// are cached. `None`: replies carry their scripted usage.
+    pub cache_min_tokens: Option<u64>,
 }
 
 struct State {
     script: Vec<Step>,
     pending: VecDeque<Step>,
     requests: Vec<Recorded>,
+    cache: cache::Cache,
+    /// The stop reason of the last reply: after `pause_turn` the conversation
+    /// may end on the assistant's turn.
+    last_stop: Option<String>,
 }
 
 /// A running mock Messages API. Dropping it stops the server.
@@ -271,6 +301,7 @@ impl MockModel {
                 api_key: api_key.into(),
                 expect_model: None,
                 repeat: false,
+                cache_min_tokens: None,
             },
             script,
         )
@@ -287,6 +318,8 @@ impl MockModel {
             pending: script.iter().cloned().collect(),
             script,
             requests: Vec::new(),
+            cache: cache::Cache::default(),
+            last_stop: None,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -409,10 +442,26 @@ fn serve(
             error_body("invalid_request_error", "mock: body is not JSON"),
         ))
     } else {
-        validate(&body, options)
-            .err()
-            .map(|msg| (400, error_body("invalid_request_error", &msg)))
+        None
     };
+    // The checks that depend on the conversation so far, and the cache.
+    let mut cache_usage = None;
+    let rejection = rejection.or_else(|| {
+        let mut st = lock(state);
+        let paused = st.last_stop.as_deref() == Some("pause_turn");
+        let checked =
+            validate(&body, options, paused).and_then(|()| match options.cache_min_tokens {
+                Some(min) => st.cache.usage(&body, min).map(Some),
+                None => Ok(None),
+            });
+        match checked {
+            Ok(u) => {
+                cache_usage = u;
+                None
+            }
+            Err(msg) => Some((400, error_body("invalid_request_error", &msg))),
+        }
+    });
 
     let step = if rejection.is_some() {
         None
@@ -432,14 +481,20 @@ fn serve(
             error_body("invalid_request_error", "mock: script exhausted").to_string(),
             None,
         ),
-        (None, Some(step)) => render(step, &body, counter),
+        (None, Some(step)) => render(step, &body, counter, cache_usage.as_ref()),
     };
+    if status == 200 {
+        lock(state).last_stop = serde_json::from_str::<Value>(&body_out)
+            .ok()
+            .and_then(|v| v["stop_reason"].as_str().map(str::to_string));
+    }
     lock(state).requests.push(Recorded {
         method,
         path,
         headers,
         body,
         status,
+        response: serde_json::from_str(&body_out).unwrap_or(Value::Null),
     });
     let respond = move || {
         if let Some(d) = delay {
@@ -469,6 +524,7 @@ fn render(
     step: Step,
     request: &Value,
     counter: &AtomicU64,
+    cache_usage: Option<&Value>,
 ) -> (u16, Vec<(String, String)>, String, Option<Duration>) {
     match step {
         Step::Reply(mut v) => {
@@ -479,7 +535,20 @@ fn render(
             if v.get("model").is_none() {
                 v["model"] = request["model"].clone();
             }
+            if let (Some(u), Some(usage)) = (
+                cache_usage.and_then(Value::as_object),
+                v["usage"].as_object_mut(),
+            ) {
+                for (k, x) in u {
+                    usage.insert(k.clone(), x.clone());
+                }
+            }
             (200, json_headers(), v.to_string(), None)
+        }
+        Step::Headers(extra, inner) => {
+            let (s, mut h, b, d) = render(*inner, request, counter, cache_usage);
+            h.extend(extra);
+            (s, h, b, d)
         }
         Step::Fault {
             status,
@@ -487,14 +556,14 @@ fn render(
             body,
         } => (status, headers, body, None),
         Step::Delay(d, inner) => {
-            let (s, h, b, inner_delay) = render(*inner, request, counter);
+            let (s, h, b, inner_delay) = render(*inner, request, counter, cache_usage);
             (s, h, b, Some(d + inner_delay.unwrap_or_default()))
         }
     }
 }
 
 /// What the real API rejects with 400, checked here so agent bugs fail tests.
-fn validate(body: &Value, options: &MockOptions) -> Result<(), String> {
+fn validate(body: &Value, options: &MockOptions, paused: bool) -> Result<(), String> {
     let model = body["model"]
         .as_str()
         .ok_or("mock: `model` must be a string")?;
@@ -571,7 +640,8 @@ fn validate(body: &Value, options: &MockOptions) -> Result<(), String> {
                 .collect();
         }
     }
-    if messages.last().map(|m| &m["role"]) != Some(&json!("user")) {
+    // After `pause_turn` the paused assistant turn goes back as the last message.
+    if messages.last().map(|m| &m["role"]) != Some(&json!("user")) && !paused {
         return Err("mock: the last message must have role `user`".into());
     }
     Ok(())

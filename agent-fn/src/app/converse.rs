@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::respond::{Answer, RunError};
 use super::{App, Invocation};
-use crate::agent::{self, Settings, Stats, push_user_text};
+use crate::agent::{self, Settings, Stats, Stop, push_user_text};
 use crate::anthropic::{self, ModelError};
 use crate::audit::Audit;
 use crate::deadline::random_id;
@@ -42,7 +42,8 @@ impl App {
         audit.agent = Some(agent_name.to_string());
         let session_id = req.session_id.clone().unwrap_or_else(random_id);
         audit.session_id = Some(session_id.clone());
-        if self.config.model.provider == Provider::Bedrock {
+        let model = self.config.model_for(agent_name);
+        if model.provider == Provider::Bedrock {
             return Err(RunError::internal(
                 "unsupported_provider",
                 "model.provider `bedrock` is not supported by this build of the function",
@@ -69,8 +70,8 @@ impl App {
         let mut messages = loaded.messages;
         push_user_text(&mut messages, &req.message);
         let settings = Settings {
-            model: &self.config.model.id,
-            max_tokens: self.config.model.max_tokens,
+            model: &model.id,
+            max_tokens: model.max_tokens,
             system: &agent.system,
             tools: self
                 .tool_defs
@@ -80,6 +81,9 @@ impl App {
             max_tool_calls: self.config.limits.max_tool_calls,
             max_turns: self.config.limits.max_turns,
             margin: self.margin,
+            cache: model.cache,
+            min_cache_tokens: model.min_cache_tokens,
+            prices: model.prices,
         };
         let run = agent::run(
             client,
@@ -113,6 +117,13 @@ impl App {
         }
         audit.outcome = outcome.stop.outcome();
         audit.stop_reason = Some(outcome.stop.as_str().to_string());
+        if outcome.stop == Stop::Refusal {
+            // Not saved: a refused exchange kept in the history would weigh on
+            // every later turn of the session.
+            return Err(RunError::Refused {
+                category: outcome.stats.refusal_category.clone(),
+            });
+        }
         if let Some(s) = &self.config.sessions {
             let mut history = outcome.messages;
             sessions::trim(&mut history, sessions::MAX_HISTORY_BYTES);
@@ -157,5 +168,15 @@ fn record(audit: &mut Audit, stats: &Stats) {
     audit.tool_calls = stats.tool_calls;
     audit.input_tokens = stats.usage.input_tokens;
     audit.output_tokens = stats.usage.output_tokens;
+    audit.cache_creation_input_tokens = stats.usage.cache_creation_input_tokens;
+    audit.cache_read_input_tokens = stats.usage.cache_read_input_tokens;
+    let (w5, w1) = stats.usage.writes_by_ttl();
+    audit.cache_write_5m_tokens = w5;
+    audit.cache_write_1h_tokens = w1;
+    audit.cost_usd = stats.cost_usd;
     audit.model_latency_ms = stats.model_latency.as_millis() as u64;
+    audit.ratelimit_requests_remaining = stats.ratelimit.requests_remaining;
+    audit.ratelimit_tokens_remaining = stats.ratelimit.prompt_tokens_remaining();
+    let waited = stats.ratelimit_wait.as_millis() as u64;
+    audit.ratelimit_wait_ms = (waited > 0).then_some(waited);
 }

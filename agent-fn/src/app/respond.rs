@@ -18,16 +18,23 @@ pub(super) struct Answer {
 
 impl Answer {
     pub(super) fn json(&self) -> Value {
-        json!({
+        let u = &self.stats.usage;
+        let mut v = json!({
             "response": self.response,
             "session_id": self.session_id,
             "tool_calls": self.stats.tool_calls,
             "usage": {
-                "input_tokens": self.stats.usage.input_tokens,
-                "output_tokens": self.stats.usage.output_tokens,
+                "input_tokens": u.input_tokens,
+                "output_tokens": u.output_tokens,
+                "cache_creation_input_tokens": u.cache_creation_input_tokens,
+                "cache_read_input_tokens": u.cache_read_input_tokens,
             },
             "stop_reason": self.stop_reason,
-        })
+        });
+        if let Some(cost) = self.stats.cost_usd {
+            v["cost_usd"] = json!(round_usd(cost));
+        }
+        v
     }
 }
 
@@ -39,6 +46,11 @@ pub(super) enum RunError {
     Conflict,
     /// The deadline came before the model answered once.
     Timeout,
+    /// The model declined to answer (`stop_reason: refusal`), with the policy
+    /// category the API named.
+    Refused {
+        category: Option<String>,
+    },
     /// Anything else. `category` goes to the audit line, `detail` to the error log.
     Internal {
         category: String,
@@ -59,6 +71,7 @@ impl RunError {
             RunError::BadRequest(_) => 400,
             RunError::NotFound(_) => 404,
             RunError::Conflict => 409,
+            RunError::Refused { .. } => 422,
             RunError::Timeout => 504,
             RunError::Internal { .. } => 500,
         }
@@ -70,6 +83,10 @@ impl RunError {
             RunError::BadRequest(m) | RunError::NotFound(m) => m.clone(),
             RunError::Conflict => "the session was changed by another request; retry".into(),
             RunError::Timeout => "the agent ran out of time".into(),
+            RunError::Refused { category: Some(c) } => {
+                format!("the model declined to answer (category: {c})")
+            }
+            RunError::Refused { category: None } => "the model declined to answer".into(),
             RunError::Internal { .. } => "agent error".into(),
         }
     }
@@ -78,6 +95,7 @@ impl RunError {
         match self {
             RunError::BadRequest(_) | RunError::NotFound(_) => "bad_request",
             RunError::Timeout => "deadline",
+            RunError::Refused { .. } => "refusal",
             RunError::Conflict | RunError::Internal { .. } => "error",
         }
     }
@@ -88,13 +106,18 @@ impl RunError {
             RunError::NotFound(_) => "not_found".into(),
             RunError::Conflict => "session_conflict".into(),
             RunError::Timeout => "deadline".into(),
+            RunError::Refused { category: Some(c) } => format!("model_refusal_{c}"),
+            RunError::Refused { category: None } => "model_refusal".into(),
             RunError::Internal { category, .. } => category.clone(),
         }
     }
 
     /// Whether running again could succeed.
     pub(super) fn retryable(&self) -> bool {
-        !matches!(self, RunError::BadRequest(_) | RunError::NotFound(_))
+        !matches!(
+            self,
+            RunError::BadRequest(_) | RunError::NotFound(_) | RunError::Refused { .. }
+        )
     }
 }
 
@@ -102,6 +125,11 @@ impl From<BadRequest> for RunError {
     fn from(b: BadRequest) -> RunError {
         RunError::BadRequest(b.0)
     }
+}
+
+/// USD to a millionth of a dollar (the unit of the `CostMicroUSD` metric).
+pub(super) fn round_usd(usd: f64) -> f64 {
+    (usd * 1_000_000.0).round() / 1_000_000.0
 }
 
 /// The API Gateway error body.
@@ -137,6 +165,22 @@ mod tests {
             ),
             (RunError::Conflict, 409, "error", "session_conflict", true),
             (RunError::Timeout, 504, "deadline", "deadline", true),
+            (
+                RunError::Refused {
+                    category: Some("cyber".into()),
+                },
+                422,
+                "refusal",
+                "model_refusal_cyber",
+                false,
+            ),
+            (
+                RunError::Refused { category: None },
+                422,
+                "refusal",
+                "model_refusal",
+                false,
+            ),
             (
                 RunError::internal("job_read", "x"),
                 500,

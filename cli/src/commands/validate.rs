@@ -39,6 +39,16 @@ pub fn run(ctx: &Context, _args: &Args) -> anyhow::Result<Report> {
         anyhow::bail!("agent.yaml names no stage");
     };
     let warnings: Vec<&claw_spec::Diagnostic> = all.iter().flat_map(|l| &l.warnings).collect();
+    // Notes (advice) only this command prints; every stage repeats them.
+    let mut seen = std::collections::BTreeSet::new();
+    for d in warnings
+        .iter()
+        .filter(|d| d.severity == claw_spec::Severity::Note)
+    {
+        if seen.insert(d.headline()) {
+            ctx.out.note(d.headline());
+        }
+    }
     for loaded in &all {
         let c = &loaded.config;
         let names = claw_spec::Names::new(c);
@@ -54,15 +64,7 @@ pub fn run(ctx: &Context, _args: &Args) -> anyhow::Result<Report> {
             plural(c.tools.len()),
             secrets.len(),
             plural(secrets.len()),
-            if loaded.warnings.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    ", {} warning{}",
-                    loaded.warnings.len(),
-                    plural(loaded.warnings.len())
-                )
-            }
+            counts(&loaded.warnings)
         ));
     }
     let c = &first.config;
@@ -90,4 +92,19 @@ pub fn run(ctx: &Context, _args: &Args) -> anyhow::Result<Report> {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// `, 1 warning, 2 notes` (nothing when there are neither).
+fn counts(found: &[claw_spec::Diagnostic]) -> String {
+    let mut out = String::new();
+    for (severity, word) in [
+        (claw_spec::Severity::Warning, "warning"),
+        (claw_spec::Severity::Note, "note"),
+    ] {
+        let n = found.iter().filter(|d| d.severity == severity).count();
+        if n > 0 {
+            out.push_str(&format!(", {n} {word}{}", plural(n)));
+        }
+    }
+    out
 }

@@ -63,6 +63,29 @@ pub(super) fn alarms(c: &mut Check) {
             "must be at least 1",
         );
     }
+    if let Some(usd) = a.cost_usd_per_day {
+        let path = p(&["alarms", "cost_usd_per_day"]);
+        if !(usd.is_finite() && usd > 0.0 && usd <= 1_000_000.0) {
+            c.error(
+                path,
+                format!("must be US dollars, more than 0 and at most 1000000, found {usd}"),
+            );
+        } else if let Some(agent) = c
+            .config
+            .agents
+            .keys()
+            .find(|name| c.config.model_for(name).prices.is_none())
+        {
+            let id = c.config.model_for(agent).id;
+            c.error(
+                path,
+                format!(
+                    "agent `{agent}` runs on `{id}`, which has no price claw knows, so its \
+                     cost would be missing from the alarm: set `prices` for it"
+                ),
+            );
+        }
+    }
 }
 
 /// A character every tagged service accepts in a tag key or value.

@@ -9,6 +9,8 @@ use crate::yaml::PathSeg;
 pub enum Severity {
     Error,
     Warning,
+    /// Advice that needs no change, such as a prompt too short to cache.
+    Note,
 }
 
 /// A finding before it is located in the file.
@@ -58,6 +60,15 @@ impl Check<'_> {
     pub(super) fn warn(&mut self, path: Vec<PathSeg>, message: impl Into<String>) {
         self.out.push(Finding {
             severity: Severity::Warning,
+            path,
+            message: message.into(),
+            at_key: false,
+        });
+    }
+
+    pub(super) fn note(&mut self, path: Vec<PathSeg>, message: impl Into<String>) {
+        self.out.push(Finding {
+            severity: Severity::Note,
             path,
             message: message.into(),
             at_key: false,

@@ -1,18 +1,14 @@
 //! The `model`, `limits`, `sessions` and `secrets` sections.
 
 use super::check::{Check, p};
-use crate::model::Provider;
+use crate::model::{CacheTtl, PriceOverride, Provider};
+use crate::pricing::approx_tokens;
 use crate::rules::is_table_name;
 use crate::yaml::PathSeg;
 
 pub(super) fn model(c: &mut Check) {
     let m = &c.config.model;
-    if m.id.trim().is_empty() || m.id.contains(char::is_whitespace) {
-        c.error(
-            p(&["model", "id"]),
-            "the model id must be one word, such as `claude-sonnet-5`",
-        );
-    }
+    model_id(c, p(&["model", "id"]), &m.id);
     c.range(
         p(&["model", "max_tokens"]),
         m.max_tokens.into(),
@@ -20,16 +16,54 @@ pub(super) fn model(c: &mut Check) {
         128_000,
         "",
     );
-    match (m.provider, &m.api_key_secret) {
-        (Provider::Anthropic, None) => c.key_error(
+    if let Some(prices) = &m.prices {
+        check_prices(c, &["model", "prices"], prices);
+    }
+    if m.provider == Provider::Bedrock {
+        bedrock_refused(c, p(&["model", "provider"]));
+    }
+    let cfg = c.config;
+    for (name, agent) in &cfg.agents {
+        let Some(o) = &agent.model else { continue };
+        if let Some(id) = &o.id {
+            model_id(c, p(&["agents", name, "model", "id"]), id);
+        }
+        if let Some(n) = o.max_tokens {
+            c.range(
+                p(&["agents", name, "model", "max_tokens"]),
+                n.into(),
+                1,
+                128_000,
+                "",
+            );
+        }
+        if let Some(prices) = &o.prices {
+            check_prices(c, &["agents", name, "model", "prices"], prices);
+        }
+        if o.provider == Some(Provider::Bedrock) {
+            bedrock_refused(c, p(&["agents", name, "model", "provider"]));
+        }
+    }
+    let anthropic_agents: Vec<&String> = cfg
+        .agents
+        .keys()
+        .filter(|a| cfg.model_for(a).provider == Provider::Anthropic)
+        .collect();
+    if m.api_key_secret.is_none()
+        && (m.provider == Provider::Anthropic || !anthropic_agents.is_empty())
+    {
+        let who = if m.provider == Provider::Anthropic {
+            String::new()
+        } else {
+            format!(" (agent `{}` uses `anthropic`)", anthropic_agents[0])
+        };
+        c.key_error(
             p(&["model"]),
-            "missing required key `api_key_secret`: the Secrets Manager name of the Anthropic API key",
-        ),
-        (Provider::Bedrock, _) => c.error(
-            p(&["model", "provider"]),
-            "`bedrock` is planned but not supported by this version of claw; use `anthropic`",
-        ),
-        _ => {}
+            format!("missing required key `api_key_secret`: the Secrets Manager name of the Anthropic API key{who}"),
+        );
+    }
+    for name in cfg.agents.keys() {
+        cache_and_cost_notes(c, name);
     }
     let l = &c.config.limits;
     c.range(
@@ -84,6 +118,97 @@ pub(super) fn secrets(c: &mut Check) {
         if let Some(auth) = &tool.auth {
             check_name(c, p(&["tools", name, "auth", "secret"]), &auth.secret);
         }
+    }
+}
+
+fn model_id(c: &mut Check, path: Vec<PathSeg>, id: &str) {
+    if id.trim().is_empty() || id.contains(char::is_whitespace) {
+        c.error(
+            path,
+            "the model id must be one word, such as `claude-sonnet-5`",
+        );
+    }
+}
+
+fn bedrock_refused(c: &mut Check, path: Vec<PathSeg>) {
+    c.error(
+        path,
+        "`bedrock` is planned but not supported by this version of claw; use `anthropic`",
+    );
+}
+
+fn check_prices(c: &mut Check, at: &[&str], prices: &PriceOverride) {
+    let fields = [
+        ("input", Some(prices.input)),
+        ("output", Some(prices.output)),
+        ("cache_write_5m", prices.cache_write_5m),
+        ("cache_write_1h", prices.cache_write_1h),
+        ("cache_read", prices.cache_read),
+    ];
+    for (key, value) in fields {
+        if let Some(v) = value
+            && !(v.is_finite() && (0.0..=1000.0).contains(&v))
+        {
+            let mut path = p(at);
+            path.push(PathSeg::Key(key.into()));
+            c.error(
+                path,
+                format!("must be US dollars per million tokens, from 0 to 1000, found {v}"),
+            );
+        }
+    }
+}
+
+/// Advice on an agent's model: a prompt too short to cache (no breakpoint is sent,
+/// so caching costs and saves nothing), and a model with no known price (no cost
+/// figures until `model.prices` gives one).
+fn cache_and_cost_notes(c: &mut Check, agent: &str) {
+    let cfg = c.config;
+    let resolved = cfg.model_for(agent);
+    let a = &cfg.agents[agent];
+    if resolved.cache != CacheTtl::Off
+        && let Some(min) = resolved.min_cache_tokens
+    {
+        let tool_bytes: usize = a
+            .tools
+            .iter()
+            .filter_map(|t| cfg.tools.get(t).map(|def| (t, def)))
+            .map(|(t, def)| {
+                t.len()
+                    + def.description.len()
+                    + def
+                        .input_schema
+                        .as_ref()
+                        .map_or(64, |s| s.to_string().len())
+            })
+            .sum();
+        let tokens = approx_tokens(a.system.len() + tool_bytes);
+        if tokens < u64::from(min) {
+            c.note(
+                p(&["agents", agent, "system"]),
+                format!(
+                    "the prompt is too short to cache: about {tokens} tokens with its tools, \
+                     and `{}` caches prefixes of {min} or more; the function sends no \
+                     breakpoint for it until the conversation is long enough",
+                    resolved.id
+                ),
+            );
+        }
+    }
+    if resolved.prices.is_none() {
+        let path = if a.model.as_ref().is_some_and(|m| m.id.is_some()) {
+            p(&["agents", agent, "model", "id"])
+        } else {
+            p(&["model", "id"])
+        };
+        c.note(
+            path,
+            format!(
+                "claw knows no price for `{}`: set `prices` beside it for cost figures \
+                 (`cost_usd`, `CostMicroUSD`, `alarms.cost_usd_per_day`)",
+                resolved.id
+            ),
+        );
     }
 }
 

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use super::types::{Desired, ERRORS_METRIC, NO_AGENT, TOKENS_METRIC, TOKENS_NAMESPACE};
+use super::types::{
+    COST_METRIC, Desired, ERRORS_METRIC, NO_AGENT, TOKENS_METRIC, TOKENS_NAMESPACE,
+};
 use crate::aws::target::Target;
 
 pub fn desired(t: &Target) -> Vec<Desired> {
@@ -121,6 +123,24 @@ pub fn desired(t: &Target) -> Vec<Desired> {
             description: format!(
                 "claw: {f}'s agents produced more than {n} output tokens in an hour"
             ),
+        });
+    }
+    if let Some(usd) = a.cost_usd_per_day {
+        out.push(Desired {
+            name: t.names.alarm_name("cost-per-day"),
+            namespace: TOKENS_NAMESPACE.into(),
+            metric: COST_METRIC.into(),
+            dimensions: app_stage.clone(),
+            per_agent: t.config.agents.keys().cloned().collect(),
+            statistic: "Sum".into(),
+            // One day, the longest period an alarm may evaluate.
+            period: 86_400,
+            evaluation_periods: 1,
+            threshold: (usd * 1_000_000.0).round(),
+            comparison: "GreaterThanThreshold".into(),
+            treat_missing: "notBreaching".into(),
+            actions: actions.clone(),
+            description: format!("claw: {f}'s agents cost more than ${usd} in a day"),
         });
     }
     out

@@ -11,10 +11,12 @@
 //! - `invocations-per-5min`: AWS/Lambda Invocations, Sum over 5 minutes > the value
 //! - `output-tokens-per-hour`: the function's own EMF metric `claw/OutputTokens`,
 //!   summed over one hour across all agents > the value.
+//! - `cost-per-day`: the function's EMF metric `claw/CostMicroUSD`, summed over
+//!   one day across all agents > `alarms.cost_usd_per_day` × 1,000,000.
 //!
-//! The function publishes OutputTokens and Errors with the dimensions `app`,
+//! The function publishes OutputTokens, CostMicroUSD and Errors with the dimensions `app`,
 //! `stage`, `agent` (one series per agent). An alarm needs exact dimensions, so
-//! these two are metric-math alarms: one `Sum` query per agent named in agent.yaml
+//! these three are metric-math alarms: one `Sum` query per agent named in agent.yaml
 //! (and `none` for Errors) and `SUM([m0, m1, …])` over them. CloudWatch allows 10
 //! metrics per alarm, so this covers up to 9 series; the plan refuses more.
 //!

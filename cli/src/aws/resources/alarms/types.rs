@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 /// dimensions `app`, `stage` and `agent` (agent-fn's `audit::emf_line`).
 pub const TOKENS_NAMESPACE: &str = "claw";
 pub const TOKENS_METRIC: &str = "OutputTokens";
+/// The function's model cost per invocation, in millionths of a US dollar.
+pub const COST_METRIC: &str = "CostMicroUSD";
 /// The function's count of runs that failed (model, tool or internal errors),
 /// which it answers with a status code instead of failing the invocation.
 pub const ERRORS_METRIC: &str = "Errors";
