@@ -14,6 +14,7 @@ pub mod policy;
 pub mod policy_apigw;
 pub mod policy_diff;
 pub mod pricing;
+mod resolve;
 mod rules;
 pub mod stages;
 pub mod storage;

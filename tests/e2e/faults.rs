@@ -121,6 +121,6 @@ async fn a_fault_that_never_clears_names_the_resource_and_a_rerun_converges() {
         .run()
         .code(0);
     let s = state(dir, &moto.direct_endpoint()).await;
-    assert_eq!(s.alarms.len(), 6, "{s:#?}");
+    assert_eq!(s.alarms.len(), 7, "{s:#?}");
     assert_eq!(s.permissions.len(), 1, "{s:#?}");
 }

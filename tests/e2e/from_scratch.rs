@@ -342,6 +342,7 @@ async fn alarms() {
         names,
         [
             "crm-leads-dev-agent-errors",
+            "crm-leads-dev-cost-per-day",
             "crm-leads-dev-duration-p99",
             "crm-leads-dev-errors",
             "crm-leads-dev-invocations-per-5min",
@@ -453,6 +454,20 @@ async fn alarms() {
         .expect("a SUM expression");
     assert_eq!(total.expression.as_deref(), Some("SUM([m0,m1])"));
     assert_eq!(total.return_data, Some(true));
+    // The cost alarm: the function's CostMicroUSD over a day, $25 = 25e6 micro-USD.
+    let cost = &by_name["crm-leads-dev-cost-per-day"];
+    assert_eq!(cost.threshold, Some(25_000_000.0));
+    let stats: Vec<_> = cost
+        .metrics()
+        .iter()
+        .filter_map(|q| q.metric_stat.as_ref())
+        .collect();
+    assert_eq!(stats.len(), 2, "one query per agent");
+    for ms in stats {
+        let m = ms.metric.as_ref().unwrap();
+        assert_eq!(m.metric_name.as_deref(), Some("CostMicroUSD"));
+        assert_eq!(ms.period, Some(86_400));
+    }
     for a in by_name.values() {
         let t = aws
             .cloudwatch

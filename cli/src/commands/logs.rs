@@ -50,6 +50,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
         .as_ref()
         .map(|t| format!("\"{}\"", t.replace('"', "\\\"")));
     let mut json_events = Vec::new();
+    let mut totals = Totals::default();
     loop {
         let mut token: Option<String> = None;
         loop {
@@ -77,6 +78,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
                 let ts = e.timestamp().unwrap_or_default();
                 newest = newest.max(ts);
                 let message = e.message().unwrap_or_default().trim_end().to_string();
+                totals.add(&message);
                 if ctx.json() {
                     json_events.push(Event {
                         timestamp: ts,
@@ -100,7 +102,63 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
             _ = tokio::signal::ctrl_c() => break,
         }
     }
-    Ok(Report::new(serde_json::json!({ "events": json_events })))
+    if !ctx.json() && totals.invocations > 0 {
+        ctx.out.line(totals.line());
+    }
+    Ok(Report::new(serde_json::json!({
+        "events": json_events,
+        "invocations": totals.invocations,
+        "cost_usd": round_usd(totals.cost_usd),
+        "invocations_without_cost": totals.unpriced,
+    })))
+}
+
+/// The audit lines seen: how many, and what they cost.
+#[derive(Debug, Default)]
+struct Totals {
+    invocations: u64,
+    cost_usd: f64,
+    /// Audit lines with no `cost_usd` (a model with no price).
+    unpriced: u64,
+}
+
+impl Totals {
+    fn add(&mut self, message: &str) {
+        let Some(v) = audit_json(message) else { return };
+        self.invocations += 1;
+        match v.get("cost_usd").and_then(serde_json::Value::as_f64) {
+            Some(c) => self.cost_usd += c,
+            None => self.unpriced += 1,
+        }
+    }
+
+    fn line(&self) -> String {
+        let n = self.invocations;
+        let mut out = format!(
+            "total: {n} invocation{}, ${:.6}",
+            if n == 1 { "" } else { "s" },
+            self.cost_usd
+        );
+        if self.unpriced > 0 {
+            out.push_str(&format!(
+                " ({} without a price for their model)",
+                self.unpriced
+            ));
+        }
+        out
+    }
+}
+
+fn round_usd(usd: f64) -> f64 {
+    (usd * 1_000_000.0).round() / 1_000_000.0
+}
+
+/// The JSON of an audit line, if `message` is one.
+fn audit_json(message: &str) -> Option<serde_json::Value> {
+    let v: serde_json::Value = message
+        .find('{')
+        .and_then(|i| serde_json::from_str(&message[i..]).ok())?;
+    (v.get("type").and_then(|t| t.as_str()) == Some("audit")).then_some(v)
 }
 
 /// How far back a follow-up poll re-reads: CloudWatch Logs makes an event
@@ -144,8 +202,23 @@ pub fn render(ts: i64, message: &str, raw: bool, verbose: u8) -> Option<String> 
                     })
                     .unwrap_or_else(|| "-".into())
             };
+            let mut extra = String::new();
+            let n = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+            let (read, write) = (
+                n("cache_read_input_tokens"),
+                n("cache_creation_input_tokens"),
+            );
+            if read + write > 0 {
+                extra.push_str(&format!(" cache={read}r/{write}w"));
+            }
+            if let Some(c) = v.get("cost_usd").and_then(serde_json::Value::as_f64) {
+                extra.push_str(&format!(" cost=${c:.6}"));
+            }
+            if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+                extra.push_str(&format!(" error={e}"));
+            }
             Some(format!(
-                "{when} {outcome:<9} agent={agent} session={session} {dur}ms tools={tools} tokens={tin}/{tout} request={req}",
+                "{when} {outcome:<9} agent={agent} session={session} {dur}ms tools={tools} tokens={tin}/{tout}{extra} request={req}",
                 outcome = s("outcome"),
                 agent = s("agent"),
                 session = s("session_id"),
@@ -162,7 +235,7 @@ pub fn render(ts: i64, message: &str, raw: bool, verbose: u8) -> Option<String> 
 
 #[cfg(test)]
 mod tests {
-    use super::{next_start, render};
+    use super::{Totals, next_start, render};
 
     #[test]
     fn follow_polls_re_read_the_last_minute() {
@@ -185,6 +258,35 @@ mod tests {
         assert_eq!(
             line,
             "1970-01-01T00:00:00.000Z ok        agent=a session=s1 12ms tools=2 tokens=10/20 request=r1"
+        );
+    }
+
+    #[test]
+    fn cost_and_cache_show_per_line_and_add_up() {
+        let lines = [
+            r#"{"type":"audit","request_id":"r1","agent":"a","outcome":"ok","duration_ms":9,"tool_calls":1,"input_tokens":5,"output_tokens":20,"cache_read_input_tokens":3000,"cache_creation_input_tokens":40,"cost_usd":0.00125}"#,
+            r#"{"type":"audit","request_id":"r2","agent":"a","outcome":"error","duration_ms":3,"tool_calls":0,"input_tokens":0,"output_tokens":0,"error":"model_http_401"}"#,
+            r#"2026-12-02T10:00:00Z r3 {"type":"audit","request_id":"r3","outcome":"ok","cost_usd":0.0005}"#,
+            r#"{"_aws":{},"CostMicroUSD":999}"#,
+        ];
+        assert_eq!(
+            render(0, lines[0], false, 0).unwrap(),
+            "1970-01-01T00:00:00.000Z ok        agent=a session=- 9ms tools=1 tokens=5/20 cache=3000r/40w cost=$0.001250 request=r1"
+        );
+        assert!(
+            render(0, lines[1], false, 0)
+                .unwrap()
+                .contains(" error=model_http_401 ")
+        );
+        let mut t = Totals::default();
+        for l in lines {
+            t.add(l);
+        }
+        assert_eq!((t.invocations, t.unpriced), (3, 1));
+        assert!((t.cost_usd - 0.00175).abs() < 1e-12);
+        assert_eq!(
+            t.line(),
+            "total: 3 invocations, $0.001750 (1 without a price for their model)"
         );
     }
 
