@@ -8,6 +8,7 @@ use futures::future::join_all;
 use serde_json::{Value, json};
 
 use crate::anthropic::{Block, Client, Message, MessagesRequest, ModelError, Role, ToolDef, Usage};
+use crate::budget::{Denied, Gate};
 use crate::deadline::Deadline;
 
 /// What one tool call produced. `content` is JSON text for the model.
@@ -71,6 +72,8 @@ pub struct Settings<'a> {
     pub max_turns: u32,
     /// Stop this long before the deadline, leaving time to save and answer.
     pub margin: Duration,
+    /// Asked before each model call, told each call's usage (token budgets).
+    pub gate: Option<&'a dyn Gate>,
 }
 
 /// Why the loop ended without an error.
@@ -83,6 +86,8 @@ pub enum Stop {
     MaxTurns,
     MaxToolCalls,
     Deadline,
+    /// The gate refused the next model call.
+    Budget(Denied),
     /// A stop reason this build does not know, reported as the API sent it.
     Other(String),
 }
@@ -98,6 +103,8 @@ impl Stop {
             Stop::MaxTurns => "max_turns",
             Stop::MaxToolCalls => "max_tool_calls",
             Stop::Deadline => "deadline",
+            Stop::Budget(Denied::Over(_)) => "over_budget",
+            Stop::Budget(Denied::Unavailable(_)) => "budget_unavailable",
             Stop::Other(s) => s,
         }
     }
@@ -110,6 +117,8 @@ impl Stop {
             Stop::Refusal => "refusal",
             Stop::MaxTurns | Stop::MaxToolCalls => "limit",
             Stop::Deadline => "deadline",
+            Stop::Budget(Denied::Over(_)) => "over_budget",
+            Stop::Budget(Denied::Unavailable(_)) => "error",
         }
     }
 }
@@ -171,6 +180,11 @@ pub async fn run<R: ToolRunner>(
         if deadline.budget(settings.margin).is_zero() {
             break Stop::Deadline;
         }
+        if let Some(gate) = settings.gate
+            && let Err(denied) = gate.check().await
+        {
+            break Stop::Budget(denied);
+        }
         let request = MessagesRequest {
             model: settings.model,
             max_tokens: settings.max_tokens,
@@ -187,6 +201,9 @@ pub async fn run<R: ToolRunner>(
             Err(ModelError::Deadline { .. }) if stats.turns > 0 => break Stop::Deadline,
             Err(error) => return Err(Failure { error, stats }),
         };
+        if let Some(gate) = settings.gate {
+            gate.charge(reply.response.usage).await;
+        }
         stats.turns += 1;
         stats.usage.add(reply.response.usage);
         stats.model_latency += reply.latency;

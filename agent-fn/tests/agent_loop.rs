@@ -42,6 +42,7 @@ fn settings(tools: &[ToolDef]) -> Settings<'_> {
         max_tool_calls: 20,
         max_turns: 12,
         margin: Duration::from_millis(200),
+        gate: None,
     }
 }
 
