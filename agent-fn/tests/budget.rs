@@ -353,7 +353,7 @@ async fn caller_budgets_are_keyed_by_the_jwt_sub() {
     assert_eq!(r["stop_reason"], "end_turn", "{r}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_invocations_of_one_session_overspend_by_at_most_one_turn_each() {
     let env = env().await;
     // Every turn asks for another tool call: without a budget each invocation
@@ -375,7 +375,12 @@ async fn parallel_invocations_of_one_session_overspend_by_at_most_one_turn_each(
     );
     let (app, lines) = app(cfg, &mock, &env);
 
-    let invocations: Vec<Invocation> = (0..PARALLEL).map(|i| inv(&format!("p{i}"))).collect();
+    let invocations: Vec<Invocation> = (0..PARALLEL)
+        .map(|i| Invocation {
+            request_id: format!("p{i}"),
+            deadline: Deadline::after(Duration::from_secs(10)),
+        })
+        .collect();
     let results = join_all(invocations.iter().map(|i| app.handle(direct("shared"), i))).await;
 
     let key = counter_key(Budget::SessionTokens, now_epoch_s(), "shared");
@@ -402,6 +407,11 @@ async fn parallel_invocations_of_one_session_overspend_by_at_most_one_turn_each(
                 refused += 1;
             }
             Some("session_conflict") => assert_eq!(a["status"], 409, "{a}"),
+            // About one run in ten, one of eight simultaneous first requests never
+            // reaches the mock model (its single-threaded tiny_http server) and the
+            // invocation runs out of time without a model call: no tokens spent,
+            // so the budget's bound is unaffected.
+            Some("deadline") if a["turns"] == 0 => {}
             _ => panic!("not stopped by the budget: {a}"),
         }
     }
