@@ -11,6 +11,7 @@ use claw_spec::model::CacheTtl;
 use claw_spec::pricing::Prices;
 
 use crate::anthropic::{Block, Client, Message, ModelError, RateLimit, Role, ToolDef, Usage};
+use crate::budget::{Denied, Gate};
 use crate::deadline::{Deadline, now_epoch_ms};
 use crate::request::{self, Shape};
 
@@ -80,6 +81,8 @@ pub struct Settings<'a> {
     pub min_cache_tokens: Option<u32>,
     /// Prices for `Stats::cost_usd`; `None` leaves the cost unknown.
     pub prices: Option<Prices>,
+    /// Asked before each model call, told each call's usage (token budgets).
+    pub gate: Option<&'a dyn Gate>,
 }
 
 /// Why the loop ended without an error.
@@ -95,6 +98,8 @@ pub enum Stop {
     MaxTurns,
     MaxToolCalls,
     Deadline,
+    /// The gate refused the next model call.
+    Budget(Denied),
     /// A stop reason this build does not know, reported as the API sent it.
     Other(String),
 }
@@ -111,6 +116,8 @@ impl Stop {
             Stop::MaxTurns => "max_turns",
             Stop::MaxToolCalls => "max_tool_calls",
             Stop::Deadline => "deadline",
+            Stop::Budget(Denied::Over(_)) => "over_budget",
+            Stop::Budget(Denied::Unavailable(_)) => "budget_unavailable",
             Stop::Other(s) => s,
         }
     }
@@ -123,6 +130,8 @@ impl Stop {
             Stop::Refusal => "refusal",
             Stop::MaxTurns | Stop::MaxToolCalls => "limit",
             Stop::Deadline => "deadline",
+            Stop::Budget(Denied::Over(_)) => "over_budget",
+            Stop::Budget(Denied::Unavailable(_)) => "error",
         }
     }
 }
@@ -206,6 +215,11 @@ pub async fn run<R: ToolRunner>(
         if deadline.budget(settings.margin).is_zero() {
             break Stop::Deadline;
         }
+        if let Some(gate) = settings.gate
+            && let Err(denied) = gate.check().await
+        {
+            break Stop::Budget(denied);
+        }
         wait_for_rate_limit(client, &mut stats, last_prompt, deadline, settings.margin).await;
         let (body, next_mark) = request::body(&shape, &messages, mark);
         let reply = match client
@@ -218,6 +232,9 @@ pub async fn run<R: ToolRunner>(
             Err(error) => return Err(Failure { error, stats }),
         };
         mark = next_mark;
+        if let Some(gate) = settings.gate {
+            gate.charge(reply.response.usage).await;
+        }
         stats.turns += 1;
         let usage = reply.response.usage;
         stats.usage.add(usage);

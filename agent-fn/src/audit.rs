@@ -21,7 +21,7 @@ pub struct Audit {
     pub session_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
-    /// ok | error | limit | deadline | max_tokens | refusal | bad_request
+    /// ok | error | limit | deadline | max_tokens | refusal | bad_request | over_budget
     pub outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,

@@ -32,6 +32,9 @@ pub struct AgentRequest {
     pub agent: Option<String>,
     pub message: String,
     pub session_id: Option<String>,
+    /// The JWT's `sub` claim (`auth: jwt` routes, and the jobs they queue): whose
+    /// budget the request is charged to. Never read from a request body.
+    pub caller: Option<String>,
 }
 
 /// An API Gateway HTTP API request, reduced to what routing needs.
@@ -46,6 +49,8 @@ pub struct HttpRequest {
     pub body: Result<Option<String>, BadRequest>,
     /// When API Gateway received the request (`requestContext.timeEpoch`, ms).
     pub time_epoch_ms: Option<u64>,
+    /// `requestContext.authorizer.jwt.claims.sub`, set by a JWT authorizer.
+    pub caller: Option<String>,
 }
 
 impl HttpRequest {
@@ -65,7 +70,9 @@ impl HttpRequest {
         })?;
         let v: Value = serde_json::from_str(&body)
             .map_err(|e| BadRequest(format!("the body is not valid JSON: {e}")))?;
-        agent_request(&v, "the body")
+        let mut r = agent_request(&v, "the body")?;
+        r.caller = self.caller.clone();
+        Ok(r)
     }
 }
 
@@ -149,6 +156,11 @@ pub fn detect(payload: &Value) -> Result<Event, BadRequest> {
             let req: ApiGatewayV2httpRequest = serde_json::from_value(payload.clone())
                 .map_err(|e| BadRequest(format!("the API Gateway request is malformed: {e}")))?;
             let body = decode_body(req.body, req.is_base64_encoded);
+            let caller = req
+                .request_context
+                .authorizer
+                .and_then(|a| a.jwt)
+                .and_then(|mut j| j.claims.remove("sub"));
             let mut path_params: Vec<(String, String)> = req.path_parameters.into_iter().collect();
             path_params.sort();
             return Ok(Event::Http(HttpRequest {
@@ -160,6 +172,7 @@ pub fn detect(payload: &Value) -> Result<Event, BadRequest> {
                 time_epoch_ms: u64::try_from(req.request_context.time_epoch)
                     .ok()
                     .filter(|t| *t > 0),
+                caller,
             }));
         }
         if obj.contains_key("httpMethod") {
@@ -220,6 +233,8 @@ struct RawRequest {
 #[derive(Deserialize)]
 struct RawJob {
     job_id: String,
+    #[serde(default)]
+    caller: Option<String>,
     #[serde(flatten)]
     request: RawRequest,
 }
@@ -258,6 +273,7 @@ fn checked(raw: RawRequest, what: &str) -> Result<AgentRequest, BadRequest> {
         agent: raw.agent,
         message: raw.message,
         session_id: raw.session_id,
+        caller: None,
     })
 }
 
@@ -266,7 +282,8 @@ fn parse_job(body: Option<&str>) -> Result<Job, BadRequest> {
     let raw: RawJob = serde_json::from_str(body)
         .map_err(|e| BadRequest(format!("the SQS message body is malformed: {e}")))?;
     check_id(&raw.job_id, "job_id")?;
-    let request = checked(raw.request, "the SQS message body")?;
+    let mut request = checked(raw.request, "the SQS message body")?;
+    request.caller = raw.caller;
     if request.agent.is_none() {
         return Err(BadRequest("the SQS message body is missing `agent`".into()));
     }

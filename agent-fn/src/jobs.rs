@@ -99,6 +99,7 @@ impl Jobs<'_> {
             agent: agent.into(),
             message: req.message.clone(),
             session_id: req.session_id.clone(),
+            caller: req.caller.clone(),
         };
         let body =
             serde_json::to_string(&body).map_err(|e| format!("encoding the job message: {e}"))?;

@@ -9,6 +9,7 @@ pub mod anthropic;
 pub mod app;
 pub mod audit;
 pub mod aws;
+pub mod budget;
 pub mod deadline;
 pub mod event;
 pub mod jobs;

@@ -6,10 +6,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use agent_fn::agent::{self, LoopEnd, Settings, Stop, ToolOutput, ToolRunner};
-use agent_fn::anthropic::{Client, Message, ModelError, RetryPolicy, Role, ToolDef};
+use agent_fn::anthropic::{Client, Message, ModelError, RetryPolicy, Role, ToolDef, Usage};
+use agent_fn::budget::{self, Budget, Denied, Gate, OverBudget};
 use agent_fn::deadline::Deadline;
 use claw_spec::model::CacheTtl;
 use claw_testkit::mock_model::{MockModel, Step, text_block, tool_use_block};
+use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 const KEY: &str = "sk-test-key";
@@ -46,6 +48,7 @@ fn settings(tools: &[ToolDef]) -> Settings<'_> {
         cache: CacheTtl::Off,
         min_cache_tokens: None,
         prices: None,
+        gate: None,
     }
 }
 
@@ -732,6 +735,64 @@ async fn the_mock_rejects_what_the_real_api_rejects() {
     assert_eq!(mock.steps_left(), 1, "rejected requests consume no step");
     assert_eq!(post(ok, KEY).await.unwrap().status(), 200);
     assert_eq!(mock.steps_left(), 0);
+}
+
+/// A gate that allows `allow` model calls and records what each one used.
+struct CountingGate {
+    allow: usize,
+    checks: Mutex<usize>,
+    charged: Mutex<Vec<u64>>,
+}
+
+impl Gate for CountingGate {
+    fn check(&self) -> BoxFuture<'_, Result<(), Denied>> {
+        let mut checks = self.checks.lock().unwrap();
+        *checks += 1;
+        let over = *checks > self.allow;
+        Box::pin(async move {
+            if over {
+                Err(Denied::Over(OverBudget {
+                    budget: Budget::SessionTokens,
+                    retry_after_s: 5,
+                }))
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    fn charge(&self, usage: Usage) -> BoxFuture<'_, ()> {
+        self.charged.lock().unwrap().push(budget::billable(&usage));
+        Box::pin(async {})
+    }
+}
+
+#[tokio::test]
+async fn the_gate_is_asked_before_each_call_and_told_each_calls_usage() {
+    let turn = || Step::tool_use("toolu_1", "echo", json!({})).with_usage(30, 7);
+    let mock = MockModel::start(KEY, vec![turn(), turn(), turn(), turn()]);
+    let tools = defs(&["echo"]);
+    let gate = CountingGate {
+        allow: 2,
+        checks: Mutex::new(0),
+        charged: Mutex::new(Vec::new()),
+    };
+    let mut s = settings(&tools);
+    s.gate = Some(&gate);
+    let out = run_with(&mock, &s, &["echo"], &Tools::default(), later())
+        .await
+        .unwrap();
+    let Stop::Budget(Denied::Over(o)) = &out.stop else {
+        panic!("{:?}", out.stop)
+    };
+    assert_eq!(o.budget, Budget::SessionTokens);
+    assert_eq!(out.stop.outcome(), "over_budget");
+    assert_eq!(out.stop.as_str(), "over_budget");
+    assert_eq!(mock.request_count(), 2, "no call after the refusal");
+    assert_eq!(*gate.charged.lock().unwrap(), [37, 37]);
+    assert_eq!(*gate.checks.lock().unwrap(), 3);
+    // The stored history ends on the tool results: a valid next turn.
+    assert_eq!(out.messages.last().unwrap().role, Role::User);
 }
 
 /// Prompt caching, cost, and the stop reasons and rate-limit headers of today's API.

@@ -120,7 +120,7 @@ pub fn role(config: &Config, names: &Names) -> PolicyDocument {
     if let Some(sessions) = &config.sessions {
         s.push(Statement::allow(
             "SessionMemory",
-            &["dynamodb:GetItem", "dynamodb:PutItem"],
+            crate::storage::sessions_table_actions(config.limits.has_budget()),
             vec![names.table_arn(&sessions.table)],
         ));
     }

@@ -41,6 +41,33 @@ pub mod session {
     pub const UPDATED_AT: &str = "updated_at";
 }
 
+/// Budget counters (`limits.session_*`, `limits.caller_*`) are items of the
+/// sessions table, beside the sessions. Their [`SESSIONS_KEY`] starts with
+/// [`budget::KEY_PREFIX`]: a `#`, which session ids may not contain (1 to 128 of
+/// `A-Za-z0-9-_.:`), so a counter can never be read or overwritten as a session.
+pub mod budget {
+    /// The start of every counter's key.
+    pub const KEY_PREFIX: &str = "#budget#";
+    /// Tokens charged in the window (number), on per-day counters.
+    pub const TOKENS: &str = "tokens";
+    /// Requests admitted in the window (number), on per-minute counters.
+    pub const REQUESTS: &str = "requests";
+}
+
+/// What the function does to the sessions table: read and write sessions, and
+/// with budgets also add to counters (`UpdateItem` with `ADD`).
+pub fn sessions_table_actions(budgets: bool) -> &'static [&'static str] {
+    if budgets {
+        &[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ]
+    } else {
+        &["dynamodb:GetItem", "dynamodb:PutItem"]
+    }
+}
+
 /// Where a job is, as stored in [`job::STATUS`] and shown by `GET /jobs/{id}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -76,6 +103,10 @@ pub struct JobMessage {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// The submitter's JWT `sub` claim (`auth: jwt`), so the job is charged to
+    /// the caller's budget when it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
 }
 
 #[cfg(test)]
@@ -101,6 +132,7 @@ mod tests {
             agent: "a".into(),
             message: "hi".into(),
             session_id: None,
+            caller: None,
         };
         assert_eq!(
             serde_json::to_string(&m).unwrap(),

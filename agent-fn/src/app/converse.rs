@@ -2,7 +2,9 @@
 //! session together, run the loop, save the session, and turn the loop's end into
 //! an [`Answer`] or a [`RunError`].
 
-use claw_spec::model::Provider;
+use std::sync::Mutex;
+
+use claw_spec::model::{ApiAuth, Provider};
 use serde_json::json;
 
 use super::respond::{Answer, RunError};
@@ -10,6 +12,7 @@ use super::{App, Invocation};
 use crate::agent::{self, Settings, Stats, Stop, push_user_text};
 use crate::anthropic::{self, ModelError};
 use crate::audit::Audit;
+use crate::budget::{Budgets, Denied, Gate, caller_id};
 use crate::deadline::random_id;
 use crate::event::{AgentRequest, truncate};
 use crate::sessions::{self, SaveError};
@@ -69,6 +72,10 @@ impl App {
         }
         let mut messages = loaded.messages;
         push_user_text(&mut messages, &req.message);
+        let budgets = self.budgets(&session_id, req).await;
+        if let Some(b) = &budgets {
+            b.admit().await?;
+        }
         let settings = Settings {
             model: &model.id,
             max_tokens: model.max_tokens,
@@ -84,6 +91,7 @@ impl App {
             cache: model.cache,
             min_cache_tokens: model.min_cache_tokens,
             prices: model.prices,
+            gate: budgets.as_ref().map(|b| b as &dyn Gate),
         };
         let run = agent::run(
             client,
@@ -95,6 +103,10 @@ impl App {
             inv.deadline,
         )
         .await;
+        if let Some(e) = budgets.as_ref().and_then(Budgets::take_charge_error) {
+            // The tokens were spent but not counted: worth an alarm, not a failure.
+            self.log_error(&inv.request_id, "budget_store", &e);
+        }
         let outcome = match run {
             Ok(o) => o,
             Err(f) => {
@@ -111,6 +123,20 @@ impl App {
             }
         };
         record(audit, &outcome.stats);
+        if let Stop::Budget(denied) = &outcome.stop {
+            if outcome.stats.turns == 0 {
+                return Err(denied.clone().into());
+            }
+            // Refused after some turns: answer with what there is, like a limit.
+            let category = match denied {
+                Denied::Over(o) => o.budget.category(),
+                Denied::Unavailable(d) => {
+                    self.log_error(&inv.request_id, "budget_store", d);
+                    "budget_store"
+                }
+            };
+            audit.error = Some(category.to_string());
+        }
         if outcome.stats.turns == 0 {
             // Out of time before the model said anything: nothing to answer or keep.
             return Err(RunError::Timeout);
@@ -148,6 +174,28 @@ impl App {
             session_id,
             stop_reason: outcome.stop.as_str().to_string(),
             stats: outcome.stats,
+        })
+    }
+
+    /// The budgets that apply to this request, if any are configured: the
+    /// session's, and the caller's when the API authorises with JWTs.
+    async fn budgets<'s>(&'s self, session_id: &'s str, req: &AgentRequest) -> Option<Budgets<'s>> {
+        let limits = &self.config.limits;
+        let sessions = self.config.sessions.as_ref()?;
+        if !limits.has_budget() {
+            return None;
+        }
+        let caller = match self.config.api.auth {
+            ApiAuth::Jwt => req.caller.as_deref().map(caller_id),
+            _ => None,
+        };
+        Some(Budgets {
+            ddb: self.aws.dynamodb().await,
+            table: &sessions.table,
+            limits,
+            session_id,
+            caller,
+            charge_error: Mutex::new(None),
         })
     }
 

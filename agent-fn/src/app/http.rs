@@ -5,7 +5,7 @@
 //! - any other route: run the agent named by `{agent}` in the path, or `agent` in
 //!   the body, or the only agent there is.
 
-use claw_spec::model::ApiMode;
+use claw_spec::model::{ApiAuth, ApiMode};
 use serde_json::{Value, json};
 
 use super::respond::{RunError, error_body};
@@ -26,17 +26,21 @@ impl App {
             request_id: inv.request_id.clone(),
             deadline: inv.deadline.for_api_request(req.time_epoch_ms),
         };
+        let mut headers = json!({"content-type": "application/json"});
         let (status, body) = match self.route(&req, inv, audit).await {
             Ok((status, body)) => (status, body),
             Err(e) => {
                 self.note_error(audit, &e);
+                if let Some(s) = e.retry_after_s() {
+                    headers["retry-after"] = s.to_string().into();
+                }
                 (e.status(), error_body(&e.public_message(), &inv.request_id))
             }
         };
         audit.status = status;
         json!({
             "statusCode": status,
-            "headers": {"content-type": "application/json"},
+            "headers": headers,
             "body": body.to_string(),
             "isBase64Encoded": false,
         })
@@ -49,6 +53,16 @@ impl App {
         audit: &mut Audit,
     ) -> Result<(u16, Value), RunError> {
         let async_mode = self.config.api.mode == ApiMode::Async;
+        let limits = &self.config.limits;
+        if (limits.caller_tokens_per_day.is_some() || limits.caller_requests_per_minute.is_some())
+            && self.config.api.auth == ApiAuth::Jwt
+            && req.caller.is_none()
+        {
+            // Without `sub` the request could not be charged to anyone.
+            return Err(RunError::BadRequest(
+                "the token has no `sub` claim, which this API's caller budgets need".into(),
+            ));
+        }
         match req.route_key.as_str() {
             "POST /jobs" if async_mode => {
                 let r = req.agent_request()?;

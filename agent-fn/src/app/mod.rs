@@ -3,7 +3,8 @@
 //!
 //! Answers per shape:
 //! - API Gateway: a proxy response (`statusCode`, JSON `body`). 200 with the
-//!   answer; 400 bad request; 404 unknown agent or job; 409 session conflict; 504
+//!   answer; 400 bad request; 404 unknown agent or job; 409 session conflict; 429
+//!   over a session or caller budget (with `retry-after`); 504
 //!   out of time before the model answered once; 500 anything else, always with the
 //!   generic `{"error":"agent error","request_id":…}`.
 //! - Direct invoke: the answer object, or `{"error","request_id","status"}` with the
@@ -249,15 +250,20 @@ impl App {
             _ => None,
         };
         if let Some(detail) = detail {
-            (self.sink)(
-                &json!({
-                    "type": "error",
-                    "request_id": audit.request_id,
-                    "error": e.category(),
-                    "detail": detail,
-                })
-                .to_string(),
-            );
+            self.log_error(&audit.request_id, &e.category(), detail);
         }
+    }
+
+    /// Writes an error's detail to the log, apart from the audit line.
+    fn log_error(&self, request_id: &str, category: &str, detail: &str) {
+        (self.sink)(
+            &json!({
+                "type": "error",
+                "request_id": request_id,
+                "error": category,
+                "detail": detail,
+            })
+            .to_string(),
+        );
     }
 }

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::agent::Stats;
+use crate::budget::{Denied, OverBudget};
 use crate::event::BadRequest;
 
 /// A successful run, as every shape reports it.
@@ -44,6 +45,8 @@ pub(super) enum RunError {
     BadRequest(String),
     NotFound(String),
     Conflict,
+    /// A session or caller budget is used up; no model call was made.
+    OverBudget(OverBudget),
     /// The deadline came before the model answered once.
     Timeout,
     /// The model declined to answer (`stop_reason: refusal`), with the policy
@@ -72,6 +75,7 @@ impl RunError {
             RunError::NotFound(_) => 404,
             RunError::Conflict => 409,
             RunError::Refused { .. } => 422,
+            RunError::OverBudget(_) => 429,
             RunError::Timeout => 504,
             RunError::Internal { .. } => 500,
         }
@@ -82,6 +86,11 @@ impl RunError {
         match self {
             RunError::BadRequest(m) | RunError::NotFound(m) => m.clone(),
             RunError::Conflict => "the session was changed by another request; retry".into(),
+            RunError::OverBudget(o) => format!(
+                "over budget: {}; retry in {} s",
+                o.budget.what(),
+                o.retry_after_s
+            ),
             RunError::Timeout => "the agent ran out of time".into(),
             RunError::Refused { category: Some(c) } => {
                 format!("the model declined to answer (category: {c})")
@@ -96,6 +105,7 @@ impl RunError {
             RunError::BadRequest(_) | RunError::NotFound(_) => "bad_request",
             RunError::Timeout => "deadline",
             RunError::Refused { .. } => "refusal",
+            RunError::OverBudget(_) => "over_budget",
             RunError::Conflict | RunError::Internal { .. } => "error",
         }
     }
@@ -105,6 +115,7 @@ impl RunError {
             RunError::BadRequest(_) => "bad_request".into(),
             RunError::NotFound(_) => "not_found".into(),
             RunError::Conflict => "session_conflict".into(),
+            RunError::OverBudget(o) => o.budget.category().into(),
             RunError::Timeout => "deadline".into(),
             RunError::Refused { category: Some(c) } => format!("model_refusal_{c}"),
             RunError::Refused { category: None } => "model_refusal".into(),
@@ -112,12 +123,34 @@ impl RunError {
         }
     }
 
-    /// Whether running again could succeed.
+    /// Whether running again could succeed. Not a budget refusal: an automatic
+    /// retry (EventBridge, SQS) would only spend the next window's budget on a
+    /// request its caller may have given up on.
     pub(super) fn retryable(&self) -> bool {
         !matches!(
             self,
-            RunError::BadRequest(_) | RunError::NotFound(_) | RunError::Refused { .. }
+            RunError::BadRequest(_)
+                | RunError::NotFound(_)
+                | RunError::OverBudget(_)
+                | RunError::Refused { .. }
         )
+    }
+
+    /// Seconds until a budget refusal ends (`retry-after`).
+    pub(super) fn retry_after_s(&self) -> Option<u64> {
+        match self {
+            RunError::OverBudget(o) => Some(o.retry_after_s),
+            _ => None,
+        }
+    }
+}
+
+impl From<Denied> for RunError {
+    fn from(d: Denied) -> RunError {
+        match d {
+            Denied::Over(o) => RunError::OverBudget(o),
+            Denied::Unavailable(detail) => RunError::internal("budget_store", detail),
+        }
     }
 }
 
@@ -137,14 +170,21 @@ pub(super) fn error_body(message: &str, request_id: &str) -> Value {
     json!({"error": message, "request_id": request_id})
 }
 
-/// The direct-invoke and EventBridge error shape.
+/// The direct-invoke and EventBridge error shape, with `retry_after_s` when a
+/// budget refused the request.
 pub(super) fn error_object(e: &RunError, request_id: &str) -> Value {
-    json!({"error": e.public_message(), "request_id": request_id, "status": e.status()})
+    let mut v =
+        json!({"error": e.public_message(), "request_id": request_id, "status": e.status()});
+    if let Some(s) = e.retry_after_s() {
+        v["retry_after_s"] = s.into();
+    }
+    v
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::budget::Budget;
 
     #[test]
     fn each_failure_maps_once_to_status_outcome_category_and_retry() {
@@ -182,6 +222,16 @@ mod tests {
                 false,
             ),
             (
+                RunError::OverBudget(OverBudget {
+                    budget: Budget::CallerTokens,
+                    retry_after_s: 7,
+                }),
+                429,
+                "over_budget",
+                "budget_caller_tokens",
+                false,
+            ),
+            (
                 RunError::internal("job_read", "x"),
                 500,
                 "error",
@@ -195,6 +245,24 @@ mod tests {
             assert_eq!(e.category(), category, "{e:?}");
             assert_eq!(e.retryable(), retryable, "{e:?}");
         }
+    }
+
+    #[test]
+    fn budget_refusals_say_when_to_retry() {
+        let e = RunError::from(Denied::Over(OverBudget {
+            budget: Budget::SessionRequests,
+            retry_after_s: 12,
+        }));
+        assert_eq!(
+            error_object(&e, "r-3"),
+            json!({
+                "error": "over budget: this session's requests-per-minute budget is used up; retry in 12 s",
+                "request_id": "r-3", "status": 429, "retry_after_s": 12
+            })
+        );
+        let e = RunError::from(Denied::Unavailable("table Sessions: throttled".into()));
+        assert_eq!(e.category(), "budget_store");
+        assert_eq!(error_object(&e, "r-4")["error"], "agent error");
     }
 
     #[test]

@@ -46,7 +46,8 @@ fn detects_api_gateway_http_requests() {
         AgentRequest {
             agent: None,
             message: "score lead 42".into(),
-            session_id: Some("s-1".into())
+            session_id: Some("s-1".into()),
+            caller: None,
         }
     );
 }
@@ -116,7 +117,8 @@ fn detects_direct_invocations() {
         Event::Direct(Ok(AgentRequest {
             agent: Some("lead-qualifier".into()),
             message: "hi".into(),
-            session_id: None
+            session_id: None,
+            caller: None,
         }))
     );
     let Event::Direct(Err(e)) = detect(&json!({"message": "hi"})).unwrap() else {
@@ -263,4 +265,39 @@ fn ids_are_checked() {
     }
     assert_eq!(truncate("abcdef", 3), "abc…");
     assert_eq!(truncate("ab", 3), "ab");
+}
+
+#[test]
+fn the_caller_is_the_jwt_sub_and_never_the_body() {
+    let mut ev = apigw(
+        "POST /agents/{agent}",
+        json!({"agent": "lead-qualifier"}),
+        Some(r#"{"message":"hi","caller":"mallory"}"#),
+        false,
+    );
+    let Event::Http(req) = detect(&ev).unwrap() else {
+        panic!("not http")
+    };
+    assert_eq!(req.caller, None);
+    assert_eq!(req.agent_request().unwrap().caller, None);
+    ev["requestContext"]["authorizer"] = json!({"jwt": {"claims": {"sub": "user-7", "iss": "https://auth.example.com/"}, "scopes": null}});
+    let Event::Http(req) = detect(&ev).unwrap() else {
+        panic!("not http")
+    };
+    assert_eq!(
+        req.agent_request().unwrap().caller.as_deref(),
+        Some("user-7")
+    );
+    // Jobs carry the submitter's `sub` through the queue; direct invocations cannot set one.
+    let body = r#"{"job_id":"j1","agent":"a","message":"m","caller":"user-7"}"#;
+    let Event::Sqs(records) = detect(&json!({"Records": [sqs_record("m1", body)]})).unwrap() else {
+        panic!("not sqs")
+    };
+    let job = records[0].job.as_ref().unwrap();
+    assert_eq!(job.request.caller.as_deref(), Some("user-7"));
+    let direct = json!({"agent": "a", "message": "m", "caller": "user-7"});
+    let Event::Direct(Ok(r)) = detect(&direct).unwrap() else {
+        panic!("not direct")
+    };
+    assert_eq!(r.caller, None);
 }

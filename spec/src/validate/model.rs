@@ -1,7 +1,7 @@
 //! The `model`, `limits`, `sessions` and `secrets` sections.
 
 use super::check::{Check, p};
-use crate::model::{CacheTtl, PriceOverride, Provider};
+use crate::model::{ApiAuth, CacheTtl, PriceOverride, Provider};
 use crate::pricing::approx_tokens;
 use crate::rules::is_table_name;
 use crate::yaml::PathSeg;
@@ -74,6 +74,7 @@ pub(super) fn model(c: &mut Check) {
         "",
     );
     c.range(p(&["limits", "max_turns"]), l.max_turns.into(), 1, 100, "");
+    budgets(c);
     if let Some(s) = &c.config.sessions {
         if !is_table_name(&s.table) {
             c.error(
@@ -91,6 +92,62 @@ pub(super) fn model(c: &mut Check) {
             365,
             " days",
         );
+    }
+}
+
+/// Most tokens a daily budget may name: far beyond any real day of one session or
+/// caller, low enough that a typo of a few extra zeros is caught.
+const MAX_TOKENS_PER_DAY: u64 = 10_000_000_000;
+/// Most requests a per-minute budget may name.
+const MAX_REQUESTS_PER_MINUTE: u64 = 100_000;
+
+/// `limits.{session,caller}_{tokens_per_day,requests_per_minute}`: ranges, and
+/// what they need. The counters are items in the sessions table, so every budget
+/// needs `sessions:`; callers are told apart by the JWT's `sub` claim, so caller
+/// budgets need `api.auth: jwt`.
+fn budgets(c: &mut Check) {
+    let l = &c.config.limits;
+    let keys = [
+        ("session_tokens_per_day", l.session_tokens_per_day, false),
+        (
+            "session_requests_per_minute",
+            l.session_requests_per_minute,
+            false,
+        ),
+        ("caller_tokens_per_day", l.caller_tokens_per_day, true),
+        (
+            "caller_requests_per_minute",
+            l.caller_requests_per_minute,
+            true,
+        ),
+    ];
+    let sessions = c.config.sessions.is_some();
+    let jwt = c.config.api.auth == ApiAuth::Jwt;
+    for (key, value, per_caller) in keys {
+        let Some(value) = value else { continue };
+        let (hi, unit) = if key.ends_with("per_day") {
+            (MAX_TOKENS_PER_DAY, " tokens")
+        } else {
+            (MAX_REQUESTS_PER_MINUTE, " requests")
+        };
+        c.range(p(&["limits", key]), value, 1, hi, unit);
+        if !sessions {
+            c.key_error(
+                p(&["limits", key]),
+                format!(
+                    "`limits.{key}` needs `sessions:`: budget counters are kept in the sessions table; add `sessions: {{ table: ... }}` or remove the budget"
+                ),
+            );
+        }
+        if per_caller && !jwt {
+            c.key_error(
+                p(&["limits", key]),
+                format!(
+                    "`limits.{key}` needs `api.auth: jwt`: callers are told apart by the JWT's `sub` claim; use `session_{}` for a budget per session",
+                    &key["caller_".len()..]
+                ),
+            );
+        }
     }
 }
 
