@@ -2,13 +2,14 @@
 //! until it is done or a limit, the deadline or a terminal stop reason ends the run.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::future::join_all;
 use serde_json::{Value, json};
 
 use crate::anthropic::{Block, Client, Message, MessagesRequest, ModelError, Role, ToolDef, Usage};
 use crate::deadline::Deadline;
+use crate::trace::Span;
 
 /// What one tool call produced. `content` is JSON text for the model.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +122,8 @@ pub struct Stats {
     pub tool_calls: u32,
     pub usage: Usage,
     pub model_latency: Duration,
+    /// Each model call and each tool call that ran, timed (traces, tool metrics).
+    pub spans: Vec<Span>,
 }
 
 /// How a run that did not fail ended: why it stopped, and what it leaves.
@@ -178,15 +181,30 @@ pub async fn run<R: ToolRunner>(
             messages: &messages,
             tools: settings.tools,
         };
-        let reply = match client
+        let started = SystemTime::now();
+        let reply = client
             .create(api_key, &request, deadline, settings.margin)
-            .await
-        {
+            .await;
+        let reply = match reply {
             Ok(r) => r,
-            // Out of time after at least one turn: answer with what there is.
-            Err(ModelError::Deadline { .. }) if stats.turns > 0 => break Stop::Deadline,
-            Err(error) => return Err(Failure { error, stats }),
+            Err(error) => {
+                stats
+                    .spans
+                    .push(Span::model(started, SystemTime::now(), false));
+                match error {
+                    // Out of time after at least one turn: answer with what there is.
+                    ModelError::Deadline { .. } if stats.turns > 0 => break Stop::Deadline,
+                    error => return Err(Failure { error, stats }),
+                }
+            }
         };
+        stats.spans.push(Span {
+            input_tokens: reply.response.usage.input_tokens,
+            output_tokens: reply.response.usage.output_tokens,
+            stop_reason: reply.response.stop_reason.clone(),
+            attempts: reply.attempts,
+            ..Span::model(started, SystemTime::now(), true)
+        });
         stats.turns += 1;
         stats.usage.add(reply.response.usage);
         stats.model_latency += reply.latency;
@@ -257,13 +275,20 @@ pub async fn run<R: ToolRunner>(
             }
         }
         stats.tool_calls += runs as u32;
-        let outputs = join_all(planned.into_iter().map(|p| async move {
+        let timed = join_all(planned.into_iter().map(|p| async move {
             match p {
-                Ok((name, input)) => runner.run(name, input, deadline).await,
-                Err(refused) => refused,
+                Ok((name, input)) => {
+                    let started = SystemTime::now();
+                    let out = runner.run(name, input, deadline).await;
+                    let span = Span::tool(name, started, SystemTime::now(), !out.is_error);
+                    (out, Some(span))
+                }
+                Err(refused) => (refused, None),
             }
         }))
         .await;
+        let (outputs, spans): (Vec<ToolOutput>, Vec<Option<Span>>) = timed.into_iter().unzip();
+        stats.spans.extend(spans.into_iter().flatten());
         let results: Vec<Value> = calls
             .iter()
             .zip(outputs)

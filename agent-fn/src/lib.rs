@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod secrets;
 pub mod sessions;
 pub mod tools;
+pub mod trace;
 
 use std::path::{Path, PathBuf};
 
