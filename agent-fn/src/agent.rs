@@ -2,7 +2,7 @@
 //! until it is done or a limit, the deadline or a terminal stop reason ends the run.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::future::join_all;
 use serde_json::{Value, json};
@@ -14,6 +14,7 @@ use crate::anthropic::{Block, Client, Message, ModelError, RateLimit, Role, Tool
 use crate::budget::{Denied, Gate};
 use crate::deadline::{Deadline, now_epoch_ms};
 use crate::request::{self, Shape};
+use crate::trace::Span;
 
 /// What one tool call produced. `content` is JSON text for the model.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,6 +152,8 @@ pub struct Stats {
     pub ratelimit_wait: Duration,
     /// The policy category of a refusal, when the API named one.
     pub refusal_category: Option<String>,
+    /// Each model call and each tool call that ran, timed (traces, tool metrics).
+    pub spans: Vec<Span>,
 }
 
 /// How a run that did not fail ended: why it stopped, and what it leaves.
@@ -222,19 +225,34 @@ pub async fn run<R: ToolRunner>(
         }
         wait_for_rate_limit(client, &mut stats, last_prompt, deadline, settings.margin).await;
         let (body, next_mark) = request::body(&shape, &messages, mark);
-        let reply = match client
+        let started = SystemTime::now();
+        let reply = client
             .create(api_key, &body, deadline, settings.margin)
-            .await
-        {
+            .await;
+        let reply = match reply {
             Ok(r) => r,
-            // Out of time after at least one turn: answer with what there is.
-            Err(ModelError::Deadline { .. }) if stats.turns > 0 => break Stop::Deadline,
-            Err(error) => return Err(Failure { error, stats }),
+            Err(error) => {
+                stats
+                    .spans
+                    .push(Span::model(started, SystemTime::now(), false));
+                match error {
+                    // Out of time after at least one turn: answer with what there is.
+                    ModelError::Deadline { .. } if stats.turns > 0 => break Stop::Deadline,
+                    error => return Err(Failure { error, stats }),
+                }
+            }
         };
         mark = next_mark;
         if let Some(gate) = settings.gate {
             gate.charge(reply.response.usage).await;
         }
+        stats.spans.push(Span {
+            input_tokens: reply.response.usage.input_tokens,
+            output_tokens: reply.response.usage.output_tokens,
+            stop_reason: reply.response.stop_reason.clone(),
+            attempts: reply.attempts,
+            ..Span::model(started, SystemTime::now(), true)
+        });
         stats.turns += 1;
         let usage = reply.response.usage;
         stats.usage.add(usage);
@@ -319,13 +337,20 @@ pub async fn run<R: ToolRunner>(
             }
         }
         stats.tool_calls += runs as u32;
-        let outputs = join_all(planned.into_iter().map(|p| async move {
+        let timed = join_all(planned.into_iter().map(|p| async move {
             match p {
-                Ok((name, input)) => runner.run(name, input, deadline).await,
-                Err(refused) => refused,
+                Ok((name, input)) => {
+                    let started = SystemTime::now();
+                    let out = runner.run(name, input, deadline).await;
+                    let span = Span::tool(name, started, SystemTime::now(), !out.is_error);
+                    (out, Some(span))
+                }
+                Err(refused) => (refused, None),
             }
         }))
         .await;
+        let (outputs, spans): (Vec<ToolOutput>, Vec<Option<Span>>) = timed.into_iter().unzip();
+        stats.spans.extend(spans.into_iter().flatten());
         let results: Vec<Value> = calls
             .iter()
             .zip(outputs)
@@ -410,71 +435,4 @@ fn answer_dangling_tool_uses(messages: &mut Vec<Message>, stop: &Stop) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn user_text_merges_into_trailing_tool_results() {
-        let mut m = vec![
-            Message::user_text("hi"),
-            Message {
-                role: Role::Assistant,
-                content: vec![json!({"type":"tool_use","id":"a","name":"t","input":{}})],
-            },
-            Message {
-                role: Role::User,
-                content: vec![json!({"type":"tool_result","tool_use_id":"a","content":"x"})],
-            },
-        ];
-        push_user_text(&mut m, "again");
-        assert_eq!(m.len(), 3);
-        assert_eq!(m[2].content.len(), 2);
-        assert_eq!(m[2].content[1]["text"], "again");
-        let mut fresh = Vec::new();
-        push_user_text(&mut fresh, "first");
-        assert_eq!(fresh, vec![Message::user_text("first")]);
-    }
-
-    #[test]
-    fn dangling_tool_uses_get_error_results() {
-        let mut m = vec![
-            Message::user_text("hi"),
-            Message {
-                role: Role::Assistant,
-                content: vec![
-                    json!({"type":"text","text":"looking"}),
-                    json!({"type":"tool_use","id":"a","name":"t","input":{}}),
-                    json!({"type":"tool_use","id":"b","name":"t","input":{}}),
-                ],
-            },
-        ];
-        answer_dangling_tool_uses(&mut m, &Stop::MaxTokens);
-        assert_eq!(m.len(), 3);
-        let ids: Vec<&str> = m[2]
-            .content
-            .iter()
-            .map(|b| b["tool_use_id"].as_str().unwrap())
-            .collect();
-        assert_eq!(ids, ["a", "b"]);
-        assert!(m[2].content.iter().all(|b| b["is_error"] == true));
-    }
-
-    #[test]
-    fn oversized_tool_results_stay_json() {
-        let big = json!({"body": "x".repeat(MAX_TOOL_RESULT_BYTES * 2)});
-        let out = ToolOutput::ok(&big);
-        assert!(out.content.len() <= MAX_TOOL_RESULT_BYTES);
-        let v: Value = serde_json::from_str(&out.content).unwrap();
-        assert_eq!(v["truncated"], true);
-    }
-
-    #[test]
-    fn stop_reasons_map_to_outcomes() {
-        assert_eq!(Stop::EndTurn.outcome(), "ok");
-        assert_eq!(Stop::MaxToolCalls.outcome(), "limit");
-        assert_eq!(Stop::MaxTurns.outcome(), "limit");
-        assert_eq!(Stop::Deadline.outcome(), "deadline");
-        assert_eq!(Stop::Refusal.outcome(), "refusal");
-        assert_eq!(Stop::MaxTokens.as_str(), "max_tokens");
-    }
-}
+mod tests;

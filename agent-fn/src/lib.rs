@@ -17,6 +17,7 @@ pub mod request;
 pub mod secrets;
 pub mod sessions;
 pub mod tools;
+pub mod trace;
 
 use std::path::{Path, PathBuf};
 

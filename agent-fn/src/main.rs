@@ -89,6 +89,8 @@ async fn run() -> ExitCode {
             let inv = Invocation {
                 request_id: event.context.request_id.clone(),
                 deadline,
+                // What lambda_runtime read from `Lambda-Runtime-Trace-Id`.
+                trace_header: event.context.xray_trace_id.clone(),
             };
             app.handle(event.payload, &inv)
                 .await

@@ -98,6 +98,7 @@ fn app(
             address_policy: None,
             sink: Some(sink),
             aws_config: Some(sdk),
+            xray_daemon: None,
         },
     );
     (app, lines)
@@ -107,6 +108,7 @@ fn inv(id: &str) -> Invocation {
     Invocation {
         request_id: id.into(),
         deadline: Deadline::after(Duration::from_secs(30)),
+        trace_header: None,
     }
 }
 

@@ -108,6 +108,7 @@ fn app(config: claw_spec::Config, mock: &MockModel, env: &Env) -> (App, Lines) {
             address_policy: None,
             sink: Some(sink),
             aws_config: Some(env.sdk.clone()),
+            xray_daemon: None,
         },
     );
     (app, lines)
@@ -117,6 +118,7 @@ fn inv(id: &str) -> Invocation {
     Invocation {
         request_id: id.into(),
         deadline: Deadline::after(Duration::from_secs(30)),
+        trace_header: None,
     }
 }
 
@@ -382,6 +384,7 @@ async fn parallel_invocations_of_one_session_overspend_by_at_most_one_turn_each(
         .map(|i| Invocation {
             request_id: format!("p{i}"),
             deadline: Deadline::after(Duration::from_secs(10)),
+            trace_header: None,
         })
         .collect();
     let results = join_all(invocations.iter().map(|i| app.handle(direct("shared"), i))).await;

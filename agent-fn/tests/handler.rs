@@ -58,6 +58,7 @@ impl Harness {
                 address_policy: None,
                 sink: Some(sink),
                 aws_config: None,
+                xray_daemon: None,
             },
         );
         Harness { app, lines, mock }
@@ -67,6 +68,7 @@ impl Harness {
         let inv = Invocation {
             request_id: "req-123".into(),
             deadline: Deadline::after(Duration::from_secs(30)),
+            trace_header: None,
         };
         self.app
             .handle(payload, &inv)
@@ -456,6 +458,7 @@ async fn a_deadline_before_any_answer_is_a_504() {
     let inv = Invocation {
         request_id: "req-t".into(),
         deadline: Deadline::after(Duration::from_millis(700)),
+        trace_header: None,
     };
     let resp = h
         .app

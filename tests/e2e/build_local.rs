@@ -44,6 +44,7 @@ function:
   architecture: {arch}
   memory_mb: 256
   timeout_s: 60
+  tracing: active
   environment: {{ LOG_LEVEL: debug }}
 model:
   id: claude-e2e-model
@@ -330,12 +331,31 @@ fn build_and_invoke(arch: &str) {
         assert!(report.contains(field), "{field} missing from {report}");
     }
 
+    // The function's X-Ray subsegments came back as a timeline: a model call,
+    // the two tools at once, the second model call.
+    let timeline = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("timeline: "))
+        .unwrap_or_else(|| panic!("no timeline\n{context}"));
+    let shape: Vec<&str> = timeline
+        .split(" → ")
+        .map(|step| {
+            if step.contains("get_lead") && step.contains("lookup_company") {
+                "tools"
+            } else {
+                step.split(' ').next().unwrap_or("")
+            }
+        })
+        .collect();
+    assert_eq!(shape, ["model", "tools", "model"], "{timeline}");
+    assert!(!timeline.contains("(error)"), "{timeline}");
+
     // The secret values appear nowhere in what claw printed.
     for secret in [API_KEY, CRM_TOKEN] {
         assert!(!stdout.contains(secret), "{secret} leaked to stdout");
         assert!(!stderr.contains(secret), "{secret} leaked to stderr");
     }
-    eprintln!("{arch}: {report}");
+    eprintln!("{arch}: {report}\n{arch}: timeline: {timeline}");
 
     // --payload @file and --output json: one JSON document on stdout.
     let event = dir.path().join("event.json");
@@ -355,6 +375,17 @@ fn build_and_invoke(arch: &str) {
     assert!(doc["duration_ms"].as_f64().unwrap() > 0.0, "{doc}");
     assert!(doc["init_duration_ms"].as_f64().unwrap() > 0.0, "{doc}");
     assert!(doc["max_memory_used_mb"].as_u64().unwrap() > 0, "{doc}");
+    // One model call this time: one span, with its figures, and no text.
+    let spans = doc["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 1, "{doc}");
+    assert_eq!(spans[0]["name"], "model");
+    assert_eq!(spans[0]["annotations"]["stop_reason"], "end_turn");
+    assert_eq!(spans[0]["annotations"]["agent"], "qualifier");
+    assert!(
+        doc["timeline"].as_str().unwrap().starts_with("model "),
+        "{doc}"
+    );
+    assert!(!doc["spans"].to_string().contains("second answer"), "{doc}");
     assert_eq!(mock.requests()[2].last_content()[0]["text"], "And now?");
 }
 

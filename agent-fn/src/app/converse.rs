@@ -212,6 +212,10 @@ impl App {
 
 /// Copies the run's counters into the audit line.
 fn record(audit: &mut Audit, stats: &Stats) {
+    let agent = audit.agent.clone().unwrap_or_default();
+    audit
+        .spans
+        .extend(stats.spans.iter().map(|s| (agent.clone(), s.clone())));
     audit.turns = stats.turns;
     audit.tool_calls = stats.tool_calls;
     audit.input_tokens = stats.usage.input_tokens;

@@ -25,6 +25,7 @@ impl App {
         let inv = &Invocation {
             request_id: inv.request_id.clone(),
             deadline: inv.deadline.for_api_request(req.time_epoch_ms),
+            trace_header: inv.trace_header.clone(),
         };
         let mut headers = json!({"content-type": "application/json"});
         let (status, body) = match self.route(&req, inv, audit).await {

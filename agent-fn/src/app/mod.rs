@@ -25,15 +25,17 @@ mod respond;
 mod sqs;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use claw_spec::model::Tracing;
 use claw_spec::{Config, Names};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::anthropic::{self, RetryPolicy, ToolDef};
-use crate::audit::{Audit, emf_line};
+use crate::audit::{Audit, emf_line, tool_emf_lines};
 use crate::aws::Aws;
 use crate::deadline::Deadline;
 use crate::event::{self, AgentRequest, BadRequest, Event};
@@ -41,6 +43,7 @@ use crate::jobs::Jobs;
 use crate::secrets::{Secrets, Source};
 use crate::tools::Toolbox;
 use crate::tools::http::AddressPolicy;
+use crate::trace::{Tracer, daemon_address};
 use respond::{Answer, RunError, error_object};
 
 /// Where log lines go: stdout in Lambda, a buffer in tests.
@@ -61,6 +64,9 @@ pub struct Options {
     pub sink: Option<Sink>,
     /// An SDK config to use instead of the environment's (tests against moto).
     pub aws_config: Option<aws_config::SdkConfig>,
+    /// The X-Ray daemon (`AWS_XRAY_DAEMON_ADDRESS`); subsegments are sent to it
+    /// when `function.tracing` is `active`.
+    pub xray_daemon: Option<SocketAddr>,
 }
 
 impl Options {
@@ -77,6 +83,9 @@ impl Options {
             address_policy: None,
             sink: None,
             aws_config: None,
+            xray_daemon: std::env::var("AWS_XRAY_DAEMON_ADDRESS")
+                .ok()
+                .and_then(|a| daemon_address(&a)),
         }
     }
 }
@@ -86,6 +95,8 @@ impl Options {
 pub struct Invocation {
     pub request_id: String,
     pub deadline: Deadline,
+    /// The X-Ray trace header (`Lambda-Runtime-Trace-Id`), when Lambda sent one.
+    pub trace_header: Option<String>,
 }
 
 /// A failure the handler reports to Lambda (EventBridge only), so Lambda retries.
@@ -108,6 +119,7 @@ pub struct App {
     retry: RetryPolicy,
     margin: Duration,
     sink: Sink,
+    tracer: Tracer,
 }
 
 impl App {
@@ -145,6 +157,10 @@ impl App {
             retry: options.retry,
             margin,
             sink: options.sink.unwrap_or_else(|| Arc::new(stdout_line)),
+            tracer: Tracer::new(
+                config.function.tracing == Tracing::Active,
+                options.xray_daemon,
+            ),
             config,
         }
     }
@@ -187,6 +203,10 @@ impl App {
         audit.duration_ms = started.elapsed().as_millis() as u64;
         (self.sink)(&audit.line());
         (self.sink)(&emf_line(&self.config.app, &self.config.stage, &audit));
+        for line in tool_emf_lines(&self.config.app, &self.config.stage, &audit) {
+            (self.sink)(&line);
+        }
+        self.tracer.send(inv.trace_header.as_deref(), &audit.spans);
         result
     }
 

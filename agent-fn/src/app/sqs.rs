@@ -24,7 +24,8 @@ impl App {
         let mut agents: Vec<String> = Vec::new();
         let mut worst = 0;
         audit.records = Some(records.len());
-        for (record, (retry, a)) in records.iter().zip(runs) {
+        for (record, (retry, mut a)) in records.iter().zip(runs) {
+            audit.spans.append(&mut a.spans);
             if retry {
                 failures.push(json!({"itemIdentifier": record.message_id}));
             }

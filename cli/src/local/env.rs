@@ -13,13 +13,14 @@ pub fn lambda_env(
     opts: &LocalOptions,
     task_root: &Path,
     api: std::net::SocketAddr,
+    xray_daemon: std::net::SocketAddr,
 ) -> Vec<(String, OsString)> {
     let mut env: BTreeMap<String, OsString> = BTreeMap::new();
     for (k, v) in &opts.environment {
         env.insert(k.clone(), v.into());
     }
     let stream = log_stream_name();
-    let lambda: [(&str, OsString); 17] = [
+    let lambda: [(&str, OsString); 18] = [
         ("AWS_LAMBDA_RUNTIME_API", api.to_string().into()),
         (
             "AWS_LAMBDA_FUNCTION_NAME",
@@ -43,6 +44,12 @@ pub fn lambda_env(
         ("PATH", "/usr/local/bin:/usr/bin:/bin".into()),
         // Lambda has no instance metadata service; do not let SDKs wait for one.
         ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        // Lambda's X-Ray variables ("Using AWS X-Ray" in the Lambda developer
+        // guide, https://docs.aws.amazon.com/lambda/latest/dg/lambda-x-ray.html):
+        // the daemon's `IP:PORT`, and what SDKs do without a trace context.
+        // `_X_AMZN_TRACE_ID` is per invocation: the runtime sets it from the
+        // `Lambda-Runtime-Trace-Id` header.
+        ("AWS_XRAY_DAEMON_ADDRESS", xray_daemon.to_string().into()),
         ("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into()),
     ];
     for (k, v) in lambda {

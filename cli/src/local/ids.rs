@@ -44,17 +44,20 @@ pub fn new_request_id() -> String {
     )
 }
 
-/// An X-Ray trace header, `Root=1-<epoch hex>-<24 hex>;Parent=<16 hex>;Sampled=0`.
-pub(super) fn trace_id() -> String {
+/// A new X-Ray trace: its header, `Root=1-<epoch hex>-<24 hex>;Parent=<16
+/// hex>;Sampled=<0|1>`, and its root (the trace id, `1-<epoch hex>-<24 hex>`).
+pub(super) fn trace_header(sampled: bool) -> (String, String) {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    format!(
-        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
-        random_hex(24),
-        random_hex(16)
-    )
+    let root = format!("1-{secs:08x}-{}", random_hex(24));
+    let header = format!(
+        "Root={root};Parent={};Sampled={}",
+        random_hex(16),
+        u8::from(sampled)
+    );
+    (header, root)
 }
 
 #[cfg(test)]
@@ -101,7 +104,9 @@ mod tests {
 
     #[test]
     fn trace_headers_have_xrays_form() {
-        let t = trace_id();
+        let (t, root) = trace_header(false);
+        assert_eq!(t.split(';').next(), Some(format!("Root={root}").as_str()));
+        assert!(trace_header(true).0.ends_with(";Sampled=1"));
         let parts: Vec<&str> = t.split(';').collect();
         assert_eq!(parts.len(), 3, "{t}");
         let root: Vec<&str> = parts[0]

@@ -49,6 +49,9 @@ pub struct LocalOptions {
     /// Variables taken from claw's environment ([`PASSTHROUGH_ENV`]).
     pub passthrough: Vec<(String, OsString)>,
     pub logs: LogSink,
+    /// `function.tracing: active`: invocations are sampled (`Sampled=1`), as
+    /// Lambda samples a direct invocation of a function with active tracing.
+    pub tracing: bool,
 }
 
 impl LocalOptions {
@@ -66,6 +69,7 @@ impl LocalOptions {
             environment: config.function.environment.clone(),
             passthrough: passthrough_from(std::env::vars_os()),
             logs: LogSink::Stderr,
+            tracing: config.function.tracing == claw_spec::model::Tracing::Active,
         }
     }
 

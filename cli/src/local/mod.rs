@@ -13,7 +13,9 @@
 //! - `process`: the process, its supervision and its peak memory;
 //! - `runtime_api`: the Runtime API server the function polls;
 //! - `report`: what an invocation came to, and Lambda's REPORT line;
-//! - `ids`: request ids, trace headers, log stream names.
+//! - `ids`: request ids, trace headers, log stream names;
+//! - `xray`: the X-Ray daemon stand-in that collects the function's subsegments
+//!   and renders their timeline.
 
 mod env;
 mod ids;
@@ -22,6 +24,7 @@ mod package;
 mod process;
 mod report;
 mod runtime_api;
+mod xray;
 
 pub use ids::new_request_id;
 pub use launcher::{Launcher, LocalOptions, LogSink, PASSTHROUGH_ENV};
@@ -29,6 +32,7 @@ pub use package::Package;
 pub use process::{LocalFunction, kill_group};
 pub use report::{InvocationReport, InvocationResult};
 pub use runtime_api::FunctionError;
+pub use xray::{TraceSpan, timeline};
 
 #[cfg(test)]
 mod tests;

@@ -12,19 +12,25 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use super::env::lambda_env;
-use super::ids::{new_request_id, trace_id};
+use super::ids::{new_request_id, trace_header};
 use super::launcher::{Launcher, LocalOptions, LogSink};
 use super::package::Package;
 use super::report::{InvocationReport, InvocationResult};
 use super::runtime_api::{ApiEvent, Invocation, MAX_PAYLOAD_BYTES, RuntimeApi};
+use super::xray::Collector;
 
 /// Lambda gives a function this long to initialise before it counts the time
 /// against the first invocation's timeout.
 const INIT_LIMIT: Duration = Duration::from_secs(10);
 
+/// How long after an answer to wait for more X-Ray datagrams. The function sends
+/// them before it answers, so they are normally already there.
+const TRACE_QUIET: Duration = Duration::from_millis(50);
+
 /// A started function: its process, the Runtime API it talks to, and its logs.
 pub struct LocalFunction {
     api: RuntimeApi,
+    xray: Collector,
     child: Option<Child>,
     pid: u32,
     spawned_at: Instant,
@@ -51,7 +57,8 @@ impl LocalFunction {
     pub fn start(package: &Package, opts: &LocalOptions) -> anyhow::Result<LocalFunction> {
         let launcher = Launcher::for_arch(package.arch)?;
         let api = RuntimeApi::start()?;
-        let env = lambda_env(opts, package.dir(), api.address());
+        let xray = Collector::start()?;
+        let env = lambda_env(opts, package.dir(), api.address(), xray.address());
         let bootstrap = package.bootstrap();
         let mut cmd = match &launcher {
             Launcher::Native => Command::new(&bootstrap),
@@ -88,6 +95,7 @@ impl LocalFunction {
         }
         Ok(LocalFunction {
             api,
+            xray,
             child: Some(child),
             pid,
             spawned_at,
@@ -201,6 +209,7 @@ impl LocalFunction {
             init_duration: None,
             max_memory_kib: None,
             memory_size_mb: self.opts.memory_mb,
+            spans: Vec::new(),
         };
         let ready = match self.init_failed.take() {
             Some(outcome) => Err(outcome),
@@ -217,12 +226,13 @@ impl LocalFunction {
             return Ok(result);
         }
 
+        let (trace_id, trace_root) = trace_header(self.opts.tracing);
         self.api.queue(Invocation {
             request_id: request_id.clone(),
             payload: payload.to_vec(),
             timeout: self.opts.timeout,
             function_arn: self.opts.function_arn(),
-            trace_id: trace_id(),
+            trace_id,
         });
         // Until delivery the clock has not started; allow the timeout for it too.
         let mut delivered: Option<Instant> = None;
@@ -276,6 +286,9 @@ impl LocalFunction {
         }
         result.outcome = outcome;
         result.round_trip = called.elapsed();
+        if self.opts.tracing {
+            result.spans = self.xray.spans_of(&trace_root, TRACE_QUIET);
+        }
         Ok(result)
     }
 

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::runtime_api::FunctionError;
+use super::xray::TraceSpan;
 
 /// What became of one invocation.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +66,8 @@ pub struct InvocationReport {
     /// Peak resident memory of the process so far (VmHWM), in KiB.
     pub max_memory_kib: Option<u64>,
     pub memory_size_mb: u32,
+    /// The X-Ray subsegments the function sent for this invocation, in order.
+    pub spans: Vec<TraceSpan>,
 }
 
 impl InvocationReport {
@@ -112,6 +115,7 @@ mod tests {
             init_duration: init,
             max_memory_kib: Some(30 * 1024 + 1),
             memory_size_mb: 256,
+            spans: Vec::new(),
         }
     }
 

@@ -14,6 +14,20 @@ const RUNTIME: &str = r#"#!/bin/sh
 set -eu
 api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
 env > "$LAMBDA_TASK_ROOT/env.txt"
+# Two subsegments of the invocation's trace, as the X-Ray daemon protocol wants
+# them: a model call of 1.2 s, then a tool call of 180 ms.
+send_trace() {
+  root=$(echo "$1" | sed 's/^Root=\([^;]*\);.*/\1/')
+  parent=$(echo "$1" | sed 's/.*;Parent=\([^;]*\);.*/\1/')
+  now=$(date +%s)
+  for span in "model $now.000 $((now + 1)).200" "get_lead $((now + 1)).200 $((now + 1)).380"; do
+    set -- $span
+    doc="{\"type\":\"subsegment\",\"name\":\"$1\",\"id\":\"0123456789abcdef\",\"trace_id\":\"$root\",\"parent_id\":\"$parent\",\"start_time\":$2,\"end_time\":$3}"
+    # One write is one datagram: cat writes the file at once.
+    printf '%s\n%s' '{"format": "json", "version": 1}' "$doc" > "$LAMBDA_TASK_ROOT/datagram"
+    bash -c 'cat "$1" > "/dev/udp/${2%:*}/${2##*:}"' _ "$LAMBDA_TASK_ROOT/datagram" "$AWS_XRAY_DAEMON_ADDRESS"
+  done
+}
 if [ -f "$LAMBDA_TASK_ROOT/init-fail" ]; then
   curl -sS -X POST -H 'Lambda-Runtime-Function-Error-Type: Runtime.Config' \
     -d '{"errorType":"Runtime.Config","errorMessage":"no config"}' "$api/init/error" >/dev/null
@@ -25,14 +39,18 @@ while true; do
   body=$(curl -sS -D "$headers" "$api/invocation/next")
   id=$(grep -i '^lambda-runtime-aws-request-id:' "$headers" | cut -d' ' -f2 | tr -d '\r')
   deadline=$(grep -i '^lambda-runtime-deadline-ms:' "$headers" | cut -d' ' -f2 | tr -d '\r')
+  trace=$(grep -i '^lambda-runtime-trace-id:' "$headers" | cut -d' ' -f2 | tr -d '\r')
   echo "handling $id" >&2
+  case "$body" in
+    *trace*) send_trace "$trace" ;;
+  esac
   case "$body" in
     *sleep*) sleep 30 ;;
     *fail*) curl -sS -X POST -d '{"errorType":"Boom","errorMessage":"it failed"}' \
               "$api/invocation/$id/error" >/dev/null; continue ;;
     *exit*) exit 3 ;;
   esac
-  curl -sS -X POST --data-binary "{\"echo\":$body,\"deadline\":$deadline}" \
+  curl -sS -X POST --data-binary "{\"echo\":$body,\"deadline\":$deadline,\"trace\":\"$trace\"}" \
     "$api/invocation/$id/response" >/dev/null
 done
 "#;
@@ -74,6 +92,7 @@ fn opts(timeout: Duration) -> LocalOptions {
             ("ANTHROPIC_BASE_URL".into(), "http://127.0.0.1:9".into()),
         ],
         logs: LogSink::Capture,
+        tracing: true,
     }
 }
 
@@ -160,6 +179,10 @@ fn the_environment_is_lambdas_and_nothing_else() {
     assert_eq!(env["LOG_LEVEL"], "debug");
     assert_eq!(env["AWS_ACCESS_KEY_ID"], "testing");
     assert_eq!(env["ANTHROPIC_BASE_URL"], "http://127.0.0.1:9");
+    let daemon = env["AWS_XRAY_DAEMON_ADDRESS"];
+    assert!(daemon.starts_with("127.0.0.1:"), "{daemon}");
+    assert_ne!(daemon, env["AWS_LAMBDA_RUNTIME_API"]);
+    assert_eq!(env["AWS_XRAY_CONTEXT_MISSING"], "LOG_ERROR");
     // Nothing leaks from the test process's environment.
     assert!(!env.contains_key("HOME"), "{env:?}");
     assert!(!env.contains_key("CARGO_MANIFEST_DIR"), "{env:?}");
@@ -241,4 +264,47 @@ fn an_init_error_is_reported() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// `Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=<s>`: the root and the flag.
+fn trace_parts(header: &str) -> (String, String) {
+    let parts: Vec<&str> = header.split(';').collect();
+    assert_eq!(parts.len(), 3, "{header}");
+    let root = parts[0].strip_prefix("Root=").expect(header);
+    let r: Vec<&str> = root.split('-').collect();
+    assert_eq!((r[0], r[1].len(), r[2].len()), ("1", 8, 24), "{header}");
+    let parent = parts[1].strip_prefix("Parent=").expect(header);
+    assert_eq!(parent.len(), 16, "{header}");
+    let sampled = parts[2].strip_prefix("Sampled=").expect(header);
+    (root.to_string(), sampled.to_string())
+}
+
+#[test]
+fn sampled_invocations_send_their_subsegments_to_claws_daemon() {
+    let Some(pkg) = shell_package() else { return };
+    let mut f = LocalFunction::start(&pkg, &opts(Duration::from_secs(10))).unwrap();
+    let r = f.invoke(br#""trace""#).unwrap();
+    let (root, sampled) = trace_parts(response_json(&r)["trace"].as_str().unwrap());
+    assert_eq!(sampled, "1");
+    let names: Vec<&str> = r.spans.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["model", "get_lead"], "{:?}", r.spans);
+    assert_eq!(timeline(&r.spans), "model 1.2 s → get_lead 180 ms");
+    assert_eq!(r.spans[1].offset_ms, 1200.0);
+    // Each invocation has its own trace and gets only its own subsegments.
+    let again = f.invoke(b"{}").unwrap();
+    let (root2, _) = trace_parts(response_json(&again)["trace"].as_str().unwrap());
+    assert_ne!(root, root2);
+    assert!(again.spans.is_empty(), "{:?}", again.spans);
+}
+
+#[test]
+fn without_active_tracing_invocations_are_not_sampled() {
+    let Some(pkg) = shell_package() else { return };
+    let mut o = opts(Duration::from_secs(10));
+    o.tracing = false;
+    let mut f = LocalFunction::start(&pkg, &o).unwrap();
+    let r = f.invoke(br#""trace""#).unwrap();
+    let (_, sampled) = trace_parts(response_json(&r)["trace"].as_str().unwrap());
+    assert_eq!(sampled, "0");
+    assert!(r.spans.is_empty());
 }

@@ -10,7 +10,9 @@ use claw_spec::Config;
 use claw_spec::model::Architecture;
 
 use crate::context::Context;
-use crate::local::{InvocationResult, Launcher, LocalFunction, LocalOptions, LogSink, Package};
+use crate::local::{
+    InvocationResult, Launcher, LocalFunction, LocalOptions, LogSink, Package, timeline,
+};
 use crate::package::{self, BuildParams};
 use crate::report::Report;
 
@@ -137,6 +139,13 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
     drop(f.stop());
     eprintln!("END RequestId: {}", result.request_id);
     eprintln!("{}", result.report_line());
+    if !result.spans.is_empty() {
+        out.note(format_args!("timeline: {}", timeline(&result.spans)));
+    } else if !opts.tracing {
+        out.note(
+            "note: no timeline: function.tracing is not `active`, so the function sends no traces",
+        );
+    }
 
     let error = result.outcome.error(&result.request_id);
     let body: Option<&[u8]> = match &result.outcome {
@@ -160,6 +169,8 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
         "init_duration_ms": result.init_duration.map(ms),
         "memory_size_mb": result.memory_size_mb,
         "max_memory_used_mb": result.max_memory_kib.map(|k| k.div_ceil(1024)),
+        "timeline": (!result.spans.is_empty()).then(|| timeline(&result.spans)),
+        "spans": result.spans,
     }));
     Ok(match error {
         None => report,
