@@ -24,6 +24,7 @@ Exit 0: no finding; 1: findings; 2: usage error or a linter that failed to run.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -83,7 +84,44 @@ def not_for_trust_policies(f: dict) -> bool:
     return f.get("issue") == "UNKNOWN_FEDERATION_SOURCE" and bool(OIDC_PROVIDER.match(str(f.get("detail"))))
 
 
-def parliament(text: str, community: bool, tmp: str, trust: bool = False) -> list[str]:
+# Actions whose resource types the Service Authorization Reference lists as
+# alternatives, each marked required (one of them names the resource), which
+# parliament reads as "every one required": RESOURCE_MISMATCH on any policy, even
+# the narrowest. bedrock:InvokeModel takes a foundation model, an inference
+# profile, a provisioned model, ...; GetInferenceProfile a system-defined or an
+# application inference profile. Such a finding is dropped only when every
+# Resource of every statement granting the action matches one of the formats
+# parliament itself lists for it; anything else is still reported.
+ALTERNATIVE_RESOURCE_TYPES = {"bedrock:InvokeModel", "bedrock:GetInferenceProfile"}
+
+
+def resources_fit_alternatives(f: dict, doc: object) -> bool:
+    if f.get("issue") != "RESOURCE_MISMATCH" or not isinstance(f.get("detail"), list) or not isinstance(doc, dict):
+        return False
+    formats: dict[str, list[str]] = {}
+    for d in f["detail"]:
+        formats.setdefault(d.get("action", ""), []).append(d.get("required_format", ""))
+    if not formats or not set(formats) <= ALTERNATIVE_RESOURCE_TYPES:
+        return False
+    statements = doc.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    for action, fmts in formats.items():
+        granting = [
+            st for st in statements
+            if isinstance(st, dict) and st.get("Effect") == "Allow"
+            and action in ([st["Action"]] if isinstance(st.get("Action"), str) else st.get("Action", []))
+        ]
+        if not granting:
+            return False
+        for st in granting:
+            res = st.get("Resource", [])
+            for r in [res] if isinstance(res, str) else res:
+                if r == "*" or not any(fnmatch.fnmatchcase(r, fmt) for fmt in fmts):
+                    return False
+    return True
+
+
+def parliament(text: str, community: bool, tmp: str, trust: bool = False, doc: object = None) -> list[str]:
     cmd = [str(VENV_BIN / "parliament"), "--json", "--minimum_severity", "INFO"]
     if community:
         cmd.append("--include-community-auditors")
@@ -101,12 +139,14 @@ def parliament(text: str, community: bool, tmp: str, trust: bool = False) -> lis
             raise ToolError(f"{label}: unexpected output line: {line!r}") from e
         if trust and not_for_trust_policies(f):
             continue
+        if resources_fit_alternatives(f, doc):
+            continue
         loc = {k: v for k, v in (f.get("location") or {}).items() if k != "filepath"}
         where = f"line {loc['line']}" if "line" in loc else json.dumps(loc, sort_keys=True)
         detail = f.get("detail")
         detail = "" if detail in ("", None, []) else f" detail={json.dumps(detail)}"
         out.append(f"{label}: {f['severity']} {f['issue']} ({f['title']}) at {where}{detail}")
-    if p.returncode == 1 and not out and not trust:
+    if p.returncode == 1 and not out and not trust and doc is None:
         raise ToolError(f"{label} exited 1 without findings: {p.stderr.strip()}")
     if p.returncode == 0 and out:
         raise ToolError(f"{label} exited 0 but printed findings")
@@ -165,12 +205,13 @@ def audit(path: Path, mode: str) -> list[str]:
     except OSError as e:
         raise ToolError(f"cannot read: {e}") from e
     with tempfile.TemporaryDirectory(prefix="claw-policy-audit-") as tmp:
-        findings = parliament(text, community=(mode != "deployer"), tmp=tmp, trust=(mode == "trust"))
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as e:
-            # parliament has already reported MALFORMED_JSON.
+            # parliament reports MALFORMED_JSON.
+            findings = parliament(text, community=(mode != "deployer"), tmp=tmp, trust=(mode == "trust"))
             return findings + [f"policy-audit: invalid JSON: {e}"]
+        findings = parliament(text, community=(mode != "deployer"), tmp=tmp, trust=(mode == "trust"), doc=doc)
         findings += cloudsplaining(path, tmp)
         findings += own_checks(doc)
     return findings

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use claw_spec::model::CacheTtl;
 use claw_spec::pricing::Prices;
 
-use crate::anthropic::{Block, Client, Message, ModelError, RateLimit, Role, ToolDef, Usage};
+use crate::anthropic::{Block, Message, ModelError, RateLimit, Role, ToolDef, Usage};
+use crate::backend::Backend;
 use crate::budget::{Denied, Gate};
 use crate::deadline::{Deadline, now_epoch_ms};
 use crate::request::{self, Shape};
@@ -187,8 +188,7 @@ pub fn push_user_text(messages: &mut Vec<Message>, text: &str) {
 
 /// Runs the loop on `messages` (history plus the new user turn).
 pub async fn run<R: ToolRunner>(
-    client: &Client,
-    api_key: &str,
+    backend: &Backend<'_>,
     settings: &Settings<'_>,
     allowed: &[String],
     runner: &R,
@@ -223,12 +223,10 @@ pub async fn run<R: ToolRunner>(
         {
             break Stop::Budget(denied);
         }
-        wait_for_rate_limit(client, &mut stats, last_prompt, deadline, settings.margin).await;
+        wait_for_rate_limit(backend, &mut stats, last_prompt, deadline, settings.margin).await;
         let (body, next_mark) = request::body(&shape, &messages, mark);
         let started = SystemTime::now();
-        let reply = client
-            .create(api_key, &body, deadline, settings.margin)
-            .await;
+        let reply = backend.create(&body, deadline, settings.margin).await;
         let reply = match reply {
             Ok(r) => r,
             Err(error) => {
@@ -377,7 +375,7 @@ pub async fn run<R: ToolRunner>(
 /// would be refused, if the wait fits the budget and is not absurd (the same cap
 /// as a server's `retry-after`); else the call goes ahead and a 429 is retried.
 async fn wait_for_rate_limit(
-    client: &Client,
+    backend: &Backend<'_>,
     stats: &mut Stats,
     prompt_tokens: u64,
     deadline: Deadline,
@@ -386,7 +384,7 @@ async fn wait_for_rate_limit(
     let Some(wait) = stats.ratelimit.wait_before(prompt_tokens, now_epoch_ms()) else {
         return;
     };
-    if wait <= client.retry.max_server_delay && wait < deadline.budget(margin) {
+    if wait <= backend.retry().max_server_delay && wait < deadline.budget(margin) {
         tokio::time::sleep(wait).await;
         stats.ratelimit_wait += wait;
     }

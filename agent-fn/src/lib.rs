@@ -9,6 +9,8 @@ pub mod anthropic;
 pub mod app;
 pub mod audit;
 pub mod aws;
+pub mod backend;
+pub mod bedrock;
 pub mod budget;
 pub mod deadline;
 pub mod event;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use agent_fn::agent::{self, LoopEnd, Settings, Stop, ToolOutput, ToolRunner};
 use agent_fn::anthropic::{Client, Message, ModelError, RetryPolicy, Role, ToolDef, Usage};
+use agent_fn::backend::Backend;
 use agent_fn::budget::{self, Budget, Denied, Gate, OverBudget};
 use agent_fn::deadline::Deadline;
 use claw_spec::model::CacheTtl;
@@ -96,8 +97,10 @@ async fn run_with(
     let client = Client::new(&mock.base_url(), fast_retry()).unwrap();
     let allowed: Vec<String> = allowed.iter().map(|s| s.to_string()).collect();
     agent::run(
-        &client,
-        KEY,
+        &Backend::Anthropic {
+            client: &client,
+            api_key: KEY,
+        },
         settings,
         &allowed,
         tools,
@@ -625,8 +628,10 @@ async fn connection_failures_are_retried_then_reported() {
     let client = Client::new(&format!("http://127.0.0.1:{port}"), fast_retry()).unwrap();
     let tools = defs(&[]);
     let err = agent::run(
-        &client,
-        KEY,
+        &Backend::Anthropic {
+            client: &client,
+            api_key: KEY,
+        },
         &settings(&tools),
         &[],
         &Tools::default(),
@@ -663,8 +668,10 @@ async fn a_session_history_continues_after_a_limit_stop() {
     let client = Client::new(&mock.base_url(), fast_retry()).unwrap();
     let allowed = vec!["echo".to_string()];
     let first = agent::run(
-        &client,
-        KEY,
+        &Backend::Anthropic {
+            client: &client,
+            api_key: KEY,
+        },
         &s,
         &allowed,
         &Tools::default(),
@@ -677,8 +684,10 @@ async fn a_session_history_continues_after_a_limit_stop() {
     let mut history = first.messages;
     agent::push_user_text(&mut history, "two");
     let second = agent::run(
-        &client,
-        KEY,
+        &Backend::Anthropic {
+            client: &client,
+            api_key: KEY,
+        },
         &s,
         &allowed,
         &Tools::default(),

@@ -99,6 +99,7 @@ fn app(
             sink: Some(sink),
             aws_config: Some(sdk),
             xray_daemon: None,
+            bedrock_endpoint: None,
         },
     );
     (app, lines)

@@ -109,6 +109,7 @@ fn app(config: claw_spec::Config, mock: &MockModel, env: &Env) -> (App, Lines) {
             sink: Some(sink),
             aws_config: Some(env.sdk.clone()),
             xray_daemon: None,
+            bedrock_endpoint: None,
         },
     );
     (app, lines)

@@ -22,7 +22,21 @@ struct Harness {
 
 impl Harness {
     fn new(script: Vec<Step>, edit: impl FnOnce(&mut Value)) -> Harness {
+        Harness::build(MockModel::start(KEY, script), edit, None)
+    }
+
+    /// With AWS credentials (for SigV4) and Bedrock's endpoint at the mock.
+    async fn with_bedrock(script: Vec<Step>, edit: impl FnOnce(&mut Value)) -> Harness {
         let mock = MockModel::start(KEY, script);
+        let sdk = claw_testkit::sdk::config(&mock.base_url()).await;
+        Harness::build(mock, edit, Some(sdk))
+    }
+
+    fn build(
+        mock: MockModel,
+        edit: impl FnOnce(&mut Value),
+        sdk: Option<aws_config::SdkConfig>,
+    ) -> Harness {
         let mut config = json!({
             "app": "crm-leads", "stage": "test", "region": "ap-southeast-2", "account": "123456789012",
             "function": {"timeout_s": 30},
@@ -57,7 +71,8 @@ impl Harness {
                 )])),
                 address_policy: None,
                 sink: Some(sink),
-                aws_config: None,
+                bedrock_endpoint: sdk.as_ref().map(|_| mock.base_url()),
+                aws_config: sdk,
                 xray_daemon: None,
             },
         );
@@ -429,24 +444,128 @@ async fn sqs_reports_only_records_a_retry_could_fix() {
     assert_eq!(a["error"], "model_http_400");
 }
 
+const PROFILE: &str = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
+
+fn on_bedrock(c: &mut Value) {
+    c["model"] = json!({"provider": "bedrock", "id": PROFILE, "max_tokens": 256});
+}
+
 #[tokio::test]
-async fn bedrock_is_refused_clearly() {
-    let h = Harness::new(vec![], |c| {
-        c["model"] = json!({"provider": "bedrock", "id": "anthropic.claude-test"});
-    });
+async fn bedrock_calls_invoke_model_signed_with_no_key_anywhere() {
+    let h = Harness::with_bedrock(vec![Step::text("Score: 70").with_usage(100, 10)], |c| {
+        on_bedrock(c);
+        // Past Haiku 4.5's 4096-token minimum, so the prompt is cached.
+        c["agents"]["lead-qualifier"]["system"] = json!("Qualify leads. ".repeat(1000));
+    })
+    .await;
+    let resp = h
+        .invoke(json!({"agent": "lead-qualifier", "message": "lead 7"}))
+        .await
+        .unwrap();
+    assert_eq!(resp["response"], "Score: 70", "{resp}");
+    // Haiku 4.5's published price: 100 x $1 + 10 x $5 per million.
+    assert_eq!(resp["cost_usd"], 0.00015);
+    let req = &h.mock.requests()[0];
+    assert_eq!(req.status, 200, "{}", req.response);
+    assert_eq!(
+        req.path,
+        "/model/us.anthropic.claude-haiku-4-5-20251001-v1%3A0/invoke"
+    );
+    let auth = req.header("authorization").unwrap();
+    assert!(
+        auth.starts_with("AWS4-HMAC-SHA256 Credential=testing/")
+            && auth.contains("/ap-southeast-2/bedrock/aws4_request"),
+        "{auth}"
+    );
+    assert!(req.header("x-api-key").is_none());
+    assert!(req.body.get("model").is_none());
+    assert_eq!(req.body["anthropic_version"], "bedrock-2023-05-31");
+    assert_eq!(req.body["max_tokens"], 256);
+    // Caching works the same way on Bedrock.
+    assert!(req.body["system"][0]["cache_control"].is_object());
+    let a = h.audit();
+    assert_eq!(a["outcome"], "ok");
+    assert!(a.get("error").is_none());
+}
+
+#[tokio::test]
+async fn bedrock_throttling_is_retried_and_refusals_of_access_are_not() {
+    let h = Harness::with_bedrock(
+        vec![
+            Step::error(429, "rate_limit_error", "Too many requests"),
+            Step::text("ok"),
+        ],
+        on_bedrock,
+    )
+    .await;
+    let resp = h
+        .invoke(json!({"agent": "other", "message": "x"}))
+        .await
+        .unwrap();
+    assert_eq!(resp["response"], "ok", "{resp}");
+    let reqs = h.mock.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].status, 429);
+    assert!(
+        reqs[0].response["message"].is_string(),
+        "Bedrock's error shape: {}",
+        reqs[0].response
+    );
+
+    let h = Harness::with_bedrock(
+        vec![Step::error(
+            403,
+            "permission_error",
+            "not authorized to invoke",
+        )],
+        on_bedrock,
+    )
+    .await;
     let resp = h
         .invoke(json!({"agent": "other", "message": "x"}))
         .await
         .unwrap();
     assert_eq!(resp["status"], 500);
     assert_eq!(resp["error"], "agent error");
-    assert_eq!(h.audit()["error"], "unsupported_provider");
-    let errors: Vec<Value> = h
+    assert_eq!(h.mock.request_count(), 1, "an AccessDenied is not retried");
+    assert_eq!(h.audit()["error"], "model_http_403");
+    let detail = h
         .lines()
         .into_iter()
-        .filter(|l| l["type"] == "error")
-        .collect();
-    assert!(errors[0]["detail"].as_str().unwrap().contains("bedrock"));
+        .find(|l| l["type"] == "error")
+        .unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(detail.contains("AccessDeniedException"), "{detail}");
+}
+
+#[tokio::test]
+async fn one_agent_on_bedrock_and_one_on_the_anthropic_api() {
+    let h = Harness::with_bedrock(
+        vec![Step::text("from bedrock"), Step::text("from anthropic")],
+        |c| {
+            c["agents"]["lead-qualifier"]["model"] = json!({"provider": "bedrock", "id": PROFILE});
+        },
+    )
+    .await;
+    let a = h
+        .invoke(json!({"agent": "lead-qualifier", "message": "x"}))
+        .await
+        .unwrap();
+    let b = h
+        .invoke(json!({"agent": "other", "message": "y"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (a["response"].as_str(), b["response"].as_str()),
+        (Some("from bedrock"), Some("from anthropic"))
+    );
+    let reqs = h.mock.requests();
+    assert!(reqs[0].path.starts_with("/model/"));
+    assert_eq!(reqs[1].path, "/v1/messages");
+    assert_eq!(reqs[1].header("x-api-key"), Some(KEY));
+    assert_eq!(reqs[1].body["model"], "claude-test");
 }
 
 #[tokio::test]

@@ -138,6 +138,7 @@ impl Harness {
                 sink: Some(sink),
                 aws_config: None,
                 xray_daemon: Some(daemon.local_addr().unwrap()),
+                bedrock_endpoint: None,
             },
         );
         Harness {

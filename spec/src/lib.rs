@@ -2,6 +2,7 @@
 //! generation. Pure: no AWS SDK and no I/O beyond parsing text handed to it, so the
 //! CLI and the Lambda function share one definition of what an agent may do.
 
+pub mod bedrock;
 pub mod ci;
 pub mod eval;
 pub mod iam;

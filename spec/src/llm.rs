@@ -12,7 +12,8 @@ pub enum Provider {
     /// The Anthropic API, with a key from Secrets Manager.
     #[default]
     Anthropic,
-    /// Amazon Bedrock, authorised by IAM alone (no key). Planned; refused for now.
+    /// Amazon Bedrock (InvokeModel), authorised by the execution role alone: no
+    /// API key anywhere. `id` is a Bedrock model id or inference profile id.
     Bedrock,
 }
 
@@ -99,6 +100,11 @@ pub struct Model {
     /// published prices claw knows. Required for a model claw has no price for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prices: Option<PriceOverride>,
+    /// Bedrock inference profiles only: the Regions the profile routes to, for
+    /// the role's policy. Default: every Region of the profile's geography claw
+    /// knows; `claw plan` checks them against the profile's real destinations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inference_regions: Option<Vec<String>>,
 }
 
 pub(crate) fn default_max_tokens() -> u32 {
@@ -125,6 +131,10 @@ pub struct AgentModel {
     /// same as `model.id`, else the published prices of this id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prices: Option<PriceOverride>,
+    /// Destination Regions of a Bedrock inference profile; default
+    /// `model.inference_regions` when the id is `model.id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inference_regions: Option<Vec<String>>,
 }
 
 /// One agent's model with every default applied.
@@ -138,4 +148,6 @@ pub struct ResolvedModel {
     pub prices: Option<Prices>,
     /// Shortest cacheable prefix, when published.
     pub min_cache_tokens: Option<u32>,
+    /// Given destination Regions of a Bedrock inference profile.
+    pub inference_regions: Option<Vec<String>>,
 }

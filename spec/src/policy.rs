@@ -114,6 +114,7 @@ pub fn role(config: &Config, names: &Names) -> PolicyDocument {
             secrets.iter().map(|n| names.secret_arn(n)).collect(),
         ));
     }
+    s.extend(crate::bedrock::statements(config, names));
     for (name, tool) in &config.tools {
         s.extend(tools::statements(name, tool, names));
     }
@@ -481,14 +482,14 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
             ],
             vec!["*".into()],
         ));
-        // `claw plan` warns when the function's subnets have neither a NAT route
-        // nor a Secrets Manager endpoint.
+        // `claw plan` warns when subnets have no NAT route nor Secrets Manager endpoint.
         s.push(Statement::allow(
             "CheckVpcReachability",
             &["ec2:DescribeRouteTables", "ec2:DescribeVpcEndpoints"],
             vec!["*".into()],
         ));
     }
+    s.extend(crate::bedrock::deployer_statements(config, names));
     PolicyDocument::new(s)
 }
 

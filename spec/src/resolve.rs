@@ -16,8 +16,12 @@ impl<T> Config<T> {
             .unwrap_or_default();
         let id = o.id.clone().unwrap_or_else(|| m.id.clone());
         let facts = pricing::lookup(&id);
-        // The top-level prices are for `model.id`; another id has its own.
+        // The top-level prices and Regions are for `model.id`; another id has its own.
         let inherited = m.prices.filter(|_| id == m.id);
+        let regions = o
+            .inference_regions
+            .clone()
+            .or_else(|| m.inference_regions.clone().filter(|_| id == m.id));
         ResolvedModel {
             provider: o.provider.unwrap_or(m.provider),
             max_tokens: o.max_tokens.unwrap_or(m.max_tokens),
@@ -28,6 +32,7 @@ impl<T> Config<T> {
                 .map(|p| p.prices())
                 .or_else(|| facts.and_then(|f| f.prices)),
             min_cache_tokens: facts.and_then(|f| f.min_cache_tokens),
+            inference_regions: regions,
             id,
         }
     }

@@ -692,12 +692,12 @@ fn cases() -> Vec<Case> {
             "exactly one YAML document",
         ),
         c(
-            "bedrock not supported yet",
+            "an Anthropic API model id on bedrock",
             with("model:\n", "model:\n  provider: bedrock\n"),
-            6,
-            13,
-            "model.provider",
-            "`bedrock` is planned but not supported",
+            7,
+            7,
+            "model.id",
+            "is not a Claude model on Bedrock",
         ),
         c(
             "stage with a hyphen (names would collide across apps)",

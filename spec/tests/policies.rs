@@ -26,6 +26,7 @@ const CONFIGS: &[(&str, &str)] = &[
     ("async", "tests/fixtures/variants/async.yaml"),
     ("all_tools", "tests/fixtures/variants/all-tools.yaml"),
     ("jwt", "tests/fixtures/variants/jwt.yaml"),
+    ("bedrock", "tests/fixtures/variants/bedrock.yaml"),
 ];
 
 #[test]

@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+mod bedrock;
 mod cache;
 
 /// One scripted answer.
@@ -415,7 +416,13 @@ fn serve(
             .map(|(_, v)| v.as_str())
     };
 
-    let rejection = if method != "POST" || path.split('?').next() != Some("/v1/messages") {
+    // Amazon Bedrock's InvokeModel: `POST /model/{modelId}/invoke`, SigV4-signed.
+    let bedrock = bedrock::model_id(&method, &path);
+    let rejection = if let Some(id) = &bedrock {
+        bedrock::check(id, &headers, &body, options)
+            .err()
+            .map(|msg| (400, error_body("invalid_request_error", &msg)))
+    } else if method != "POST" || path.split('?').next() != Some("/v1/messages") {
         Some((
             404,
             error_body(
@@ -449,11 +456,12 @@ fn serve(
     let rejection = rejection.or_else(|| {
         let mut st = lock(state);
         let paused = st.last_stop.as_deref() == Some("pause_turn");
-        let checked =
-            validate(&body, options, paused).and_then(|()| match options.cache_min_tokens {
+        let checked = validate(&body, options, paused, bedrock.is_some()).and_then(|()| {
+            match options.cache_min_tokens {
                 Some(min) => st.cache.usage(&body, min).map(Some),
                 None => Ok(None),
-            });
+            }
+        });
         match checked {
             Ok(u) => {
                 cache_usage = u;
@@ -482,6 +490,11 @@ fn serve(
             None,
         ),
         (None, Some(step)) => render(step, &body, counter, cache_usage.as_ref()),
+    };
+    // Bedrock answers errors its own way: the exception name in a header.
+    let (headers_out, body_out) = match &bedrock {
+        Some(_) if status >= 400 => bedrock::error(status, &body_out),
+        _ => (headers_out, body_out),
     };
     if status == 200 {
         lock(state).last_stop = serde_json::from_str::<Value>(&body_out)
@@ -563,14 +576,22 @@ fn render(
 }
 
 /// What the real API rejects with 400, checked here so agent bugs fail tests.
-fn validate(body: &Value, options: &MockOptions, paused: bool) -> Result<(), String> {
-    let model = body["model"]
-        .as_str()
-        .ok_or("mock: `model` must be a string")?;
-    if let Some(want) = &options.expect_model
-        && model != want
-    {
-        return Err(format!("mock: expected model `{want}`, got `{model}`"));
+fn validate(
+    body: &Value,
+    options: &MockOptions,
+    paused: bool,
+    bedrock: bool,
+) -> Result<(), String> {
+    // On Bedrock the model is in the path (checked there), never in the body.
+    if !bedrock {
+        let model = body["model"]
+            .as_str()
+            .ok_or("mock: `model` must be a string")?;
+        if let Some(want) = &options.expect_model
+            && model != want
+        {
+            return Err(format!("mock: expected model `{want}`, got `{model}`"));
+        }
     }
     if !body["max_tokens"].is_u64() {
         return Err("mock: `max_tokens` must be a positive integer".into());

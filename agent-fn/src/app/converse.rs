@@ -12,6 +12,8 @@ use super::{App, Invocation};
 use crate::agent::{self, Settings, Stats, Stop, push_user_text};
 use crate::anthropic::{self, ModelError};
 use crate::audit::Audit;
+use crate::backend::Backend;
+use crate::bedrock;
 use crate::budget::{Budgets, Denied, Gate, caller_id};
 use crate::deadline::random_id;
 use crate::event::{AgentRequest, truncate};
@@ -26,6 +28,18 @@ impl App {
             })
             .as_ref()
             .map_err(|e| RunError::internal("model_client", e.clone()))
+    }
+
+    async fn bedrock_client(&self) -> &bedrock::Client {
+        self.bedrock
+            .get_or_init(|| async {
+                bedrock::Client::new(
+                    self.aws.config().await,
+                    self.bedrock_endpoint.as_deref(),
+                    self.retry,
+                )
+            })
+            .await
     }
 
     /// One agent run: load the session, loop, save the session.
@@ -46,24 +60,36 @@ impl App {
         let session_id = req.session_id.clone().unwrap_or_else(random_id);
         audit.session_id = Some(session_id.clone());
         let model = self.config.model_for(agent_name);
-        if model.provider == Provider::Bedrock {
-            return Err(RunError::internal(
-                "unsupported_provider",
-                "model.provider `bedrock` is not supported by this build of the function",
-            ));
-        }
-        let key_name = self
-            .config
-            .model
-            .api_key_secret
-            .as_deref()
-            .ok_or_else(|| RunError::internal("config", "model.api_key_secret is not set"))?;
-        let client = self.model_client()?;
+        // Bedrock needs no key: the execution role signs its calls.
+        let key_name = match model.provider {
+            Provider::Anthropic => {
+                Some(self.config.model.api_key_secret.as_deref().ok_or_else(|| {
+                    RunError::internal("config", "model.api_key_secret is not set")
+                })?)
+            }
+            Provider::Bedrock => None,
+        };
         // Both are network round trips on a cold start; do them together.
-        let (key, loaded) =
-            tokio::join!(self.secrets.get(key_name), self.load_session(&session_id));
+        let (key, loaded) = tokio::join!(
+            async {
+                match key_name {
+                    Some(name) => self.secrets.get(name).await.map(Some),
+                    None => Ok(None),
+                }
+            },
+            self.load_session(&session_id)
+        );
         let key = key.map_err(|e| RunError::internal("api_key", e))?;
         let loaded = loaded?;
+        let backend = match &key {
+            Some(k) => Backend::Anthropic {
+                client: self.model_client()?,
+                api_key: k,
+            },
+            None => Backend::Bedrock {
+                client: self.bedrock_client().await,
+            },
+        };
         if loaded.discarded {
             (self.sink)(
                 &json!({"type": "warning", "request_id": inv.request_id, "detail": "stored session history was unreadable and was reset"})
@@ -94,8 +120,7 @@ impl App {
             gate: budgets.as_ref().map(|b| b as &dyn Gate),
         };
         let run = agent::run(
-            client,
-            &key,
+            &backend,
             &settings,
             &agent.tools,
             &self.toolbox,
@@ -111,10 +136,10 @@ impl App {
             Ok(o) => o,
             Err(f) => {
                 record(audit, &f.stats);
-                if matches!(f.error, ModelError::Status { status: 401, .. }) {
+                if let (Some(name), ModelError::Status { status: 401, .. }) = (key_name, &f.error) {
                     // A rotated key: fetch it again next time instead of failing
                     // until the container is recycled.
-                    self.secrets.forget(key_name);
+                    self.secrets.forget(name);
                 }
                 return Err(match f.error {
                     ModelError::Deadline { .. } => RunError::Timeout,

@@ -67,6 +67,9 @@ pub struct Options {
     /// The X-Ray daemon (`AWS_XRAY_DAEMON_ADDRESS`); subsegments are sent to it
     /// when `function.tracing` is `active`.
     pub xray_daemon: Option<SocketAddr>,
+    /// The Bedrock runtime endpoint instead of the SDK's (tests); in Lambda the
+    /// SDK's own (`AWS_ENDPOINT_URL_BEDROCK_RUNTIME` when set).
+    pub bedrock_endpoint: Option<String>,
 }
 
 impl Options {
@@ -86,6 +89,7 @@ impl Options {
             xray_daemon: std::env::var("AWS_XRAY_DAEMON_ADDRESS")
                 .ok()
                 .and_then(|a| daemon_address(&a)),
+            bedrock_endpoint: None,
         }
     }
 }
@@ -116,6 +120,9 @@ pub struct App {
     /// Built on first use: TLS setup is not free and init must stay fast.
     model: OnceLock<Result<anthropic::Client, String>>,
     model_base_url: String,
+    /// Built on first use, and only for an agent on Bedrock.
+    bedrock: tokio::sync::OnceCell<crate::bedrock::Client>,
+    bedrock_endpoint: Option<String>,
     retry: RetryPolicy,
     margin: Duration,
     sink: Sink,
@@ -154,6 +161,8 @@ impl App {
             tool_defs,
             model: OnceLock::new(),
             model_base_url: options.model_base_url,
+            bedrock: tokio::sync::OnceCell::new(),
+            bedrock_endpoint: options.bedrock_endpoint,
             retry: options.retry,
             margin,
             sink: options.sink.unwrap_or_else(|| Arc::new(stdout_line)),

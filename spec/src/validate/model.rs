@@ -1,6 +1,7 @@
 //! The `model`, `limits`, `sessions` and `secrets` sections.
 
 use super::check::{Check, p};
+use crate::bedrock::BedrockId;
 use crate::model::{ApiAuth, CacheTtl, PriceOverride, Provider};
 use crate::pricing::approx_tokens;
 use crate::rules::is_table_name;
@@ -18,9 +19,6 @@ pub(super) fn model(c: &mut Check) {
     );
     if let Some(prices) = &m.prices {
         check_prices(c, &["model", "prices"], prices);
-    }
-    if m.provider == Provider::Bedrock {
-        bedrock_refused(c, p(&["model", "provider"]));
     }
     let cfg = c.config;
     for (name, agent) in &cfg.agents {
@@ -40,10 +38,8 @@ pub(super) fn model(c: &mut Check) {
         if let Some(prices) = &o.prices {
             check_prices(c, &["agents", name, "model", "prices"], prices);
         }
-        if o.provider == Some(Provider::Bedrock) {
-            bedrock_refused(c, p(&["agents", name, "model", "provider"]));
-        }
     }
+    bedrock(c);
     let anthropic_agents: Vec<&String> = cfg
         .agents
         .keys()
@@ -187,11 +183,74 @@ fn model_id(c: &mut Check, path: Vec<PathSeg>, id: &str) {
     }
 }
 
-fn bedrock_refused(c: &mut Check, path: Vec<PathSeg>) {
-    c.error(
-        path,
-        "`bedrock` is planned but not supported by this version of claw; use `anthropic`",
-    );
+/// Each Bedrock model id an agent runs on (checked once where it is written):
+/// a Claude model or inference profile id, not an ARN; `inference_regions` only
+/// for a geographic profile, and Region names.
+fn bedrock(c: &mut Check) {
+    let cfg = c.config;
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, agent) in &cfg.agents {
+        let resolved = cfg.model_for(name);
+        if resolved.provider != Provider::Bedrock {
+            continue;
+        }
+        let o = agent.model.as_ref();
+        let at: Vec<&str> = if o.is_some_and(|o| o.id.is_some()) {
+            vec!["agents", name, "model"]
+        } else {
+            vec!["model"]
+        };
+        if !seen.insert(at.join(".")) {
+            continue;
+        }
+        let mut id_path = p(&at);
+        id_path.push(PathSeg::Key("id".into()));
+        let id = resolved.id.as_str();
+        if id.starts_with("arn:") {
+            c.error(
+                id_path,
+                "use the Bedrock model id or inference profile id, not its ARN \
+                 (such as `us.anthropic.claude-haiku-4-5-20251001-v1:0`)",
+            );
+        } else if !id.contains("anthropic.claude") {
+            c.error(
+                id_path,
+                format!(
+                    "`{id}` is not a Claude model on Bedrock: the function speaks the Anthropic \
+                     Messages format, so use an id such as `anthropic.claude-haiku-4-5-20251001-v1:0` \
+                     or a profile such as `us.anthropic.claude-haiku-4-5-20251001-v1:0`"
+                ),
+            );
+        }
+        let Some(regions) = &resolved.inference_regions else {
+            continue;
+        };
+        let mut path = p(&at);
+        path.push(PathSeg::Key("inference_regions".into()));
+        match BedrockId::parse(id) {
+            BedrockId::Profile { geo, .. } if geo != "global" => {
+                for r in regions {
+                    if !is_region(r) {
+                        c.error(path.clone(), format!("`{r}` is not an AWS Region name"));
+                    }
+                }
+            }
+            _ => c.error(
+                path,
+                "only a geographic inference profile (`us.`, `eu.`, `apac.`, …) routes to \
+                 other Regions: remove this key",
+            ),
+        }
+    }
+}
+
+fn is_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
 }
 
 fn check_prices(c: &mut Check, at: &[&str], prices: &PriceOverride) {

@@ -1,0 +1,182 @@
+//! Claude through Amazon Bedrock's InvokeModel, authorised by the execution role
+//! (SigV4 by the AWS SDK): no API key anywhere.
+//!
+//! The body is the Messages request without `model` (the model id is in the
+//! path) and with `anthropic_version: bedrock-2023-05-31`; betas go in the body as
+//! `anthropic_beta`, not as a header. The reply body is a Messages response
+//! (<https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-anthropic-claude-messages.html>).
+//! Prompt-cache breakpoints travel in the body unchanged.
+//!
+//! The SDK's own retries are off: the loop's [`RetryPolicy`] decides, with the
+//! same statuses and the same deadline rule as the Anthropic API. Errors are
+//! mapped to [`ModelError::Status`] with Bedrock's status and exception name
+//! (`ThrottlingException` 429, `ServiceUnavailableException` 503,
+//! `ModelTimeoutException` 408 are retried; `ValidationException` 400,
+//! `AccessDeniedException` 403 are not), per the InvokeModel API reference
+//! (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InvokeModel.html>).
+
+use std::time::Duration;
+
+use aws_sdk_bedrockruntime::error::SdkError;
+use aws_sdk_bedrockruntime::primitives::Blob;
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::anthropic::{MessagesResponse, ModelError, RateLimit, Reply, RetryPolicy};
+use crate::deadline::Deadline;
+
+/// The `anthropic_version` Bedrock requires in the body.
+pub const BEDROCK_VERSION: &str = "bedrock-2023-05-31";
+
+/// The InvokeModel client. Built on first use (the SDK client is not free).
+#[derive(Debug, Clone)]
+pub struct Client {
+    sdk: aws_sdk_bedrockruntime::Client,
+    pub retry: RetryPolicy,
+}
+
+impl Client {
+    /// `endpoint` overrides the SDK's (tests); the SDK otherwise honours
+    /// `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` and the function's Region.
+    pub fn new(
+        config: &aws_config::SdkConfig,
+        endpoint: Option<&str>,
+        retry: RetryPolicy,
+    ) -> Client {
+        let mut b = aws_sdk_bedrockruntime::config::Builder::from(config)
+            .retry_config(aws_sdk_bedrockruntime::config::retry::RetryConfig::disabled());
+        if let Some(e) = endpoint {
+            b = b.endpoint_url(e);
+        }
+        Client {
+            sdk: aws_sdk_bedrockruntime::Client::from_conf(b.build()),
+            retry,
+        }
+    }
+
+    /// One InvokeModel call with retries; nothing runs past `deadline - margin`.
+    pub async fn create(
+        &self,
+        model_id: &str,
+        request: &Value,
+        deadline: Deadline,
+        margin: Duration,
+    ) -> Result<Reply, ModelError> {
+        let body = serde_json::to_vec(&bedrock_body(request))
+            .map_err(|e| ModelError::Decode(format!("encoding the request: {e}")))?;
+        let mut latency = Duration::ZERO;
+        let mut attempt = 0u32;
+        loop {
+            let budget = deadline.budget(margin);
+            if budget.is_zero() {
+                return Err(ModelError::Deadline { last: None });
+            }
+            let started = Instant::now();
+            let call = self
+                .sdk
+                .invoke_model()
+                .model_id(model_id)
+                .content_type("application/json")
+                .accept("application/json")
+                .body(Blob::new(body.clone()))
+                .send();
+            let outcome = tokio::time::timeout(budget, call).await;
+            latency += started.elapsed();
+            let (err, status) = match outcome {
+                Err(_) => return Err(ModelError::Deadline { last: None }),
+                Ok(Ok(out)) => {
+                    match serde_json::from_slice::<MessagesResponse>(out.body().as_ref()) {
+                        Ok(response) => {
+                            return Ok(Reply {
+                                response,
+                                ratelimit: RateLimit::default(),
+                                latency,
+                                attempts: attempt + 1,
+                            });
+                        }
+                        // A corrupt 200 is retried like a broken connection.
+                        Err(e) => (ModelError::Decode(e.to_string()), None),
+                    }
+                }
+                Ok(Err(e)) => map_error(&e),
+            };
+            let Some(wait) = self.retry.decide(attempt, status, None) else {
+                return Err(err);
+            };
+            if wait >= deadline.budget(margin) {
+                return Err(ModelError::Deadline {
+                    last: Some(Box::new(err)),
+                });
+            }
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+}
+
+/// The Messages request as Bedrock takes it.
+pub fn bedrock_body(request: &Value) -> Value {
+    let mut body = request.clone();
+    if let Some(o) = body.as_object_mut() {
+        o.remove("model");
+        o.remove("stream");
+        o.insert("anthropic_version".into(), Value::from(BEDROCK_VERSION));
+    }
+    body
+}
+
+/// A Bedrock failure as a [`ModelError`], with the status the retry rule reads.
+fn map_error<E, R>(e: &SdkError<E, R>) -> (ModelError, Option<StatusCode>)
+where
+    E: aws_sdk_bedrockruntime::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + HasStatus,
+{
+    match e {
+        SdkError::ServiceError(s) => {
+            let status = s.raw().status_u16();
+            let code = s.err().code().map(str::to_string);
+            (
+                ModelError::Status {
+                    status,
+                    error_type: code,
+                },
+                StatusCode::from_u16(status).ok(),
+            )
+        }
+        // Could not sign (no credentials), could not connect, or the connection
+        // broke: the SDK's Display and source chain never carry credentials.
+        other => (ModelError::Transport(crate::aws::describe(other)), None),
+    }
+}
+
+/// The HTTP status of a raw SDK response.
+pub trait HasStatus {
+    fn status_u16(&self) -> u16;
+}
+
+impl HasStatus for aws_sdk_bedrockruntime::config::http::HttpResponse {
+    fn status_u16(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_body_drops_model_and_names_the_bedrock_version() {
+        let b = bedrock_body(&json!({
+            "model": "claude-x", "stream": false, "max_tokens": 10,
+            "system": [{"type": "text", "text": "s", "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+        }));
+        assert!(b.get("model").is_none() && b.get("stream").is_none());
+        assert_eq!(b["anthropic_version"], BEDROCK_VERSION);
+        assert_eq!(b["max_tokens"], 10);
+        // Cache breakpoints go to Bedrock as they are.
+        assert_eq!(b["system"][0]["cache_control"]["type"], "ephemeral");
+    }
+}
