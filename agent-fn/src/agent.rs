@@ -13,6 +13,7 @@ use claw_spec::pricing::Prices;
 use crate::anthropic::{Block, Client, Message, ModelError, RateLimit, Role, ToolDef, Usage};
 use crate::budget::{Denied, Gate};
 use crate::deadline::{Deadline, now_epoch_ms};
+use crate::mcp;
 use crate::request::{self, Shape};
 
 /// What one tool call produced. `content` is JSON text for the model.
@@ -83,6 +84,8 @@ pub struct Settings<'a> {
     pub prices: Option<Prices>,
     /// Asked before each model call, told each call's usage (token budgets).
     pub gate: Option<&'a dyn Gate>,
+    /// The agent's MCP servers, which the API calls itself.
+    pub mcp: &'a [mcp::Server],
 }
 
 /// Why the loop ended without an error.
@@ -151,6 +154,8 @@ pub struct Stats {
     pub ratelimit_wait: Duration,
     /// The policy category of a refusal, when the API named one.
     pub refusal_category: Option<String>,
+    /// Tools the API ran on MCP servers (`mcp_tool_use` blocks).
+    pub mcp_calls: u32,
 }
 
 /// How a run that did not fail ended: why it stopped, and what it leaves.
@@ -204,7 +209,9 @@ pub async fn run<R: ToolRunner>(
         tools: settings.tools,
         cache: settings.cache,
         min_cache_tokens: settings.min_cache_tokens,
+        mcp: settings.mcp,
     };
+    let betas = request::betas(&shape);
     let mut mark = None;
     // Prompt tokens the last call counted against the input limit.
     let mut last_prompt = 0u64;
@@ -223,7 +230,7 @@ pub async fn run<R: ToolRunner>(
         wait_for_rate_limit(client, &mut stats, last_prompt, deadline, settings.margin).await;
         let (body, next_mark) = request::body(&shape, &messages, mark);
         let reply = match client
-            .create(api_key, &body, deadline, settings.margin)
+            .create(api_key, &body, betas, deadline, settings.margin)
             .await
         {
             Ok(r) => r,
@@ -252,6 +259,7 @@ pub async fn run<R: ToolRunner>(
             // Only well-formed blocks go back; the API rejects anything without a type.
             .filter(|b| b.get("type").and_then(Value::as_str).is_some())
             .collect();
+        stats.mcp_calls += mcp::calls(&content);
         text = content
             .iter()
             .filter_map(|b| match Block::of(b) {

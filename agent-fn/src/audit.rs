@@ -30,6 +30,9 @@ pub struct Audit {
     pub duration_ms: u64,
     pub turns: u32,
     pub tool_calls: u32,
+    /// Tools the Messages API ran on MCP servers; absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mcp_calls: u32,
     /// Uncached input tokens (the API's `input_tokens`).
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -58,6 +61,10 @@ pub struct Audit {
     /// success, so filtering the log on `error` finds only failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn micro_usd<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
