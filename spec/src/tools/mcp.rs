@@ -116,21 +116,25 @@ pub(super) fn check(tool: &RawTool, out: &mut Vec<Problem>) {
 
 fn check_url(url: &str, out: &mut Vec<Problem>) {
     let mut error = |message: String| out.push(Problem::error(&["url"], message));
-    if !url.starts_with("https://") {
-        error(format!(
-            "an MCP server URL must start with `https://` (the API connects only over TLS); found `{url}`"
-        ));
-        return;
-    }
-    let authority = url["https://".len()..]
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or_default();
+    // Checked first, and the URL never quoted: it may hold a password.
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.contains('@') {
         error(
             "the URL carries credentials (`user:password@`); put the token in a secret and name it in `auth.secret`"
                 .into(),
         );
+        return;
+    }
+    if scheme != "https" {
+        error(format!(
+            "an MCP server URL must start with `https://` (the API connects only over TLS); found `{}`",
+            if scheme.is_empty() {
+                "no scheme".to_string()
+            } else {
+                format!("{scheme}://")
+            }
+        ));
         return;
     }
     if url.contains('{') || url.contains('}') {
@@ -200,6 +204,11 @@ mod tests {
             ("https://mcp.localhost/", "loopback"),
             ("https://u:p@mcp.example.com/sse", "carries credentials"),
             (
+                "http://u:hunter2@mcp.example.com/sse",
+                "carries credentials",
+            ),
+            ("mcp.example.com/sse", "found `no scheme`"),
+            (
                 "https://mcp.example.com/{tenant}",
                 "takes no `{placeholders}`",
             ),
@@ -210,6 +219,7 @@ mod tests {
                 p.len() == 1 && p[0].starts_with("url: ") && p[0].contains(want),
                 "{url}: {p:?}"
             );
+            assert!(!p[0].contains("hunter2"), "{p:?}");
         }
     }
 
