@@ -14,6 +14,7 @@ use crate::anthropic::{Block, Message, ModelError, RateLimit, Role, ToolDef, Usa
 use crate::backend::Backend;
 use crate::budget::{Denied, Gate};
 use crate::deadline::{Deadline, now_epoch_ms};
+use crate::mcp;
 use crate::request::{self, Shape};
 use crate::trace::Span;
 
@@ -85,6 +86,8 @@ pub struct Settings<'a> {
     pub prices: Option<Prices>,
     /// Asked before each model call, told each call's usage (token budgets).
     pub gate: Option<&'a dyn Gate>,
+    /// The agent's MCP servers, which the API calls itself.
+    pub mcp: &'a [mcp::Server],
 }
 
 /// Why the loop ended without an error.
@@ -155,6 +158,8 @@ pub struct Stats {
     pub refusal_category: Option<String>,
     /// Each model call and each tool call that ran, timed (traces, tool metrics).
     pub spans: Vec<Span>,
+    /// Tools the API ran on MCP servers (`mcp_tool_use` blocks).
+    pub mcp_calls: u32,
 }
 
 /// How a run that did not fail ended: why it stopped, and what it leaves.
@@ -207,7 +212,9 @@ pub async fn run<R: ToolRunner>(
         tools: settings.tools,
         cache: settings.cache,
         min_cache_tokens: settings.min_cache_tokens,
+        mcp: settings.mcp,
     };
+    let betas = request::betas(&shape);
     let mut mark = None;
     // Prompt tokens the last call counted against the input limit.
     let mut last_prompt = 0u64;
@@ -226,7 +233,9 @@ pub async fn run<R: ToolRunner>(
         wait_for_rate_limit(backend, &mut stats, last_prompt, deadline, settings.margin).await;
         let (body, next_mark) = request::body(&shape, &messages, mark);
         let started = SystemTime::now();
-        let reply = backend.create(&body, deadline, settings.margin).await;
+        let reply = backend
+            .create(&body, betas, deadline, settings.margin)
+            .await;
         let reply = match reply {
             Ok(r) => r,
             Err(error) => {
@@ -268,6 +277,7 @@ pub async fn run<R: ToolRunner>(
             // Only well-formed blocks go back; the API rejects anything without a type.
             .filter(|b| b.get("type").and_then(Value::as_str).is_some())
             .collect();
+        stats.mcp_calls += mcp::calls(&content);
         text = content
             .iter()
             .filter_map(|b| match Block::of(b) {

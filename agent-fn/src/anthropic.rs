@@ -272,11 +272,12 @@ impl Client {
     }
 
     /// One Messages call with retries. Nothing (attempt or sleep) runs past
-    /// `deadline - margin`.
+    /// `deadline - margin`. `betas` go in the `anthropic-beta` header.
     pub async fn create(
         &self,
         api_key: &str,
         request: &Value,
+        betas: &[&str],
         deadline: Deadline,
         margin: Duration,
     ) -> Result<Reply, ModelError> {
@@ -285,6 +286,7 @@ impl Client {
         let mut key = HeaderValue::from_str(api_key)
             .map_err(|_| ModelError::Transport("the API key is not a valid header value".into()))?;
         key.set_sensitive(true);
+        let betas = betas.join(",");
         let mut latency = Duration::ZERO;
         let mut attempt = 0u32;
         loop {
@@ -293,7 +295,7 @@ impl Client {
                 return Err(ModelError::Deadline { last: None });
             }
             let started = Instant::now();
-            let outcome = self.attempt(&key, &body, budget).await;
+            let outcome = self.attempt(&key, &betas, &body, budget).await;
             latency += started.elapsed();
             let (err, status, headers) = match outcome {
                 Ok((response, headers)) => {
@@ -328,17 +330,20 @@ impl Client {
     async fn attempt(
         &self,
         key: &HeaderValue,
+        betas: &str,
         body: &[u8],
         budget: Duration,
     ) -> Result<(MessagesResponse, HeaderMap), Attempt> {
-        let send = self
+        let mut send = self
             .http
             .post(&self.url)
             .header("x-api-key", key.clone())
             .header("anthropic-version", API_VERSION)
-            .header("content-type", "application/json")
-            .body(body.to_vec())
-            .send();
+            .header("content-type", "application/json");
+        if !betas.is_empty() {
+            send = send.header("anthropic-beta", betas);
+        }
+        let send = send.body(body.to_vec()).send();
         let call = async {
             let resp = send.await.map_err(|e| Attempt::transport(&e))?;
             let status = resp.status();

@@ -33,6 +33,9 @@ pub struct Audit {
     pub duration_ms: u64,
     pub turns: u32,
     pub tool_calls: u32,
+    /// Tools the Messages API ran on MCP servers; absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mcp_calls: u32,
     /// Uncached input tokens (the API's `input_tokens`).
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -66,6 +69,10 @@ pub struct Audit {
     /// subsegments. Not part of the audit line.
     #[serde(skip)]
     pub spans: Vec<(String, Span)>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn micro_usd<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {

@@ -22,19 +22,26 @@ pub enum Backend<'a> {
 
 impl Backend<'_> {
     /// One call with retries, `body` as `crate::request::body` built it.
+    /// `betas` go in the `anthropic-beta` header, or in the body on Bedrock.
     pub async fn create(
         &self,
         body: &Value,
+        betas: &[&str],
         deadline: Deadline,
         margin: Duration,
     ) -> Result<Reply, ModelError> {
         match self {
             Backend::Anthropic { client, api_key } => {
-                client.create(api_key, body, deadline, margin).await
+                client.create(api_key, body, betas, deadline, margin).await
             }
             Backend::Bedrock { client } => {
                 let model = body["model"].as_str().unwrap_or_default();
-                client.create(model, body, deadline, margin).await
+                if betas.is_empty() {
+                    return client.create(model, body, deadline, margin).await;
+                }
+                let mut body = body.clone();
+                body["anthropic_beta"] = Value::from(betas.to_vec());
+                client.create(model, &body, deadline, margin).await
             }
         }
     }

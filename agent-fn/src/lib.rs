@@ -15,6 +15,7 @@ pub mod budget;
 pub mod deadline;
 pub mod event;
 pub mod jobs;
+pub mod mcp;
 pub mod request;
 pub mod secrets;
 pub mod sessions;

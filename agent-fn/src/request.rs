@@ -19,12 +19,17 @@
 //! breakpoint (the API would cache nothing); the length is estimated generously
 //! (`claw_spec::pricing::approx_tokens`), so an unneeded mark is the only error.
 //! Breakpoints exist only in the request: the stored conversation carries none.
+//!
+//! An agent's MCP servers (`crate::mcp`) join the request as `mcp_servers`, their
+//! `mcp_toolset` entries follow the tool definitions, and [`betas`] names the
+//! header value they need.
 
 use claw_spec::model::CacheTtl;
 use claw_spec::pricing::approx_tokens;
 use serde_json::{Value, json};
 
 use crate::anthropic::{Message, ToolDef};
+use crate::mcp;
 
 /// Where the conversation breakpoint sits: (message, block).
 pub type Mark = (usize, usize);
@@ -39,10 +44,30 @@ pub struct Shape<'a> {
     pub cache: CacheTtl,
     /// The model's minimum cacheable prefix, when known.
     pub min_cache_tokens: Option<u32>,
+    /// The agent's MCP servers, tokens included.
+    pub mcp: &'a [mcp::Server],
 }
 
-/// Block types the API accepts `cache_control` on.
-const MARKABLE: &[&str] = &["text", "image", "document", "tool_use", "tool_result"];
+/// The `anthropic-beta` values a request of this shape needs.
+pub fn betas(shape: &Shape<'_>) -> &'static [&'static str] {
+    if shape.mcp.is_empty() {
+        &[]
+    } else {
+        &[mcp::BETA]
+    }
+}
+
+/// Block types the API accepts `cache_control` on (the MCP connector's too: its
+/// request block types carry `cache_control` in the API's published types).
+const MARKABLE: &[&str] = &[
+    "text",
+    "image",
+    "document",
+    "tool_use",
+    "tool_result",
+    "mcp_tool_use",
+    "mcp_tool_result",
+];
 
 /// The request body, and where its conversation breakpoint is (pass it back as
 /// `previous` on the next turn).
@@ -55,12 +80,16 @@ pub fn body(
         .tools
         .iter()
         .map(|t| serde_json::to_value(t).unwrap_or(Value::Null))
+        .chain(shape.mcp.iter().map(mcp::Server::toolset))
         .collect();
     let mut messages: Vec<Value> = messages
         .iter()
         .map(|m| serde_json::to_value(m).unwrap_or(Value::Null))
         .collect();
     let mut body = json!({"model": shape.model, "max_tokens": shape.max_tokens});
+    if !shape.mcp.is_empty() {
+        body["mcp_servers"] = shape.mcp.iter().map(mcp::Server::definition).collect();
+    }
     let Some(ttl) = shape.cache.api_ttl() else {
         if !shape.system.is_empty() {
             body["system"] = json!(shape.system);

@@ -50,6 +50,7 @@ fn settings(tools: &[ToolDef]) -> Settings<'_> {
         min_cache_tokens: None,
         prices: None,
         gate: None,
+        mcp: &[],
     }
 }
 

@@ -488,3 +488,78 @@ async fn a_rejected_key_is_fetched_again_after_rotation() {
     let r2 = app.handle(ask, &inv("k2")).await.unwrap();
     assert_eq!(r2["response"], "after rotation", "{r2}");
 }
+
+#[tokio::test]
+async fn an_mcp_token_comes_from_secrets_manager_and_never_reaches_the_session() {
+    const TOKEN: &str = "mcp-moto-token-7c1e";
+    let moto = Moto::start();
+    let sdk = sdk(&moto).await;
+    secret(&sdk, "prod/anthropic-key", KEY).await;
+    secret(&sdk, "prod/crm-mcp", TOKEN).await;
+    table(&sdk, "AgentSessions", "session_id").await;
+    // The API called the server and answered in one turn.
+    let turn = vec![
+        json!({"type": "mcp_tool_use", "id": "mcptoolu_7", "name": "search_leads",
+               "server_name": "crm", "input": {"q": "Acme"}}),
+        json!({"type": "mcp_tool_result", "tool_use_id": "mcptoolu_7", "is_error": false,
+               "content": [{"type": "text", "text": "2 leads"}]}),
+        json!({"type": "text", "text": "Found 2 leads."}),
+    ];
+    let mock = MockModel::start(
+        KEY,
+        vec![Step::reply(turn.clone(), "end_turn"), Step::text("ok")],
+    );
+    let cfg = config(|c| {
+        c["sessions"] = json!({"table": "AgentSessions"});
+        c["tools"] = json!({"crm": {"kind": "mcp", "description": "",
+            "url": "https://mcp.example.com/mcp", "auth": {"secret": "prod/crm-mcp"}}});
+        c["agents"]["lead-qualifier"]["tools"] = json!(["crm"]);
+    });
+    let (app, lines) = app(cfg, &mock, sdk.clone());
+    let ask = |m: &str| json!({"agent": "lead-qualifier", "message": m, "session_id": "mcp-1"});
+    let r1 = app.handle(ask("find Acme"), &inv("m1")).await.unwrap();
+    assert_eq!(r1["response"], "Found 2 leads.", "{r1}");
+    let r2 = app.handle(ask("and then?"), &inv("m2")).await.unwrap();
+    assert_eq!(r2["response"], "ok", "{r2}");
+
+    let reqs = mock.requests();
+    assert_eq!(reqs[0].mcp_servers()[0]["authorization_token"], TOKEN);
+    assert_eq!(reqs[0].mcp_servers()[0]["name"], "crm");
+    // The stored turn came back with the MCP blocks as the API wrote them.
+    let mut sent = reqs[1].messages()[1].clone();
+    for b in sent["content"].as_array_mut().unwrap() {
+        b.as_object_mut().unwrap().remove("cache_control");
+    }
+    assert_eq!(sent["content"], json!(turn));
+
+    let item = aws_sdk_dynamodb::Client::new(&sdk)
+        .get_item()
+        .table_name("AgentSessions")
+        .key("session_id", AttributeValue::S("mcp-1".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let history_text = item["history"].as_s().unwrap();
+    let history: Vec<Value> = serde_json::from_str(history_text).unwrap();
+    assert_eq!(history[1]["content"], json!(turn));
+    for (k, v) in &item {
+        assert!(!format!("{v:?}").contains(TOKEN), "the token is in `{k}`");
+    }
+    let audits: Vec<Value> = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["type"] == "audit")
+        .collect();
+    assert_eq!(audits[0]["mcp_calls"], 1, "{audits:?}");
+    assert!(audits[1].get("mcp_calls").is_none(), "{audits:?}");
+    for l in lines.lock().unwrap().iter() {
+        assert!(
+            !l.contains(TOKEN) && !l.contains(KEY),
+            "a secret leaked: {l}"
+        );
+    }
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use agent_fn::anthropic::RetryPolicy;
 use agent_fn::app::{App, Invocation, Options};
 use agent_fn::deadline::Deadline;
-use claw_testkit::mock_model::{MockModel, Step};
+use claw_testkit::mock_model::{MCP_BETA, MockModel, Step};
 use serde_json::{Value, json};
 
 const KEY: &str = "sk-ant-test-0123456789";
@@ -22,18 +22,28 @@ struct Harness {
 
 impl Harness {
     fn new(script: Vec<Step>, edit: impl FnOnce(&mut Value)) -> Harness {
-        Harness::build(MockModel::start(KEY, script), edit, None)
+        Harness::with_secrets(script, &[], edit)
+    }
+
+    /// With more fixed secrets than the API key.
+    fn with_secrets(
+        script: Vec<Step>,
+        secrets: &[(&str, &str)],
+        edit: impl FnOnce(&mut Value),
+    ) -> Harness {
+        Harness::build(MockModel::start(KEY, script), secrets, edit, None)
     }
 
     /// With AWS credentials (for SigV4) and Bedrock's endpoint at the mock.
     async fn with_bedrock(script: Vec<Step>, edit: impl FnOnce(&mut Value)) -> Harness {
         let mock = MockModel::start(KEY, script);
         let sdk = claw_testkit::sdk::config(&mock.base_url()).await;
-        Harness::build(mock, edit, Some(sdk))
+        Harness::build(mock, &[], edit, Some(sdk))
     }
 
     fn build(
         mock: MockModel,
+        secrets: &[(&str, &str)],
         edit: impl FnOnce(&mut Value),
         sdk: Option<aws_config::SdkConfig>,
     ) -> Harness {
@@ -65,10 +75,13 @@ impl Harness {
                     max_server_delay: Duration::from_secs(60),
                 },
                 margin: Some(Duration::from_millis(200)),
-                static_secrets: Some(HashMap::from([(
-                    "anthropic-key".to_string(),
-                    KEY.to_string(),
-                )])),
+                static_secrets: Some(
+                    [("anthropic-key", KEY)]
+                        .iter()
+                        .chain(secrets)
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect::<HashMap<_, _>>(),
+                ),
                 address_policy: None,
                 sink: Some(sink),
                 bedrock_endpoint: sdk.as_ref().map(|_| mock.base_url()),
@@ -673,4 +686,164 @@ async fn a_refusal_is_a_422_naming_the_category_and_is_not_kept() {
     assert_eq!(a["turns"], 1);
     // A refusal is the caller's answer, not the function's failure.
     assert_eq!(h.emf()["Errors"], 0);
+}
+
+const MCP_TOKEN: &str = "mcp-token-5f8a0c7e9d";
+
+/// `lead-qualifier` with a local tool and the CRM's MCP server (a token, an
+/// allow-list); `other` with neither.
+fn with_mcp(c: &mut Value) {
+    c["tools"] = json!({
+        "get_lead_http": {"kind": "http", "description": "Get a lead", "url": "https://crm.example.com/leads/{id}"},
+        "crm": {"kind": "mcp", "description": "", "url": "https://mcp.example.com/sse",
+                "auth": {"secret": "crm-mcp-token"}, "allowed_tools": ["get_lead", "search_leads"]}
+    });
+    c["agents"]["lead-qualifier"]["tools"] = json!(["get_lead_http", "crm"]);
+}
+
+/// An assistant turn in which the API called the MCP server itself, then paused.
+fn mcp_turn() -> Vec<Value> {
+    vec![
+        json!({"type": "text", "text": "Looking the lead up."}),
+        json!({"type": "mcp_tool_use", "id": "mcptoolu_01", "name": "get_lead",
+               "server_name": "crm", "input": {"lead_id": "42"}}),
+        json!({"type": "mcp_tool_result", "tool_use_id": "mcptoolu_01", "is_error": false,
+               "content": [{"type": "text", "text": "{\"lead_id\":\"42\",\"company\":\"Acme\"}"}]}),
+    ]
+}
+
+#[tokio::test]
+async fn mcp_servers_ride_on_the_request_and_their_blocks_go_back_unchanged() {
+    let h = Harness::with_secrets(
+        vec![
+            Step::reply(mcp_turn(), "pause_turn"),
+            Step::text("Acme: score 80"),
+        ],
+        &[("crm-mcp-token", MCP_TOKEN)],
+        with_mcp,
+    );
+    let resp = h
+        .invoke(json!({"agent": "lead-qualifier", "message": "qualify lead 42"}))
+        .await
+        .unwrap();
+    assert_eq!(resp["response"], "Acme: score 80", "{resp}");
+    let reqs = h.mock.requests();
+    assert_eq!(reqs.len(), 2);
+    for r in &reqs {
+        assert_eq!(r.status, 200, "{}", r.response);
+        assert_eq!(r.betas(), [MCP_BETA]);
+        assert_eq!(
+            r.mcp_servers(),
+            [
+                json!({"type": "url", "url": "https://mcp.example.com/sse", "name": "crm",
+                    "authorization_token": MCP_TOKEN})
+            ]
+        );
+        // The local tool is defined; the server's tools come through its toolset.
+        let tools = r.body["tools"].as_array().unwrap();
+        assert_eq!(tools.len(), 2, "{tools:?}");
+        assert_eq!(tools[0]["name"], "get_lead_http");
+        let mut toolset = tools[1].clone();
+        toolset.as_object_mut().unwrap().remove("cache_control");
+        assert_eq!(
+            toolset,
+            json!({"type": "mcp_toolset", "mcp_server_name": "crm",
+                   "default_config": {"enabled": false},
+                   "configs": {"get_lead": {"enabled": true}, "search_leads": {"enabled": true}}})
+        );
+    }
+    // The paused turn went back as the API sent it, plus the request's moving
+    // cache breakpoint, which lands on the MCP result (the last block).
+    let mut sent = reqs[1].messages()[1].clone();
+    assert_eq!(sent["role"], "assistant");
+    let blocks = sent["content"].as_array_mut().unwrap();
+    assert!(blocks[2]["cache_control"].is_object(), "{blocks:?}");
+    for b in blocks.iter_mut() {
+        b.as_object_mut().unwrap().remove("cache_control");
+    }
+    assert_eq!(sent["content"], json!(mcp_turn()));
+    let a = h.audit();
+    assert_eq!(a["mcp_calls"], 1, "{a}");
+    assert_eq!(a["tool_calls"], 0, "{a}");
+    assert_eq!(a["turns"], 2, "{a}");
+    h.assert_no_key(&resp);
+    assert!(!resp.to_string().contains(MCP_TOKEN));
+    for l in h.lines.lock().unwrap().iter() {
+        assert!(!l.contains(MCP_TOKEN), "the MCP token leaked: {l}");
+    }
+}
+
+#[tokio::test]
+async fn agents_without_mcp_tools_send_no_servers_and_no_beta() {
+    let h = Harness::with_secrets(
+        vec![Step::text("plain")],
+        &[("crm-mcp-token", MCP_TOKEN)],
+        with_mcp,
+    );
+    h.invoke(json!({"agent": "other", "message": "hi"}))
+        .await
+        .unwrap();
+    let req = &h.mock.requests()[0];
+    assert_eq!(req.status, 200, "{}", req.response);
+    assert!(req.body.get("mcp_servers").is_none(), "{}", req.body);
+    assert!(req.body.get("tools").is_none(), "{}", req.body);
+    assert_eq!(req.header("anthropic-beta"), None);
+    let a = h.audit();
+    assert!(a.get("mcp_calls").is_none(), "left out when 0: {a}");
+}
+
+#[tokio::test]
+async fn the_mock_refuses_mcp_servers_without_the_beta_like_the_api() {
+    // The guard the tests above rely on: the same body without the header is a 400.
+    let h = Harness::with_secrets(vec![], &[("crm-mcp-token", MCP_TOKEN)], with_mcp);
+    let client = reqwest::Client::new();
+    let body = json!({
+        "model": "claude-test", "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}],
+        "mcp_servers": [{"type": "url", "url": "https://mcp.example.com/sse", "name": "crm"}],
+        "tools": [{"type": "mcp_toolset", "mcp_server_name": "crm"}]
+    });
+    let send = |beta: Option<&str>| {
+        let mut r = client
+            .post(format!("{}/v1/messages", h.mock.base_url()))
+            .header("x-api-key", KEY)
+            .header("anthropic-version", "2023-06-01")
+            .json(&body);
+        if let Some(b) = beta {
+            r = r.header("anthropic-beta", b);
+        }
+        r.send()
+    };
+    let refused = send(None).await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains(MCP_BETA), "{text}");
+    // With the header it passes the checks (and meets the empty script).
+    let passed = send(Some(MCP_BETA)).await.unwrap().text().await.unwrap();
+    assert!(passed.contains("script exhausted"), "{passed}");
+}
+
+#[tokio::test]
+async fn a_missing_mcp_token_fails_before_the_model_and_names_only_the_secret() {
+    let h = Harness::new(vec![Step::text("never")], with_mcp);
+    let resp = h
+        .invoke(json!({"agent": "lead-qualifier", "message": "x"}))
+        .await
+        .unwrap();
+    assert_eq!(resp["status"], 500);
+    assert_eq!(resp["error"], "agent error");
+    assert_eq!(h.audit()["error"], "mcp_token");
+    assert_eq!(h.mock.request_count(), 0);
+    let errors: Vec<Value> = h
+        .lines()
+        .into_iter()
+        .filter(|l| l["type"] == "error")
+        .collect();
+    assert!(
+        errors[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`crm-mcp-token` does not exist"),
+        "{errors:?}"
+    );
 }

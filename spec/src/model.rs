@@ -414,8 +414,8 @@ impl Config {
             out.push(s.clone());
         }
         for tool in self.tools.values() {
-            if let Some(auth) = tool.auth() {
-                out.push(auth.secret.clone());
+            if let Some(secret) = tool.secret() {
+                out.push(secret.to_string());
             }
         }
         out.sort();

@@ -12,7 +12,10 @@
 //!   starting with a user turn;
 //! - every `tool_result` must answer a `tool_use` id of the assistant turn just before
 //!   it, and every `tool_use` of an earlier assistant turn must be answered in the
-//!   next user turn.
+//!   next user turn;
+//! - the MCP connector's parts (`mcp_servers`, `mcp_toolset` tools, `mcp_tool_use`
+//!   and `mcp_tool_result` blocks) follow its documented shapes and come with its
+//!   beta header (see `mcp`).
 //!
 //! Requests that fail these checks get an Anthropic-style error body
 //! (`{"type":"error","error":{"type":"invalid_request_error","message":…}}`) and do
@@ -31,6 +34,9 @@ use serde_json::{Value, json};
 
 mod bedrock;
 mod cache;
+mod mcp;
+
+pub use mcp::BETA as MCP_BETA;
 
 /// One scripted answer.
 #[derive(Debug, Clone)]
@@ -251,6 +257,21 @@ impl Recorded {
         }
     }
 
+    /// The request's `mcp_servers` entries (empty without them).
+    pub fn mcp_servers(&self) -> &[Value] {
+        self.body["mcp_servers"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// The `anthropic-beta` values, in order.
+    pub fn betas(&self) -> Vec<&str> {
+        self.header("anthropic-beta")
+            .map(|b| b.split(',').map(str::trim).collect())
+            .unwrap_or_default()
+    }
+
     /// The `tool_result` blocks of the last message, in order.
     pub fn tool_results(&self) -> Vec<Value> {
         self.last_content()
@@ -456,12 +477,12 @@ fn serve(
     let rejection = rejection.or_else(|| {
         let mut st = lock(state);
         let paused = st.last_stop.as_deref() == Some("pause_turn");
-        let checked = validate(&body, options, paused, bedrock.is_some()).and_then(|()| {
-            match options.cache_min_tokens {
+        let checked = validate(&body, options, paused, bedrock.is_some())
+            .and_then(|()| mcp::validate(&body, header("anthropic-beta")))
+            .and_then(|()| match options.cache_min_tokens {
                 Some(min) => st.cache.usage(&body, min).map(Some),
                 None => Ok(None),
-            }
-        });
+            });
         match checked {
             Ok(u) => {
                 cache_usage = u;
@@ -605,7 +626,8 @@ fn validate(
     }
     if let Some(tools) = body.get("tools") {
         let tools = tools.as_array().ok_or("mock: `tools` must be an array")?;
-        for t in tools {
+        // MCP toolsets are checked with the servers they name (`mcp`).
+        for t in tools.iter().filter(|t| t["type"] != "mcp_toolset") {
             if !t["name"].is_string() || !t["input_schema"].is_object() {
                 return Err("mock: every tool needs `name` and an object `input_schema`".into());
             }

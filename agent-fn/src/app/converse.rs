@@ -1,5 +1,5 @@
-//! One agent conversation: find the agent, fetch the API key and the stored
-//! session together, run the loop, save the session, and turn the loop's end into
+//! One agent conversation: find the agent, fetch the API key, the MCP servers'
+//! tokens and the stored session together, run the loop, save the session, and turn the loop's end into
 //! an [`Answer`] or a [`RunError`].
 
 use std::sync::Mutex;
@@ -17,6 +17,7 @@ use crate::bedrock;
 use crate::budget::{Budgets, Denied, Gate, caller_id};
 use crate::deadline::random_id;
 use crate::event::{AgentRequest, truncate};
+use crate::mcp;
 use crate::sessions::{self, SaveError};
 
 impl App {
@@ -70,16 +71,18 @@ impl App {
             Provider::Bedrock => None,
         };
         // Both are network round trips on a cold start; do them together.
-        let (key, loaded) = tokio::join!(
+        let (key, servers, loaded) = tokio::join!(
             async {
                 match key_name {
                     Some(name) => self.secrets.get(name).await.map(Some),
                     None => Ok(None),
                 }
             },
+            mcp::servers(&self.config, &agent.tools, &self.secrets),
             self.load_session(&session_id)
         );
         let key = key.map_err(|e| RunError::internal("api_key", e))?;
+        let servers = servers.map_err(|e| RunError::internal("mcp_token", e))?;
         let loaded = loaded?;
         let backend = match &key {
             Some(k) => Backend::Anthropic {
@@ -118,6 +121,7 @@ impl App {
             min_cache_tokens: model.min_cache_tokens,
             prices: model.prices,
             gate: budgets.as_ref().map(|b| b as &dyn Gate),
+            mcp: &servers,
         };
         let run = agent::run(
             &backend,
@@ -243,6 +247,7 @@ fn record(audit: &mut Audit, stats: &Stats) {
         .extend(stats.spans.iter().map(|s| (agent.clone(), s.clone())));
     audit.turns = stats.turns;
     audit.tool_calls = stats.tool_calls;
+    audit.mcp_calls = stats.mcp_calls;
     audit.input_tokens = stats.usage.input_tokens;
     audit.output_tokens = stats.usage.output_tokens;
     audit.cache_creation_input_tokens = stats.usage.cache_creation_input_tokens;

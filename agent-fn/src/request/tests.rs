@@ -22,6 +22,7 @@ fn shape<'a>(
         tools,
         cache,
         min_cache_tokens: min,
+        mcp: &[],
     }
 }
 

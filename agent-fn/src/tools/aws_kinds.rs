@@ -33,7 +33,7 @@ pub async fn call(
             .ok_or_else(|| format!("the input is missing `{key}`"))
     };
     match tool {
-        ToolSpec::Http(_) => Err("not an AWS tool".into()),
+        ToolSpec::Http(_) | ToolSpec::Mcp(_) => Err("not an AWS tool".into()),
         ToolSpec::DynamodbGet { table } => {
             let key = need("key")?.as_object().ok_or("`key` must be an object")?;
             let out = aws

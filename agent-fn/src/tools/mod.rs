@@ -51,11 +51,13 @@ impl Toolbox {
     }
 
     /// The definitions the model sees for an agent's tools, in the agent's order.
+    /// MCP servers are not among them: the request names them (`crate::mcp`).
     pub fn definitions(config: &Config, agent_tools: &[String]) -> Vec<ToolDef> {
         agent_tools
             .iter()
             .filter_map(|name| {
-                config.tools.get(name).map(|t| ToolDef {
+                let t = config.tools.get(name).filter(|t| t.spec.mcp().is_none())?;
+                Some(ToolDef {
                     name: name.clone(),
                     description: t.description.clone(),
                     input_schema: claw_spec::tools::input_schema(t),
@@ -105,6 +107,11 @@ impl ToolRunner for Toolbox {
         let Some(tool) = self.config.tools.get(name) else {
             return ToolOutput::error(format!("the tool `{name}` is not configured"));
         };
+        if tool.spec.mcp().is_some() {
+            return ToolOutput::error(format!(
+                "`{name}` is an MCP server: the Messages API runs its tools, not this function"
+            ));
+        }
         if let ToolSpec::Http(tool) = &tool.spec {
             let policy = self
                 .policy_override

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::problem::{Context, Problem};
-use super::raw::{HttpAuth, HttpMethod, RawTool};
+use super::raw::{HttpAuth, HttpMethod, RawTool, default_auth_format};
 use crate::net;
 
 /// The kind-specific keys: (required, optional).
@@ -41,10 +41,18 @@ pub struct HttpTool {
 
 impl HttpTool {
     pub(super) fn from_raw(raw: &RawTool) -> Option<HttpTool> {
+        let auth = match &raw.auth {
+            None => None,
+            Some(a) => Some(HttpAuth {
+                secret: a.secret.clone(),
+                header: a.header.clone()?,
+                format: a.format.clone().unwrap_or_else(default_auth_format),
+            }),
+        };
         Some(HttpTool {
             method: raw.method,
             url: raw.url.clone()?,
-            auth: raw.auth.clone(),
+            auth,
             timeout_ms: raw.timeout_ms,
             max_response_bytes: raw.max_response_bytes,
             allow_private_hosts: raw.allow_private_hosts,
@@ -86,18 +94,29 @@ pub(super) fn check(tool: &RawTool, cx: &Context, out: &mut Vec<Problem>) {
         check_url(tool, url, out);
     }
     if let Some(auth) = &tool.auth {
-        if auth.header.is_empty()
-            || !auth
-                .header
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            out.push(Problem::error(
-                &["auth", "header"],
-                format!("`{}` is not an HTTP header name", auth.header),
-            ));
+        match &auth.header {
+            None => out.push(Problem::error(
+                &["auth"],
+                "missing required key `header` (the header to send, such as `Authorization`)",
+            )),
+            Some(header)
+                if header.is_empty()
+                    || !header
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                out.push(Problem::error(
+                    &["auth", "header"],
+                    format!("`{header}` is not an HTTP header name"),
+                ))
+            }
+            Some(_) => {}
         }
-        if auth.format.matches("{}").count() != 1 {
+        if auth
+            .format
+            .as_ref()
+            .is_some_and(|f| f.matches("{}").count() != 1)
+        {
             out.push(Problem::error(
                 &["auth", "format"],
                 "the format must contain `{}` exactly once, where the secret goes",

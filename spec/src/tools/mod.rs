@@ -15,6 +15,7 @@ mod dynamodb;
 mod eventbridge;
 mod http;
 mod lambda;
+mod mcp;
 mod problem;
 mod raw;
 mod s3;
@@ -25,8 +26,9 @@ use serde_json::Value;
 
 pub use eventbridge::EventBridgeTool;
 pub use http::{HttpTool, url_params};
+pub use mcp::{McpAuth, McpTool};
 pub use problem::{Context, Problem};
-pub use raw::{HttpAuth, HttpMethod, RawTool, ToolKind};
+pub use raw::{HttpAuth, HttpMethod, RawTool, ToolAuth, ToolKind};
 pub use s3::S3Tool;
 
 use crate::iam::Statement;
@@ -71,6 +73,7 @@ pub enum ToolSpec {
         function: String,
     },
     EventbridgePut(EventBridgeTool),
+    Mcp(McpTool),
 }
 
 impl ToolSpec {
@@ -85,6 +88,15 @@ impl ToolSpec {
             ToolSpec::SqsSend { .. } => ToolKind::SqsSend,
             ToolSpec::LambdaInvoke { .. } => ToolKind::LambdaInvoke,
             ToolSpec::EventbridgePut(_) => ToolKind::EventbridgePut,
+            ToolSpec::Mcp(_) => ToolKind::Mcp,
+        }
+    }
+
+    /// The mcp tool's settings, if this is one.
+    pub fn mcp(&self) -> Option<&McpTool> {
+        match self {
+            ToolSpec::Mcp(m) => Some(m),
+            _ => None,
         }
     }
 
@@ -123,10 +135,11 @@ impl Tool {
                 function: raw.function.clone()?,
             },
             ToolKind::EventbridgePut => ToolSpec::EventbridgePut(EventBridgeTool::from_raw(raw)?),
+            ToolKind::Mcp => ToolSpec::Mcp(McpTool::from_raw(raw)?),
         };
         Some(Tool {
             spec,
-            description: raw.description.clone(),
+            description: raw.description.clone().unwrap_or_default(),
             input_schema: raw.input_schema.clone(),
         })
     }
@@ -134,6 +147,15 @@ impl Tool {
     /// The http auth, if this is an http tool that has one.
     pub fn auth(&self) -> Option<&HttpAuth> {
         self.spec.http().and_then(|h| h.auth.as_ref())
+    }
+
+    /// The Secrets Manager name this tool reads, if any (http auth, mcp token).
+    pub fn secret(&self) -> Option<&str> {
+        match &self.spec {
+            ToolSpec::Http(h) => h.auth.as_ref().map(|a| a.secret.as_str()),
+            ToolSpec::Mcp(m) => m.auth.as_ref().map(|a| a.secret.as_str()),
+            _ => None,
+        }
     }
 }
 
@@ -148,6 +170,7 @@ pub fn kind_keys(kind: ToolKind) -> (&'static [&'static str], &'static [&'static
         ToolKind::SqsSend => sqs::KEYS,
         ToolKind::LambdaInvoke => lambda::KEYS,
         ToolKind::EventbridgePut => eventbridge::KEYS,
+        ToolKind::Mcp => mcp::KEYS,
     }
 }
 
@@ -165,6 +188,7 @@ pub fn keys_set(tool: &RawTool) -> Vec<String> {
 }
 
 /// The input schema the model sees: the configured one, or the kind's default.
+/// An mcp tool has none (its server describes its tools): `null`.
 pub fn input_schema(tool: &Tool) -> Value {
     if let Some(schema) = &tool.input_schema {
         return schema.clone();
@@ -179,6 +203,7 @@ pub fn input_schema(tool: &Tool) -> Value {
         ToolSpec::SqsSend { .. } => sqs::schema(),
         ToolSpec::LambdaInvoke { .. } => lambda::schema(),
         ToolSpec::EventbridgePut(_) => eventbridge::schema(),
+        ToolSpec::Mcp(_) => Value::Null,
     }
 }
 
@@ -206,7 +231,8 @@ pub fn statements(name: &str, tool: &Tool, names: &Names) -> Vec<Statement> {
     let sid = tool_sid(name);
     let one = |st: Statement| vec![st];
     match &tool.spec {
-        ToolSpec::Http(_) => Vec::new(),
+        // The Messages API calls an MCP server, not the function.
+        ToolSpec::Http(_) | ToolSpec::Mcp(_) => Vec::new(),
         ToolSpec::DynamodbGet { table } => one(dynamodb::statement(
             &sid,
             "dynamodb:GetItem",
@@ -249,6 +275,7 @@ pub fn check(tool: &RawTool, cx: &Context) -> Vec<Problem> {
         ToolKind::SqsSend => sqs::check(tool, &mut out),
         ToolKind::LambdaInvoke => lambda::check(tool, cx, &mut out),
         ToolKind::EventbridgePut => eventbridge::check(tool, &mut out),
+        ToolKind::Mcp => mcp::check(tool, &mut out),
     }
     out
 }

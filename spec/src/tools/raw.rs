@@ -1,5 +1,6 @@
-//! A tool as agent.yaml writes it: the kinds there are, and the http kind's method
-//! and auth (which the validated `HttpTool` keeps as they are).
+//! A tool as agent.yaml writes it: the kinds there are, the http kind's method and
+//! auth (which the validated `HttpTool` keeps as they are), and the `auth` key both
+//! http and mcp tools take.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -26,10 +27,12 @@ pub enum ToolKind {
     LambdaInvoke,
     /// EventBridge PutEvents to one bus, with a fixed source.
     EventbridgePut,
+    /// A remote MCP server that the Messages API connects to; no AWS permission.
+    Mcp,
 }
 
 impl ToolKind {
-    pub const ALL: [ToolKind; 9] = [
+    pub const ALL: [ToolKind; 10] = [
         ToolKind::Http,
         ToolKind::DynamodbGet,
         ToolKind::DynamodbQuery,
@@ -39,6 +42,7 @@ impl ToolKind {
         ToolKind::SqsSend,
         ToolKind::LambdaInvoke,
         ToolKind::EventbridgePut,
+        ToolKind::Mcp,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +56,7 @@ impl ToolKind {
             ToolKind::SqsSend => "sqs_send",
             ToolKind::LambdaInvoke => "lambda_invoke",
             ToolKind::EventbridgePut => "eventbridge_put",
+            ToolKind::Mcp => "mcp",
         }
     }
 }
@@ -63,10 +68,12 @@ impl ToolKind {
 #[schemars(rename = "Tool")]
 pub struct RawTool {
     /// One of: http, dynamodb_get, dynamodb_query, dynamodb_put, s3_get, s3_put,
-    /// sqs_send, lambda_invoke, eventbridge_put.
+    /// sqs_send, lambda_invoke, eventbridge_put, mcp.
     pub kind: ToolKind,
-    /// What the tool does, for the model.
-    pub description: String,
+    /// What the tool does, for the model. Required, except for mcp (whose server
+    /// describes its own tools).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// JSON Schema (an object schema) of the tool's input. AWS kinds have a default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
@@ -75,11 +82,13 @@ pub struct RawTool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<HttpMethod>,
     /// http: an `https://` URL; `{name}` placeholders are filled from the input.
+    /// mcp: the server's `https://` URL (Streamable HTTP or SSE).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// http: an auth header whose value comes from a secret.
+    /// http: an auth header whose value comes from a secret. mcp: a bearer token
+    /// from a secret (`secret` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<HttpAuth>,
+    pub auth: Option<ToolAuth>,
     /// http: request timeout in milliseconds (default 10000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u32>,
@@ -120,6 +129,10 @@ pub struct RawTool {
     /// eventbridge_put: the event `detail-type`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail_type: Option<String>,
+    /// mcp: only these of the server's tools are offered to the model (default:
+    /// all of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_tools: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -144,7 +157,25 @@ impl HttpMethod {
     }
 }
 
+/// A credential a tool sends, from Secrets Manager.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Auth")]
+pub struct ToolAuth {
+    /// Secrets Manager name holding the credential.
+    pub secret: String,
+    /// http (required): the header to send, such as `Authorization`. Not for mcp,
+    /// whose token is always sent as `Authorization: Bearer <token>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// http: how the secret becomes the header value; `{}` stands for the secret
+    /// (default `{}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+/// A validated http tool's auth header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpAuth {
     /// Secrets Manager name holding the credential.
@@ -156,6 +187,6 @@ pub struct HttpAuth {
     pub format: String,
 }
 
-fn default_auth_format() -> String {
+pub(super) fn default_auth_format() -> String {
     "{}".into()
 }

@@ -1,12 +1,13 @@
 //! The `agents` and `tools` sections: names, references between them, and each
 //! tool's keys for its kind (the kinds' own rules are in `crate::tools`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::check::{Check, key, p};
+use crate::llm::Provider;
 use crate::names::Names;
 use crate::rules::is_name;
-use crate::tools;
+use crate::tools::{self, ToolKind};
 use crate::yaml::{PathSeg, suggest};
 
 pub(super) fn agents(c: &mut Check) {
@@ -39,6 +40,51 @@ pub(super) fn agents(c: &mut Check) {
                 c.error(path, m);
             }
         }
+        mcp_rules(c, name);
+    }
+}
+
+/// An agent's mcp tools: the connector is not on Bedrock, and the tools a server
+/// offers share one namespace with the agent's other tools, so an allowed name
+/// may not be one of them (the API would refuse the request).
+fn mcp_rules(c: &mut Check, agent: &str) {
+    let cfg = c.config;
+    let tools = &cfg.agents[agent].tools;
+    let provider = cfg.model_for(agent).provider;
+    let mut taken: BTreeMap<&str, &str> = tools
+        .iter()
+        .filter(|t| cfg.tools.get(*t).is_some_and(|d| d.kind != ToolKind::Mcp))
+        .map(|t| (t.as_str(), t.as_str()))
+        .collect();
+    for (i, tool) in tools.iter().enumerate() {
+        let Some(def) = cfg.tools.get(tool).filter(|d| d.kind == ToolKind::Mcp) else {
+            continue;
+        };
+        let mut path = p(&["agents", agent, "tools"]);
+        path.push(PathSeg::Index(i));
+        if provider == Provider::Bedrock {
+            c.error(
+                path.clone(),
+                format!(
+                    "`{tool}` is an MCP server, and the Messages API's MCP connector is not available on Amazon Bedrock; run this agent on `anthropic`"
+                ),
+            );
+        }
+        for allowed in def.allowed_tools.iter().flatten() {
+            if let Some(owner) = taken.insert(allowed, tool) {
+                let what = if owner == allowed.as_str() {
+                    "another of its tools".to_string()
+                } else {
+                    format!("a tool of the MCP server `{owner}`")
+                };
+                c.error(
+                    path.clone(),
+                    format!(
+                        "`{tool}` offers the tool `{allowed}`, which is also the name of {what}; tool names must be unique within an agent"
+                    ),
+                );
+            }
+        }
     }
 }
 
@@ -69,11 +115,15 @@ pub(super) fn tools(c: &mut Check) {
                 format!("`{name}` is not a valid tool name: Anthropic requires 1-64 of letters, digits, `_`, `-`"),
             );
         }
-        if tool.description.trim().is_empty() {
-            c.error(
+        match &tool.description {
+            // An MCP server describes its own tools.
+            None if tool.kind == ToolKind::Mcp => {}
+            None => c.key_error(base(&[]), "missing required key `description`"),
+            Some(d) if d.trim().is_empty() => c.error(
                 base(&["description"]),
                 "the description is empty; the model needs it to choose the tool",
-            );
+            ),
+            Some(_) => {}
         }
         let (required, optional) = tools::kind_keys(tool.kind);
         let set = tools::keys_set(tool);

@@ -291,7 +291,7 @@ fn cache_and_cost_notes(c: &mut Check, agent: &str) {
             .filter_map(|t| cfg.tools.get(t).map(|def| (t, def)))
             .map(|(t, def)| {
                 t.len()
-                    + def.description.len()
+                    + def.description.as_deref().map_or(0, str::len)
                     + def
                         .input_schema
                         .as_ref()
