@@ -6,7 +6,7 @@
 
 use claw_spec::Names;
 use claw_spec::policy::{self, PolicyKind};
-use claw_testkit::authz::{Authorizer, Facts, Recorded};
+use claw_testkit::authz::{Authorizer, Facts, Recorded, simulate};
 use claw_testkit::fixtures::{edit, root_config};
 use claw_testkit::snapshot::stack_tags;
 
@@ -57,6 +57,8 @@ fn profile_reads(env: &Env, f: impl FnOnce()) -> usize {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(auths.len(), 1, "{auths:?}");
         assert_eq!(auths[0].action, "bedrock:GetInferenceProfile");
+        // Both evaluators: claw's and iam-simulate, with its own copy of the
+        // Service Authorization Reference.
         for kind in [PolicyKind::Plan, PolicyKind::Deployer] {
             let doc = policy::generate(kind, &config, None).unwrap();
             assert!(
@@ -64,6 +66,12 @@ fn profile_reads(env: &Env, f: impl FnOnce()) -> usize {
                 "the {} policy denies {}",
                 kind.name(),
                 auths[0]
+            );
+            let v = &simulate::evaluate(&doc, &auths)[0];
+            assert!(
+                v.allowed && v.error.is_none() && v.ignored.is_empty(),
+                "iam-simulate on the {} policy: {v:?}",
+                kind.name()
             );
         }
     }

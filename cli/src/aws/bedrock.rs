@@ -327,6 +327,46 @@ mod tests {
     }
 
     #[test]
+    fn the_fix_names_the_key_that_sets_the_profile_and_the_note_only_table_regions() {
+        use claw_spec::llm::AgentModel;
+        const HAIKU: &str = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
+        let mut c = testing::target().config;
+        assert!(wanted(&c).is_empty() && table_note(&c).is_none());
+        c.agents.get_mut("company-researcher").unwrap().model = Some(AgentModel {
+            provider: Some(Provider::Bedrock),
+            id: Some(HAIKU.into()),
+            ..AgentModel::default()
+        });
+        assert_eq!(
+            wanted(&c),
+            [(
+                HAIKU.to_string(),
+                None,
+                vec!["agents.company-researcher.model".to_string()]
+            )]
+        );
+        let note = table_note(&c).unwrap();
+        assert!(
+            note.contains(HAIKU) && note.contains("claw's table"),
+            "{note}"
+        );
+        // The top-level model, inherited by an agent without its own.
+        c.model.provider = Provider::Bedrock;
+        c.model.id = HAIKU.into();
+        let w = wanted(&c);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!(w[0].2, ["agents.company-researcher.model", "model"]);
+        // Given Regions: nothing from the table to note.
+        c.model.inference_regions = Some(vec!["us-east-1".into()]);
+        c.agents.get_mut("company-researcher").unwrap().model = None;
+        assert_eq!(
+            wanted(&c)[0].1.as_deref(),
+            Some(&["us-east-1".to_string()][..])
+        );
+        assert!(table_note(&c).is_none());
+    }
+
+    #[test]
     fn model_arns_give_their_region() {
         assert_eq!(
             region_of("arn:aws:bedrock:us-east-2::foundation-model/anthropic.x-v1:0").as_deref(),
