@@ -20,6 +20,7 @@ mod faults;
 mod from_scratch;
 mod function_faults;
 mod harness;
+mod inference_profiles;
 mod init;
 mod interrupted;
 mod jwt;

@@ -1,6 +1,7 @@
 //! Provisioning through the AWS SDK. The layers, bottom up: the clients here,
 //! [`error`] (one AWS error type), [`target`] (what claw wants), [`plan`],
-//! [`ownership`] and [`propagation`]; then one module per resource kind under
+//! [`ownership`] and [`propagation`]; beside them the read-only checks
+//! ([`reachability`], [`bedrock`]); then one module per resource kind under
 //! [`resources`], each with read / plan / apply / plan_destroy / delete; then
 //! [`stack`], which only sequences them.
 //!
@@ -8,6 +9,7 @@
 //! `aws_config` load, so the credential chain, region, `AWS_ENDPOINT_URL` and the
 //! retry policy are resolved once per command.
 
+pub mod bedrock;
 pub mod bootstrap;
 pub mod doc;
 pub mod error;
@@ -52,6 +54,8 @@ pub struct Aws {
     pub sqs: aws_sdk_sqs::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub ec2: aws_sdk_ec2::Client,
+    /// Bedrock's control plane: the inference profiles' destinations.
+    pub bedrock: aws_sdk_bedrock::Client,
 }
 
 impl Aws {
@@ -98,6 +102,7 @@ impl Aws {
             sqs: client!(aws_sdk_sqs),
             dynamodb: client!(aws_sdk_dynamodb),
             ec2: client!(aws_sdk_ec2),
+            bedrock: client!(aws_sdk_bedrock),
         }
     }
 }

@@ -246,6 +246,20 @@ impl SecurityChange {
     }
 }
 
+/// A Bedrock inference profile an agent uses, with the destination Regions
+/// `GetInferenceProfile` returned and the Regions the execution role allows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfileCheck {
+    pub profile: String,
+    /// A `global.` profile: every commercial Region, which the role allows with
+    /// the Region-less model ARN; nothing to compare.
+    pub global: bool,
+    pub destinations: Vec<String>,
+    pub allowed: Vec<String>,
+    /// Destinations the role does not allow (each a blocker).
+    pub missing: Vec<String>,
+}
+
 /// Everything `claw deploy` would do, and why it might refuse.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
@@ -263,6 +277,9 @@ pub struct Plan {
     /// Likely problems that do not stop a deploy (a VPC function that could not
     /// reach the internet).
     pub warnings: Vec<String>,
+    /// The inference profiles checked against their real destinations.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inference_profiles: Vec<ProfileCheck>,
 }
 
 impl Plan {
@@ -379,6 +396,24 @@ impl Plan {
                     what.push_str("  (added outside claw)");
                 }
                 let _ = writeln!(out, "  {sign:<6}  {:<rw$}  {what}", s.resource);
+            }
+        }
+        if !self.inference_profiles.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nInference profiles (destinations from GetInferenceProfile):\n"
+            );
+            for p in &self.inference_profiles {
+                let to = if p.global {
+                    "every commercial Region (the role names the Region-less model ARN)".to_string()
+                } else {
+                    p.destinations.join(", ")
+                };
+                let _ = write!(out, "  {}  {to}", p.profile);
+                if !p.missing.is_empty() {
+                    let _ = write!(out, "  (not allowed by the role: {})", p.missing.join(", "));
+                }
+                out.push('\n');
             }
         }
         for n in &self.notes {

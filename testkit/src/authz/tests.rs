@@ -106,3 +106,22 @@ fn an_unmapped_call_is_named() {
         "{e}"
     );
 }
+
+#[test]
+fn an_inference_profile_read_is_authorized_on_the_profile_arn() {
+    let r = req(
+        "GET",
+        "bedrock",
+        "/inference-profiles/us.anthropic.claude-haiku-4-5-20251001-v1%3A0",
+        "",
+        "GET /inference-profiles/us.anthropic.claude-haiku-4-5-20251001-v1%3A0",
+        "",
+    );
+    let a = Authorizer::load().authorizations(&r, &facts()).unwrap();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].action, "bedrock:GetInferenceProfile");
+    assert_eq!(
+        a[0].resource,
+        "arn:aws:bedrock:ap-southeast-2:123456789012:inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    );
+}

@@ -23,6 +23,9 @@
 //!   `QueueDeletedRecently` (AWS: 60 s).
 //! - API Gateway ([`apigw`]): authorizer names unique per API, and
 //!   `GetAuthorizers` (a 500 in moto) served from what the proxy saw.
+//! - Bedrock ([`bedrock`]): `GetInferenceProfile` (which moto lacks), from a
+//!   table of system-defined profiles a test can extend, each with its source
+//!   and destination Regions; `ResourceNotFoundException` for any other id.
 //! - Every list call AWS paginates returns one item per page ([`pages`]).
 //! - Tag keys and values: each service's allowed characters ([`tags`]).
 //!
@@ -30,6 +33,7 @@
 //! behaviour it relies on really happened.
 
 mod apigw;
+mod bedrock;
 mod iam;
 mod lambda;
 mod pages;
@@ -87,6 +91,7 @@ struct World {
     apigw: apigw::State,
     sqs: sqs::State,
     pages: pages::State,
+    bedrock: bedrock::State,
     counts: BTreeMap<String, u64>,
     /// Whether calls this layer answers itself are recorded (beside moto's own
     /// recorder, which never sees them), and those recorded.
@@ -124,17 +129,20 @@ impl RealAws {
         let seed = self.config().seed;
         let mut w = self.world();
         let (recording, served) = (w.recording, std::mem::take(&mut w.served));
+        // The inference profiles are AWS's, not the account's: a test's table stays.
+        let bedrock = std::mem::take(&mut w.bedrock);
         *w = World {
             rng: seed,
             recording,
             served,
+            bedrock,
             ..World::default()
         };
     }
 
     /// Records (or stops recording) the calls this layer answers without moto:
-    /// GetAccountSettings, GetAuthorizers and the pages after the first. moto's
-    /// recorder sees every other call.
+    /// GetAccountSettings, GetAuthorizers, GetInferenceProfile and the pages
+    /// after the first. moto's recorder sees every other call.
     pub fn set_recording(&self, on: bool) {
         self.world().recording = on;
     }
@@ -179,6 +187,20 @@ impl RealAws {
     /// created through this proxy).
     pub fn set_function_condition(&self, function: &str, condition: FunctionCondition) {
         self.world().lambda.set_condition(function, Some(condition));
+    }
+
+    /// Adds (or replaces) a system-defined inference profile: the Regions it can
+    /// be called from and the Regions it routes to (GetInferenceProfile's
+    /// `models[].modelArn`).
+    pub fn set_inference_profile(&self, id: &str, sources: &[&str], destinations: &[&str]) {
+        let own = |r: &[&str]| r.iter().map(|r| r.to_string()).collect();
+        self.world().bedrock.profiles.insert(
+            id.to_string(),
+            bedrock::InferenceProfile {
+                sources: own(sources),
+                destinations: own(destinations),
+            },
+        );
     }
 
     /// What was emulated so far: behaviour → how many times.
@@ -231,6 +253,7 @@ impl RealAws {
                 "iam" => iam::before(self, req),
                 "sqs" => sqs::before(self, req),
                 "apigateway" => apigw::before(self, req),
+                "bedrock" => bedrock::before(self, req),
                 _ => None,
             },
         };

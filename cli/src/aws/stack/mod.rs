@@ -12,6 +12,7 @@
 use anyhow::Context as _;
 
 use super::Aws;
+use super::bedrock;
 use super::error::AwsResultExt;
 use super::plan::{Plan, Sign};
 use super::progress::ApplyProgress;
@@ -45,6 +46,9 @@ pub struct Live {
     pub alarms: alarms::Found,
     /// Whether a VPC function could reach the internet (read only; a warning).
     pub network: reachability::Found,
+    /// The inference profiles' real destinations (read only; a blocker when the
+    /// role would miss one).
+    pub profiles: bedrock::Found,
 }
 
 /// Reads the whole stack, every independent read in parallel.
@@ -64,6 +68,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         alarms,
         (account_concurrency, concurrency_note),
         network,
+        profiles,
     ) = futures::try_join!(
         async {
             aws.sts
@@ -86,6 +91,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         alarms::read(aws, t),
         concurrency::read_account(aws, t),
         async { anyhow::Ok(reachability::read(aws, t).await) },
+        async { anyhow::Ok(bedrock::read(aws, t).await) },
     )?;
     // Two kinds come with another's read: the reservation with GetFunction, the
     // API id the invoke permissions name with the API.
@@ -132,6 +138,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         permissions,
         alarms,
         network,
+        profiles,
     })
 }
 
@@ -157,6 +164,7 @@ pub fn plan(t: &Target, live: &Live) -> Plan {
     permissions::plan(t, &live.permissions, &mut p);
     alarms::plan(t, &live.alarms, &mut p);
     reachability::plan(&live.network, &mut p);
+    bedrock::plan(&live.profiles, &mut p);
     collapse_boundary_rows(t, &mut p);
     p
 }

@@ -42,6 +42,7 @@ fn empty_live(t: &Target) -> Live {
         permissions: permissions::Live::default(),
         alarms: BTreeMap::new(),
         network: reachability::Found::NoVpc,
+        profiles: crate::aws::bedrock::Found::default(),
     }
 }
 

@@ -136,6 +136,9 @@ fn show(ctx: &Context, a: &ShowArgs) -> anyhow::Result<Report> {
         }
         None => docs.keys().copied().collect(),
     };
+    if let Some(note) = crate::aws::bedrock::table_note(&loaded.config) {
+        ctx.out.note(note);
+    }
     for (i, k) in kinds.iter().enumerate() {
         if kinds.len() > 1 {
             if i > 0 {
@@ -173,6 +176,14 @@ fn write(ctx: &Context, a: &WriteArgs) -> anyhow::Result<Report> {
     }
     for w in &written {
         ctx.out.line(format_args!("wrote {w}"));
+    }
+    // Stages share their models: one note for all.
+    let notes: std::collections::BTreeSet<String> = all
+        .iter()
+        .filter_map(|l| crate::aws::bedrock::table_note(&l.config))
+        .collect();
+    for n in notes {
+        ctx.out.note(n);
     }
     Ok(Report::new(serde_json::json!({ "written": written })))
 }
