@@ -111,6 +111,8 @@ pub fn emf_line(app: &str, stage: &str, a: &Audit) -> String {
         count("OutputTokens"),
         count("CacheCreationInputTokens"),
         count("CacheReadInputTokens"),
+        count("CacheWrite5mInputTokens"),
+        count("CacheWrite1hInputTokens"),
         ms("ModelLatency"),
         ms("Duration"),
     ];
@@ -138,6 +140,8 @@ pub fn emf_line(app: &str, stage: &str, a: &Audit) -> String {
         "OutputTokens": a.output_tokens,
         "CacheCreationInputTokens": a.cache_creation_input_tokens,
         "CacheReadInputTokens": a.cache_read_input_tokens,
+        "CacheWrite5mInputTokens": a.cache_write_5m_tokens,
+        "CacheWrite1hInputTokens": a.cache_write_1h_tokens,
         "ModelLatency": a.model_latency_ms,
         "Duration": a.duration_ms,
     });

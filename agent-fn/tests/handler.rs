@@ -646,7 +646,16 @@ async fn each_agent_runs_on_its_own_model_and_reports_its_cost() {
         .iter()
         .map(|m| m["Name"].as_str().unwrap())
         .collect();
-    assert!(names.contains(&"CostMicroUSD") && names.contains(&"CacheReadInputTokens"));
+    for m in [
+        "CostMicroUSD",
+        "CacheReadInputTokens",
+        "CacheCreationInputTokens",
+        "CacheWrite5mInputTokens",
+        "CacheWrite1hInputTokens",
+    ] {
+        assert!(names.contains(&m), "{m} in {names:?}");
+        assert!(emf[m].is_u64(), "{m} has a value");
+    }
 
     h.lines.lock().unwrap().clear();
     let resp = h
