@@ -287,44 +287,17 @@ impl Client {
             .map_err(|_| ModelError::Transport("the API key is not a valid header value".into()))?;
         key.set_sensitive(true);
         let betas = betas.join(",");
-        let mut latency = Duration::ZERO;
-        let mut attempt = 0u32;
-        loop {
-            let budget = deadline.budget(margin);
-            if budget.is_zero() {
-                return Err(ModelError::Deadline { last: None });
-            }
-            let started = Instant::now();
-            let outcome = self.attempt(&key, &betas, &body, budget).await;
-            latency += started.elapsed();
-            let (err, status, headers) = match outcome {
-                Ok((response, headers)) => {
-                    return Ok(Reply {
-                        response,
-                        ratelimit: RateLimit::from_headers(&headers),
-                        latency,
-                        attempts: attempt + 1,
-                    });
-                }
-                Err(Attempt::Timeout) => return Err(ModelError::Deadline { last: None }),
-                Err(Attempt::Failed {
-                    error,
-                    status,
-                    headers,
-                }) => (error, status, headers),
-            };
-            let Some(wait) = self.retry.decide(attempt, status, headers.as_ref()) else {
-                return Err(err);
-            };
-            // Sleeping only makes sense if a call can still finish afterwards.
-            if wait >= deadline.budget(margin) {
-                return Err(ModelError::Deadline {
-                    last: Some(Box::new(err)),
-                });
-            }
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
+        let ((response, headers), latency, attempts) =
+            with_retries(&self.retry, deadline, margin, |budget| {
+                self.attempt(&key, &betas, &body, budget)
+            })
+            .await?;
+        Ok(Reply {
+            response,
+            ratelimit: RateLimit::from_headers(&headers),
+            latency,
+            attempts,
+        })
     }
 
     async fn attempt(
@@ -381,7 +354,57 @@ impl Client {
     }
 }
 
-enum Attempt {
+/// Runs `attempt` (handed each attempt's time budget) until it succeeds, the
+/// retry rule gives up, or the deadline comes: nothing, attempt or sleep, runs
+/// past `deadline - margin`. Both providers call the model through it, so one
+/// rule decides. Returns the value, the time spent in attempts (not in sleeps)
+/// and the number of attempts.
+pub(crate) async fn with_retries<T, F, Fut>(
+    retry: &RetryPolicy,
+    deadline: Deadline,
+    margin: Duration,
+    mut attempt: F,
+) -> Result<(T, Duration, u32), ModelError>
+where
+    F: FnMut(Duration) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Attempt>>,
+{
+    let mut latency = Duration::ZERO;
+    let mut n = 0u32;
+    loop {
+        let budget = deadline.budget(margin);
+        if budget.is_zero() {
+            return Err(ModelError::Deadline { last: None });
+        }
+        let started = Instant::now();
+        let outcome = attempt(budget).await;
+        latency += started.elapsed();
+        let (err, status, headers) = match outcome {
+            Ok(v) => return Ok((v, latency, n + 1)),
+            Err(Attempt::Timeout) => return Err(ModelError::Deadline { last: None }),
+            Err(Attempt::Failed {
+                error,
+                status,
+                headers,
+            }) => (error, status, headers),
+        };
+        let Some(wait) = retry.decide(n, status, headers.as_ref()) else {
+            return Err(err);
+        };
+        // Sleeping only makes sense if a call can still finish afterwards.
+        if wait >= deadline.budget(margin) {
+            return Err(ModelError::Deadline {
+                last: Some(Box::new(err)),
+            });
+        }
+        tokio::time::sleep(wait).await;
+        n += 1;
+    }
+}
+
+/// How one attempt failed: out of its time budget, or with an error the retry
+/// rule judges by its status and headers.
+pub(crate) enum Attempt {
     Timeout,
     Failed {
         error: ModelError,

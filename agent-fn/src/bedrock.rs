@@ -21,9 +21,10 @@ use aws_sdk_bedrockruntime::error::SdkError;
 use aws_sdk_bedrockruntime::primitives::Blob;
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio::time::Instant;
 
-use crate::anthropic::{MessagesResponse, ModelError, RateLimit, Reply, RetryPolicy};
+use crate::anthropic::{
+    Attempt, MessagesResponse, ModelError, RateLimit, Reply, RetryPolicy, with_retries,
+};
 use crate::deadline::Deadline;
 
 /// The `anthropic_version` Bedrock requires in the body.
@@ -65,14 +66,7 @@ impl Client {
     ) -> Result<Reply, ModelError> {
         let body = serde_json::to_vec(&bedrock_body(request))
             .map_err(|e| ModelError::Decode(format!("encoding the request: {e}")))?;
-        let mut latency = Duration::ZERO;
-        let mut attempt = 0u32;
-        loop {
-            let budget = deadline.budget(margin);
-            if budget.is_zero() {
-                return Err(ModelError::Deadline { last: None });
-            }
-            let started = Instant::now();
+        let (response, latency, attempts) = with_retries(&self.retry, deadline, margin, |budget| {
             let call = self
                 .sdk
                 .invoke_model()
@@ -81,37 +75,28 @@ impl Client {
                 .accept("application/json")
                 .body(Blob::new(body.clone()))
                 .send();
-            let outcome = tokio::time::timeout(budget, call).await;
-            latency += started.elapsed();
-            let (err, status) = match outcome {
-                Err(_) => return Err(ModelError::Deadline { last: None }),
-                Ok(Ok(out)) => {
-                    match serde_json::from_slice::<MessagesResponse>(out.body().as_ref()) {
-                        Ok(response) => {
-                            return Ok(Reply {
-                                response,
-                                ratelimit: RateLimit::default(),
-                                latency,
-                                attempts: attempt + 1,
-                            });
-                        }
-                        // A corrupt 200 is retried like a broken connection.
-                        Err(e) => (ModelError::Decode(e.to_string()), None),
-                    }
+            async move {
+                let failed = |(error, status)| Attempt::Failed {
+                    error,
+                    status,
+                    headers: None,
+                };
+                match tokio::time::timeout(budget, call).await {
+                    Err(_) => Err(Attempt::Timeout),
+                    Ok(Err(e)) => Err(failed(map_error(&e))),
+                    // A corrupt 200 is retried like a broken connection.
+                    Ok(Ok(out)) => serde_json::from_slice::<MessagesResponse>(out.body().as_ref())
+                        .map_err(|e| failed((ModelError::Decode(e.to_string()), None))),
                 }
-                Ok(Err(e)) => map_error(&e),
-            };
-            let Some(wait) = self.retry.decide(attempt, status, None) else {
-                return Err(err);
-            };
-            if wait >= deadline.budget(margin) {
-                return Err(ModelError::Deadline {
-                    last: Some(Box::new(err)),
-                });
             }
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
+        })
+        .await?;
+        Ok(Reply {
+            response,
+            ratelimit: RateLimit::default(),
+            latency,
+            attempts,
+        })
     }
 }
 
