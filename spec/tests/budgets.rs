@@ -2,8 +2,10 @@
 //! (`sessions:`, and `api.auth: jwt` for caller budgets), where errors point, and
 //! the IAM they add.
 
+use claw_spec::Diagnostic;
 use claw_spec::policy::{PolicyKind, generate};
-use claw_spec::{Diagnostic, Overrides, Severity};
+
+mod support;
 
 const BASE: &str = "app: demo
 stage: dev
@@ -23,36 +25,16 @@ const JWT: &str =
     "api:\n  auth: jwt\n  jwt:\n    issuer: https://auth.example.com/\n    audience: [api]\n";
 
 fn load(extra: &str) -> Result<claw_spec::Config, Vec<Diagnostic>> {
-    claw_spec::load(
-        "agent.yaml",
-        &format!("{BASE}{extra}"),
-        &Overrides::default(),
-        &|_| None,
-    )
-    .map(|l| l.config)
+    support::load(&format!("{BASE}{extra}"))
 }
 
 fn errors(extra: &str) -> Vec<Diagnostic> {
-    match load(extra) {
-        Ok(_) => Vec::new(),
-        Err(d) => d
-            .into_iter()
-            .filter(|d| d.severity == Severity::Error)
-            .collect(),
-    }
+    support::errors(&format!("{BASE}{extra}"))
 }
 
-/// The one error at `path`, at `line`, whose message contains `text`.
+/// An error at `path`, at `line`, whose message contains `text`.
 fn assert_error(extra: &str, path: &str, line: usize, text: &str) {
-    let found = errors(extra);
-    let hit = found
-        .iter()
-        .any(|d| d.path == path && d.line == line && d.message.contains(text));
-    let show: Vec<String> = found.iter().map(Diagnostic::headline).collect();
-    assert!(
-        hit,
-        "expected {path} at line {line} ~ {text:?}, got {show:#?}"
-    );
+    support::assert_error(&format!("{BASE}{extra}"), path, line, text)
 }
 
 #[test]

@@ -4,7 +4,9 @@
 
 use claw_spec::policy::{PolicyKind, generate};
 use claw_spec::tools::ToolSpec;
-use claw_spec::{Diagnostic, Overrides, Severity};
+use claw_spec::{Diagnostic, Overrides};
+
+mod support;
 
 const BASE: &str = "app: demo
 stage: dev
@@ -23,36 +25,16 @@ tools:
 ";
 
 fn load(extra: &str) -> Result<claw_spec::Config, Vec<Diagnostic>> {
-    claw_spec::load(
-        "agent.yaml",
-        &format!("{BASE}{extra}"),
-        &Overrides::default(),
-        &|_| None,
-    )
-    .map(|l| l.config)
+    support::load(&format!("{BASE}{extra}"))
 }
 
 fn errors(extra: &str) -> Vec<Diagnostic> {
-    match load(extra) {
-        Ok(_) => Vec::new(),
-        Err(d) => d
-            .into_iter()
-            .filter(|d| d.severity == Severity::Error)
-            .collect(),
-    }
+    support::errors(&format!("{BASE}{extra}"))
 }
 
 /// An error at `path`, at `line`, whose message contains `text`.
 fn assert_error(extra: &str, path: &str, line: usize, text: &str) {
-    let found = errors(extra);
-    let hit = found
-        .iter()
-        .any(|d| d.path == path && d.line == line && d.message.contains(text));
-    let show: Vec<String> = found.iter().map(Diagnostic::headline).collect();
-    assert!(
-        hit,
-        "expected {path} at line {line} ~ {text:?}, got {show:#?}"
-    );
+    support::assert_error(&format!("{BASE}{extra}"), path, line, text)
 }
 
 const SERVER: &str = "    url: https://mcp.example.com/sse
