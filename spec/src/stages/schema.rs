@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 
-use crate::model::{Alarms, Function, Provider, Throttle};
+use crate::model::{Alarms, CacheTtl, Function, PriceOverride, Provider, Throttle};
 
 /// What one stage changes. Mappings merge with the top-level values key by key
 /// (`function: {memory_mb: 1024}` keeps the other `function` keys); a value or a
@@ -43,6 +43,12 @@ struct ModelOverride {
     max_tokens: Option<u32>,
     /// Secrets Manager name of the API key.
     api_key_secret: Option<String>,
+    /// Prompt caching: `5m`, `1h` or `off`.
+    cache: Option<CacheTtl>,
+    /// Prices (USD per million tokens) for the cost figures.
+    prices: Option<PriceOverride>,
+    /// Destination Regions of a Bedrock inference profile.
+    inference_regions: Option<Vec<String>>,
 }
 
 /// The part of `api` a stage may override.

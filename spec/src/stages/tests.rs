@@ -299,6 +299,18 @@ fn the_schema_documents_stages() {
     assert_eq!(props, OVERRIDABLE.iter().collect::<Vec<_>>());
     assert_eq!(defs["additionalProperties"], false);
     assert!(schema["$defs"]["ModelOverride"]["required"].is_null());
+    // A stage may override every key of `model:`, and only those.
+    let keys = |def: &str| -> Vec<String> {
+        let mut k: Vec<String> = schema["$defs"][def]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys("ModelOverride"), keys("Model"));
 }
 
 #[test]
