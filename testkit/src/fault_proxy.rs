@@ -8,14 +8,14 @@
 //! safely retry; a "sticky" rule fails one operation every time, to model a fault
 //! that never clears. Loopback only; the listener stops when the proxy is dropped.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use crate::realism::wire::Request;
+use crate::realism::wire::{Request, read_request};
 use crate::realism::{RealAws, Realism};
 
 /// Fault rates, each the probability that one request gets that fault.
@@ -183,51 +183,6 @@ impl Drop for FaultProxy {
             let _ = h.join();
         }
     }
-}
-
-fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>> {
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            return Ok(None);
-        }
-        if line == "\r\n" || line == "\n" {
-            break;
-        }
-        head.push_str(&line);
-        if head.len() > 64 * 1024 {
-            return Err(std::io::Error::other("request head too large"));
-        }
-    }
-    let mut req = Request {
-        head,
-        body: Vec::new(),
-    };
-    if let Some(len) = req
-        .header("content-length")
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        req.body.resize(len, 0);
-        reader.read_exact(&mut req.body)?;
-    } else if req
-        .header("transfer-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-    {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size)?;
-            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)
-                .map_err(std::io::Error::other)?;
-            let mut chunk = vec![0; n + 2];
-            reader.read_exact(&mut chunk)?;
-            if n == 0 {
-                break;
-            }
-            req.body.extend_from_slice(&chunk[..n]);
-        }
-    }
-    Ok(Some(req))
 }
 
 fn fault_response(req: &Request, status: u16, code: &str, message: &str) -> Vec<u8> {

@@ -6,6 +6,7 @@
 //! - [`realism`]: the proxy's answers where AWS differs from moto (asynchronous
 //!   states, eventual consistency, quotas, name reuse, paging, tag rules);
 //! - [`fuzz`]: a small mutation fuzzer for parsers;
+//! - [`http`]: a thread-per-connection HTTP/1.1 server for test doubles;
 //! - [`claw`]: the `claw` binary under test, run hermetically, and its [`Output`];
 //! - [`fixtures`]: the repository root, the root agent.yaml and edits of it, a
 //!   function zip, the secrets the root config needs;
@@ -25,6 +26,7 @@ pub mod claw;
 pub mod fault_proxy;
 pub mod fixtures;
 pub mod fuzz;
+pub mod http;
 #[cfg(feature = "snapshot")]
 pub mod iam;
 pub mod mock_model;

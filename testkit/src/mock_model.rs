@@ -22,13 +22,14 @@
 //! not consume a step. When the script runs out the mock answers 400 (not retryable),
 //! so a test that expected fewer calls fails quickly instead of retrying.
 //!
-//! It depends only on std, serde_json and tiny_http.
+//! It depends only on std, serde_json and this crate's [`crate::http`] server.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
+
+use crate::http::{Request, Response, Server};
 
 use serde_json::{Value, json};
 
@@ -308,11 +309,8 @@ struct State {
 
 /// A running mock Messages API. Dropping it stops the server.
 pub struct MockModel {
-    addr: std::net::SocketAddr,
-    server: Arc<tiny_http::Server>,
+    server: Server,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl MockModel {
@@ -330,12 +328,6 @@ impl MockModel {
     }
 
     pub fn with_options(options: MockOptions, script: Vec<Step>) -> MockModel {
-        let server =
-            Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("mock model: bind 127.0.0.1:0"));
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .expect("mock model: listening on an IP address");
         let state = Arc::new(Mutex::new(State {
             pending: script.iter().cloned().collect(),
             script,
@@ -343,40 +335,21 @@ impl MockModel {
             cache: cache::Cache::default(),
             last_stop: None,
         }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let server = Arc::clone(&server);
+        let server = {
             let state = Arc::clone(&state);
-            let stop = Arc::clone(&stop);
-            let options = Arc::new(options);
-            let counter = Arc::new(AtomicU64::new(0));
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    let request = match server.recv_timeout(Duration::from_millis(100)) {
-                        Ok(Some(r)) => r,
-                        Ok(None) => continue,
-                        Err(_) => break,
-                    };
-                    serve(request, &state, &options, &counter);
-                }
-            })
+            let counter = AtomicU64::new(0);
+            Server::start(move |request| serve(request, &state, &options, &counter))
         };
-        MockModel {
-            addr,
-            server,
-            state,
-            stop,
-            thread: Some(thread),
-        }
+        MockModel { server, state }
     }
 
     /// `http://127.0.0.1:PORT`: the value for `ANTHROPIC_BASE_URL`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// Every request received so far, valid or not, in arrival order.
@@ -394,41 +367,36 @@ impl MockModel {
     }
 }
 
-impl Drop for MockModel {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     // A panicking test thread must not hide the recorded requests from the others.
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn serve(
-    mut request: tiny_http::Request,
-    state: &Arc<Mutex<State>>,
+    request: Request,
+    state: &Mutex<State>,
     options: &MockOptions,
     counter: &AtomicU64,
-) {
+) -> Response {
     let method = request.method().to_string();
-    let path = request.url().to_string();
+    let path = request
+        .head
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
     let headers: Vec<(String, String)> = request
-        .headers()
-        .iter()
-        .map(|h| {
-            (
-                h.field.as_str().as_str().to_ascii_lowercase(),
-                h.value.as_str().to_string(),
-            )
+        .head
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            Some((k.trim().to_ascii_lowercase(), v.trim().to_string()))
         })
         .collect();
-    let mut raw = String::new();
-    let read_ok = request.as_reader().read_to_string(&mut raw).is_ok();
+    let raw = String::from_utf8(request.body);
+    let read_ok = raw.is_ok();
+    let raw = raw.unwrap_or_default();
     let body: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
     let header = |name: &str| {
         headers
@@ -530,23 +498,15 @@ fn serve(
         status,
         response: serde_json::from_str(&body_out).unwrap_or(Value::Null),
     });
-    let respond = move || {
-        if let Some(d) = delay {
-            std::thread::sleep(d);
-        }
-        let mut response = tiny_http::Response::from_string(body_out).with_status_code(status);
-        for (k, v) in headers_out {
-            if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-                response.add_header(h);
-            }
-        }
-        // The client may have given up (deadline tests); that is not the mock's error.
-        let _ = request.respond(response);
-    };
-    if delay.is_some() {
-        std::thread::spawn(respond);
-    } else {
-        respond();
+    if let Some(d) = delay {
+        // The client may give up meanwhile (deadline tests); its connection
+        // then fails to take the answer, which is not the mock's error.
+        std::thread::sleep(d);
+    }
+    Response {
+        status,
+        headers: headers_out,
+        body: body_out.into_bytes(),
     }
 }
 

@@ -1,5 +1,7 @@
-//! A moto server per test: `Moto::start()` runs `<repo>/.venv/bin/moto_server` on a
-//! free loopback port, waits until it answers, and kills it when dropped.
+//! A moto server per test: `Moto::start()` runs moto's server on a free loopback
+//! port, waits until it answers, and kills it when dropped. It runs through
+//! `scripts/moto_server.py`, which serves DynamoDB requests one at a time so that
+//! counters and conditional writes are atomic, as DynamoDB's are.
 //!
 //! The request recorder (`/moto-api/recorder/…`) lets a test count the API calls a
 //! command made: `moto.start_recording()`, run the command, then
@@ -89,11 +91,13 @@ fn free_port() -> u16 {
 impl Moto {
     /// Starts a fresh moto server. Panics with the fix when `.venv` is missing.
     pub fn start() -> Moto {
-        let bin = crate::repo_root().join(".venv/bin/moto_server");
+        let root = crate::repo_root();
+        let bin = root.join(".venv/bin/python");
+        let server = root.join("scripts/moto_server.py");
         assert!(
-            bin.exists(),
+            root.join(".venv/bin/moto_server").exists(),
             "{} is missing: run `bash scripts/setup` at the repository root first",
-            bin.display()
+            root.join(".venv/bin/moto_server").display()
         );
         let mut last_err = String::new();
         // A port found free can be taken before moto binds it; try a few.
@@ -106,6 +110,7 @@ impl Moto {
                 .arg("-c")
                 .arg(GUARD)
                 .arg(&bin)
+                .arg(&server)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .current_dir(dir.path())
                 .env("MOTO_RECORDER_FILEPATH", dir.path().join("recording"))

@@ -3,6 +3,7 @@
 //! each protocol's shape.
 
 use std::collections::BTreeMap;
+use std::io::BufRead;
 
 /// One request, as the proxy read it.
 pub struct Request {
@@ -142,6 +143,53 @@ fn form(s: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Reads one request from a connection: `None` when the client closed it
+/// before sending another. A body comes by `Content-Length` or chunked.
+pub fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request>> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        if line == "\r\n" || line == "\n" {
+            break;
+        }
+        head.push_str(&line);
+        if head.len() > 64 * 1024 {
+            return Err(std::io::Error::other("request head too large"));
+        }
+    }
+    let mut req = Request {
+        head,
+        body: Vec::new(),
+    };
+    if let Some(len) = req
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        req.body.resize(len, 0);
+        reader.read_exact(&mut req.body)?;
+    } else if req
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size)?;
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)
+                .map_err(std::io::Error::other)?;
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            req.body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    Ok(Some(req))
+}
+
 /// A response, parsed from the upstream's bytes or made here.
 pub struct Response {
     pub status: u16,
@@ -239,19 +287,35 @@ fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-fn reason(status: u16) -> &'static str {
+/// The reason phrase of a status (RFC 9110, section 15).
+pub fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         201 => "Created",
         202 => "Accepted",
         204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
         409 => "Conflict",
+        413 => "Content Too Large",
+        422 => "Unprocessable Content",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
-        _ => "Service Unavailable",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        // 529 (Anthropic's "overloaded") and anything else: the phrase is
+        // informative only (RFC 9112, section 4).
+        _ => "Status",
     }
 }
 
