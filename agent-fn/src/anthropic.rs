@@ -43,6 +43,7 @@ impl Message {
 }
 
 mod ratelimit;
+pub mod sse;
 mod usage;
 
 pub use ratelimit::{RateLimit, rfc3339_epoch_ms};

@@ -1,6 +1,7 @@
-//! Bounded fuzzing of the two parsers that read untrusted bytes: the event parser
-//! (every Lambda event shape, and the API Gateway body inside it) and the Messages
-//! API response parser with its content-block reader. Seeds are committed under
+//! Bounded fuzzing of the parsers that read untrusted bytes: the event parser
+//! (every Lambda event shape, and the API Gateway body inside it), the Messages
+//! API response parser with its content-block reader, and the streamed answer's
+//! event-stream parser with the assembler behind it. Seeds are committed under
 //! `fuzz/corpus/`; zero panics allowed (`-- --nocapture` prints the executions).
 
 use std::path::PathBuf;
@@ -45,6 +46,16 @@ const JSON_TOKENS: &[&[u8]] = &[
     b"\"content\"",
     b"\"input\"",
     b"\"stop_reason\"",
+    b"\n\n",
+    b"\r\n",
+    b"\r",
+    b"data: ",
+    b"event: ",
+    b"\"content_block_delta\"",
+    b"\"input_json_delta\"",
+    b"\"partial_json\"",
+    b"\"message_stop\"",
+    b"\"index\":",
 ];
 
 #[test]
@@ -90,6 +101,36 @@ fn messages_response_parser() {
                     }
                 }
             }
+        },
+    );
+    println!("{report}");
+    assert!(report.executions > report.seeds as u64);
+}
+
+#[test]
+fn event_stream_parser() {
+    use agent_fn::anthropic::sse::{Assembler, Parser};
+    let report = fuzz::run(
+        "sse",
+        &corpus("sse"),
+        JSON_TOKENS,
+        0x55e0_57e4,
+        Duration::from_secs(12),
+        300_000,
+        |bytes| {
+            // Fed in two pieces, as a network would, then assembled.
+            let cut = bytes.len() / 3;
+            let mut parser = Parser::default();
+            let mut assembler = Assembler::default();
+            for piece in [&bytes[..cut], &bytes[cut..]] {
+                if let Ok(events) = parser.feed(piece) {
+                    for e in events {
+                        let _ = assembler.apply(&e);
+                    }
+                }
+            }
+            let _ = assembler.usage();
+            let _ = assembler.finish();
         },
     );
     println!("{report}");

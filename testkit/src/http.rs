@@ -20,7 +20,25 @@ use std::time::Duration;
 pub use crate::realism::wire::{Request, Response};
 use crate::realism::wire::{read_request, reason};
 
-type Handler = dyn Fn(Request) -> Response + Send + Sync;
+type Handler = dyn Fn(Request) -> Reply + Send + Sync;
+
+/// What a handler answers: a whole response, or one sent in chunks as they
+/// come (`Transfer-Encoding: chunked`), each after its wait: a server that
+/// streams.
+pub enum Reply {
+    Whole(Response),
+    Chunked {
+        status: u16,
+        headers: Vec<(String, String)>,
+        chunks: Vec<(Duration, Vec<u8>)>,
+    },
+}
+
+impl From<Response> for Reply {
+    fn from(r: Response) -> Reply {
+        Reply::Whole(r)
+    }
+}
 
 /// A running server on 127.0.0.1; stopped on drop.
 pub struct Server {
@@ -33,7 +51,7 @@ pub struct Server {
 impl Server {
     /// Listens on an ephemeral loopback port and answers every request with
     /// `handler`, called on the connection's own thread.
-    pub fn start(handler: impl Fn(Request) -> Response + Send + Sync + 'static) -> Server {
+    pub fn start(handler: impl Fn(Request) -> Reply + Send + Sync + 'static) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("test server: bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("test server: local address");
         let stop = Arc::new(AtomicBool::new(false));
@@ -103,8 +121,42 @@ fn serve(stream: TcpStream, handler: &Handler) -> std::io::Result<()> {
             .header("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let head_only = req.method() == "HEAD";
-        let response = handler(req);
-        writer.write_all(&to_bytes(&response, close, head_only))?;
+        match handler(req) {
+            Reply::Whole(response) => {
+                let mut bytes = head_bytes(
+                    response.status,
+                    &response.headers,
+                    Some(response.body.len()),
+                    close,
+                );
+                if !head_only {
+                    bytes.extend_from_slice(&response.body);
+                }
+                writer.write_all(&bytes)?;
+            }
+            Reply::Chunked {
+                status,
+                headers,
+                chunks,
+            } => {
+                let bytes = head_bytes(status, &headers, None, close);
+                writer.write_all(&bytes)?;
+                writer.flush()?;
+                for (wait, chunk) in chunks {
+                    if !wait.is_zero() {
+                        thread::sleep(wait);
+                    }
+                    if chunk.is_empty() {
+                        continue;
+                    }
+                    writer.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
+                    writer.write_all(&chunk)?;
+                    writer.write_all(b"\r\n")?;
+                    writer.flush()?;
+                }
+                writer.write_all(b"0\r\n\r\n")?;
+            }
+        }
         writer.flush()?;
         if close {
             break;
@@ -113,13 +165,15 @@ fn serve(stream: TcpStream, handler: &Handler) -> std::io::Result<()> {
     Ok(())
 }
 
-fn to_bytes(response: &Response, close: bool, head_only: bool) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {} {}\r\n",
-        response.status,
-        reason(response.status)
-    );
-    for (k, v) in &response.headers {
+/// The status line and headers; `length` `None` frames the body as chunked.
+fn head_bytes(
+    status: u16,
+    headers: &[(String, String)],
+    length: Option<usize>,
+    close: bool,
+) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {} {}\r\n", status, reason(status));
+    for (k, v) in headers {
         let lower = k.to_ascii_lowercase();
         if !matches!(
             lower.as_str(),
@@ -128,14 +182,13 @@ fn to_bytes(response: &Response, close: bool, head_only: bool) -> Vec<u8> {
             out.push_str(&format!("{k}: {v}\r\n"));
         }
     }
-    out.push_str(&format!("Content-Length: {}\r\n", response.body.len()));
+    match length {
+        Some(n) => out.push_str(&format!("Content-Length: {n}\r\n")),
+        None => out.push_str("Transfer-Encoding: chunked\r\n"),
+    }
     if close {
         out.push_str("Connection: close\r\n");
     }
     out.push_str("\r\n");
-    let mut bytes = out.into_bytes();
-    if !head_only {
-        bytes.extend_from_slice(&response.body);
-    }
-    bytes
+    out.into_bytes()
 }

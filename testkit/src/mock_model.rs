@@ -29,13 +29,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::http::{Request, Response, Server};
+use crate::http::{Reply, Request, Response, Server};
 
 use serde_json::{Value, json};
 
 mod bedrock;
 mod cache;
 mod mcp;
+pub mod stream;
 
 pub use mcp::BETA as MCP_BETA;
 
@@ -55,6 +56,16 @@ pub enum Step {
     Delay(Duration, Box<Step>),
     /// The inner step with extra response headers (`anthropic-ratelimit-*`, …).
     Headers(Vec<(String, String)>, Box<Step>),
+    /// Streamed (`"stream": true`): wait this long before each delta, a model
+    /// generating at a fixed pace. Buffered: the inner step.
+    Paced(Duration, Box<Step>),
+    /// Streamed: the first `after` events, then an `error` event of this type
+    /// (the API failing after it answered 200). Buffered: the inner step.
+    Broken {
+        after: usize,
+        kind: String,
+        inner: Box<Step>,
+    },
 }
 
 impl Step {
@@ -146,6 +157,20 @@ impl Step {
         Step::Delay(delay, Box::new(self))
     }
 
+    /// Streamed, one delta every `pace`.
+    pub fn paced(self, pace: Duration) -> Step {
+        Step::Paced(pace, Box::new(self))
+    }
+
+    /// Streamed, cut after `after` events by an `error` event of type `kind`.
+    pub fn broken_after(self, after: usize, kind: &str) -> Step {
+        Step::Broken {
+            after,
+            kind: kind.into(),
+            inner: Box::new(self),
+        }
+    }
+
     /// Adds a response header (`x-should-retry`, `retry-after`, …).
     pub fn with_header(self, name: &str, value: &str) -> Step {
         match self {
@@ -166,7 +191,7 @@ impl Step {
                 Step::Headers(headers, inner)
             }
             Step::Delay(d, inner) => Step::Delay(d, Box::new(inner.with_header(name, value))),
-            reply @ Step::Reply(_) => {
+            reply @ (Step::Reply(_) | Step::Paced(..) | Step::Broken { .. }) => {
                 Step::Headers(vec![(name.into(), value.into())], Box::new(reply))
             }
         }
@@ -377,7 +402,7 @@ fn serve(
     state: &Mutex<State>,
     options: &MockOptions,
     counter: &AtomicU64,
-) -> Response {
+) -> Reply {
     let method = request.method().to_string();
     let path = request
         .head
@@ -470,6 +495,7 @@ fn serve(
         }
         st.pending.pop_front()
     };
+    let (pace, cut) = step.as_ref().map(stream_shape).unwrap_or_default();
     let (status, headers_out, body_out, delay) = match (rejection, step) {
         (Some((status, err)), _) => (status, json_headers(), err.to_string(), None),
         (None, None) => (
@@ -503,10 +529,59 @@ fn serve(
         // then fails to take the answer, which is not the mock's error.
         std::thread::sleep(d);
     }
+    let streamed = bedrock.is_none() && recorded_stream(state);
+    if status == 200 && streamed {
+        let message: Value = serde_json::from_str(&body_out).unwrap_or(Value::Null);
+        let mut events = stream::events(&message);
+        if let Some((after, kind)) = cut {
+            events.truncate(after);
+            events.push(stream::error_event(&kind, "mock: the stream broke"));
+        }
+        let chunks = events
+            .into_iter()
+            .map(|e| {
+                let wait = if stream::is_delta(&e) {
+                    pace
+                } else {
+                    Duration::ZERO
+                };
+                (wait, e.into_bytes())
+            })
+            .collect();
+        let mut headers = headers_out;
+        headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+        headers.push(("content-type".into(), "text/event-stream".into()));
+        return Reply::Chunked {
+            status,
+            headers,
+            chunks,
+        };
+    }
     Response {
         status,
         headers: headers_out,
         body: body_out.into_bytes(),
+    }
+    .into()
+}
+
+/// Whether the request just recorded asked for a stream.
+fn recorded_stream(state: &Mutex<State>) -> bool {
+    lock(state)
+        .requests
+        .last()
+        .is_some_and(|r| r.body["stream"] == json!(true))
+}
+
+/// A streamed answer's pace and cut, from the wrappers around the reply.
+fn stream_shape(step: &Step) -> (Duration, Option<(usize, String)>) {
+    match step {
+        Step::Paced(d, inner) => (*d, stream_shape(inner).1),
+        Step::Broken { after, kind, inner } => {
+            (stream_shape(inner).0, Some((*after, kind.clone())))
+        }
+        Step::Delay(_, inner) | Step::Headers(_, inner) => stream_shape(inner),
+        Step::Reply(_) | Step::Fault { .. } => (Duration::ZERO, None),
     }
 }
 
@@ -552,6 +627,9 @@ fn render(
         Step::Delay(d, inner) => {
             let (s, h, b, inner_delay) = render(*inner, request, counter, cache_usage);
             (s, h, b, Some(d + inner_delay.unwrap_or_default()))
+        }
+        Step::Paced(_, inner) | Step::Broken { inner, .. } => {
+            render(*inner, request, counter, cache_usage)
         }
     }
 }
