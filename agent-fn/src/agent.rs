@@ -16,6 +16,7 @@ use crate::budget::{Denied, Gate};
 use crate::deadline::{Deadline, now_epoch_ms};
 use crate::mcp;
 use crate::request::{self, Shape};
+use crate::stream::{self, Sink, Update};
 use crate::trace::Span;
 
 /// What one tool call produced. `content` is JSON text for the model.
@@ -88,6 +89,9 @@ pub struct Settings<'a> {
     pub gate: Option<&'a dyn Gate>,
     /// The agent's MCP servers, which the API calls itself.
     pub mcp: &'a [mcp::Server],
+    /// A streaming caller's channel: text, tool calls and tool results as
+    /// they happen (see `crate::stream`).
+    pub sink: Option<&'a Sink>,
 }
 
 /// Why the loop ended without an error.
@@ -234,7 +238,7 @@ pub async fn run<R: ToolRunner>(
         let (body, next_mark) = request::body(&shape, &messages, mark);
         let started = SystemTime::now();
         let reply = backend
-            .create(&body, betas, deadline, settings.margin)
+            .create(&body, betas, deadline, settings.margin, settings.sink)
             .await;
         let reply = match reply {
             Ok(r) => r,
@@ -359,6 +363,14 @@ pub async fn run<R: ToolRunner>(
         .await;
         let (outputs, spans): (Vec<ToolOutput>, Vec<Option<Span>>) = timed.into_iter().unzip();
         stats.spans.extend(spans.into_iter().flatten());
+        for ((id, name, _), out) in calls.iter().zip(&outputs) {
+            let update = Update::ToolResult {
+                id: id.clone(),
+                name: name.clone(),
+                ok: !out.is_error,
+            };
+            stream::send(settings.sink, update).await;
+        }
         let results: Vec<Value> = calls
             .iter()
             .zip(outputs)

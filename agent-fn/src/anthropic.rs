@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::deadline::Deadline;
+use crate::stream::Sink;
 
 /// The default API endpoint; `ANTHROPIC_BASE_URL` overrides it (tests, proxies).
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
@@ -274,6 +275,11 @@ impl Client {
 
     /// One Messages call with retries. Nothing (attempt or sleep) runs past
     /// `deadline - margin`. `betas` go in the `anthropic-beta` header.
+    ///
+    /// With a `sink` the call streams (`"stream": true`): text and tool calls
+    /// go to the sink as they arrive, and the reply is the same message,
+    /// assembled. An attempt is retried only while it has sent nothing: once
+    /// text went out, a failure ends the call (a retry would repeat it).
     pub async fn create(
         &self,
         api_key: &str,
@@ -281,16 +287,24 @@ impl Client {
         betas: &[&str],
         deadline: Deadline,
         margin: Duration,
+        sink: Option<&Sink>,
     ) -> Result<Reply, ModelError> {
-        let body = serde_json::to_vec(request)
-            .map_err(|e| ModelError::Decode(format!("encoding the request: {e}")))?;
+        let body = match sink {
+            None => serde_json::to_vec(request),
+            Some(_) => {
+                let mut streamed = request.clone();
+                streamed["stream"] = Value::Bool(true);
+                serde_json::to_vec(&streamed)
+            }
+        }
+        .map_err(|e| ModelError::Decode(format!("encoding the request: {e}")))?;
         let mut key = HeaderValue::from_str(api_key)
             .map_err(|_| ModelError::Transport("the API key is not a valid header value".into()))?;
         key.set_sensitive(true);
         let betas = betas.join(",");
         let ((response, headers), latency, attempts) =
             with_retries(&self.retry, deadline, margin, |budget| {
-                self.attempt(&key, &betas, &body, budget)
+                self.attempt(&key, &betas, &body, budget, sink)
             })
             .await?;
         Ok(Reply {
@@ -307,6 +321,7 @@ impl Client {
         betas: &str,
         body: &[u8],
         budget: Duration,
+        sink: Option<&Sink>,
     ) -> Result<(MessagesResponse, HeaderMap), Attempt> {
         let mut send = self
             .http
@@ -319,9 +334,27 @@ impl Client {
         }
         let send = send.body(body.to_vec()).send();
         let call = async {
-            let resp = send.await.map_err(|e| Attempt::transport(&e))?;
+            let mut resp = send.await.map_err(|e| Attempt::transport(&e))?;
             let status = resp.status();
             let headers = resp.headers().clone();
+            if let (Some(sink), true) = (sink, status.is_success()) {
+                return sse::read(&mut resp, sink)
+                    .await
+                    .map(|m| (m, headers.clone()))
+                    .map_err(|(error, sent)| match (error, sent) {
+                        (error, true) => Attempt::Fatal(error),
+                        (error @ ModelError::Status { status, .. }, false) => Attempt::Failed {
+                            error,
+                            status: StatusCode::from_u16(status).ok(),
+                            headers: Some(headers.clone()),
+                        },
+                        (error, false) => Attempt::Failed {
+                            error,
+                            status: None,
+                            headers: Some(headers.clone()),
+                        },
+                    });
+            }
             let bytes = resp.bytes().await.map_err(|e| Attempt::transport(&e))?;
             if !status.is_success() {
                 let error_type = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
@@ -383,6 +416,7 @@ where
         let (err, status, headers) = match outcome {
             Ok(v) => return Ok((v, latency, n + 1)),
             Err(Attempt::Timeout) => return Err(ModelError::Deadline { last: None }),
+            Err(Attempt::Fatal(error)) => return Err(error),
             Err(Attempt::Failed {
                 error,
                 status,
@@ -407,6 +441,8 @@ where
 /// rule judges by its status and headers.
 pub(crate) enum Attempt {
     Timeout,
+    /// Not to be retried whatever its status (a stream that already sent text).
+    Fatal(ModelError),
     Failed {
         error: ModelError,
         status: Option<StatusCode>,

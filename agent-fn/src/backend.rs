@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::anthropic::{self, ModelError, Reply, RetryPolicy};
+use crate::anthropic::{self, Block, ModelError, Reply, RetryPolicy};
 use crate::bedrock;
 use crate::deadline::Deadline;
+use crate::stream::{self, Sink, Update};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend<'a> {
@@ -23,25 +24,44 @@ pub enum Backend<'a> {
 impl Backend<'_> {
     /// One call with retries, `body` as `crate::request::body` built it.
     /// `betas` go in the `anthropic-beta` header, or in the body on Bedrock.
+    /// With a `sink`, text and tool calls go to it: as they arrive from the
+    /// Anthropic API; from Bedrock, once each turn's answer is complete
+    /// (InvokeModel; its streaming twin is not used yet).
     pub async fn create(
         &self,
         body: &Value,
         betas: &[&str],
         deadline: Deadline,
         margin: Duration,
+        sink: Option<&Sink>,
     ) -> Result<Reply, ModelError> {
         match self {
             Backend::Anthropic { client, api_key } => {
-                client.create(api_key, body, betas, deadline, margin).await
+                client
+                    .create(api_key, body, betas, deadline, margin, sink)
+                    .await
             }
             Backend::Bedrock { client } => {
                 let model = body["model"].as_str().unwrap_or_default();
-                if betas.is_empty() {
-                    return client.create(model, body, deadline, margin).await;
+                let reply = if betas.is_empty() {
+                    client.create(model, body, deadline, margin).await?
+                } else {
+                    let mut body = body.clone();
+                    body["anthropic_beta"] = Value::from(betas.to_vec());
+                    client.create(model, &body, deadline, margin).await?
+                };
+                for block in &reply.response.content {
+                    let update = match Block::of(block) {
+                        Block::Text(t) => Update::Text(t.to_string()),
+                        Block::ToolUse { id, name, .. } => Update::ToolUse {
+                            id: id.to_string(),
+                            name: name.to_string(),
+                        },
+                        _ => continue,
+                    };
+                    stream::send(sink, update).await;
                 }
-                let mut body = body.clone();
-                body["anthropic_beta"] = Value::from(betas.to_vec());
-                client.create(model, &body, deadline, margin).await
+                Ok(reply)
             }
         }
     }

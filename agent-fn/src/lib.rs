@@ -19,6 +19,7 @@ pub mod mcp;
 pub mod request;
 pub mod secrets;
 pub mod sessions;
+pub mod stream;
 pub mod tools;
 pub mod trace;
 

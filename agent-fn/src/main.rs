@@ -9,7 +9,12 @@ use std::time::Duration;
 
 use agent_fn::app::{App, Invocation, Options};
 use agent_fn::deadline::Deadline;
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use lambda_runtime::streaming::Body;
+use lambda_runtime::{
+    Diagnostic, FunctionResponse, LambdaEvent, MetadataPrelude, StreamResponse, service_fn,
+};
+use reqwest::StatusCode;
+use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::Value;
 
 /// Variables `lambda_runtime` reads (and panics without) before it polls.
@@ -92,8 +97,16 @@ async fn run() -> ExitCode {
                 // What lambda_runtime read from `Lambda-Runtime-Trace-Id`.
                 trace_header: event.context.xray_trace_id.clone(),
             };
+            if App::wants_stream(&event.payload) {
+                return Ok(FunctionResponse::StreamingResponse(stream(
+                    app,
+                    event.payload,
+                    inv,
+                )));
+            }
             app.handle(event.payload, &inv)
                 .await
+                .map(FunctionResponse::BufferedResponse)
                 .map_err(|e| Diagnostic {
                     error_type: "AgentError".into(),
                     error_message: e.to_string(),
@@ -106,6 +119,42 @@ async fn run() -> ExitCode {
             eprintln!("bootstrap: the runtime loop stopped: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Answers in Lambda's streaming response mode: the run goes on in its own
+/// task, its events written to the response body as they come. The runtime
+/// posts the body while it is written and asks for the next event only once
+/// it ends, after the run saved its session and wrote its audit line.
+fn stream(app: Arc<App>, payload: Value, inv: Invocation) -> StreamResponse<Body> {
+    let (mut body_tx, body) = lambda_runtime::streaming::channel();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(agent_fn::stream::CHANNEL_DEPTH);
+    tokio::spawn(async move {
+        let run = app.handle_stream(payload, &inv, tx);
+        let forward = async {
+            let mut open = true;
+            while let Some(event) = rx.recv().await {
+                // A caller gone: keep draining so the run finishes.
+                if open && body_tx.send_data(event.into()).await.is_err() {
+                    open = false;
+                }
+            }
+        };
+        tokio::join!(run, forward);
+    });
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(agent_fn::stream::CONTENT_TYPE),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    StreamResponse {
+        metadata_prelude: MetadataPrelude {
+            status_code: StatusCode::OK,
+            headers,
+            cookies: Vec::new(),
+        },
+        stream: body,
     }
 }
 

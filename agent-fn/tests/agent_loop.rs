@@ -51,6 +51,7 @@ fn settings(tools: &[ToolDef]) -> Settings<'_> {
         prices: None,
         gate: None,
         mcp: &[],
+        sink: None,
     }
 }
 

@@ -856,3 +856,6 @@ async fn a_missing_mcp_token_fails_before_the_model_and_names_only_the_secret() 
         "{errors:?}"
     );
 }
+
+#[path = "handler/streaming.rs"]
+mod streaming;

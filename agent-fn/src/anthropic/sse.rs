@@ -19,7 +19,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{MessagesResponse, Usage};
+use super::{Attempt, MessagesResponse, ModelError, Usage};
+use crate::stream::{Sink, Update};
 
 /// One dispatched event: its `event` field (`message` when absent) and data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -327,6 +328,72 @@ impl Assembler {
             .and_then(|m| m.get("usage"))
             .and_then(|u| serde_json::from_value(u.clone()).ok())
             .unwrap_or_default()
+    }
+}
+
+/// Reads a streamed answer: events parsed as they arrive, text and tool calls
+/// passed on, the message assembled. On failure, also whether anything was
+/// passed on (then the call must not be retried).
+pub(super) async fn read(
+    resp: &mut reqwest::Response,
+    sink: &Sink,
+) -> Result<MessagesResponse, (ModelError, bool)> {
+    let mut parser = Parser::default();
+    let mut assembler = Assembler::default();
+    let mut sent = false;
+    loop {
+        let chunk = match resp.chunk().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => {
+                let Attempt::Failed { error, .. } = Attempt::transport(&e) else {
+                    unreachable!("transport errors are failures")
+                };
+                return Err((error, sent));
+            }
+        };
+        let events = parser
+            .feed(&chunk)
+            .map_err(|e| (ModelError::Decode(e), sent))?;
+        for event in events {
+            match assembler.apply(&event) {
+                Ok(Some(progress)) => {
+                    let update = match progress {
+                        Progress::Text(t) => Update::Text(t),
+                        Progress::ToolUse { id, name } => Update::ToolUse { id, name },
+                    };
+                    sent = true;
+                    crate::stream::send(Some(sink), update).await;
+                }
+                Ok(None) => {}
+                Err(e) => return Err((stream_error(e), sent)),
+            }
+        }
+        if assembler.is_done() {
+            break;
+        }
+    }
+    assembler.finish().map_err(|e| (stream_error(e), sent))
+}
+
+/// An `error` event as the status a buffered call would have had (the
+/// Messages API's error types, https://docs.anthropic.com/en/api/errors);
+/// a malformed or cut stream as a decode failure.
+fn stream_error(e: StreamError) -> ModelError {
+    let status = match e.error_type.as_deref() {
+        None => return ModelError::Decode(e.message),
+        Some("invalid_request_error") => 400,
+        Some("authentication_error") => 401,
+        Some("permission_error") => 403,
+        Some("not_found_error") => 404,
+        Some("request_too_large") => 413,
+        Some("rate_limit_error") => 429,
+        Some("overloaded_error") => 529,
+        Some(_) => 500,
+    };
+    ModelError::Status {
+        status,
+        error_type: e.error_type,
     }
 }
 

@@ -19,6 +19,7 @@ use crate::deadline::random_id;
 use crate::event::{AgentRequest, truncate};
 use crate::mcp;
 use crate::sessions::{self, SaveError};
+use crate::stream;
 
 impl App {
     fn model_client(&self) -> Result<&anthropic::Client, RunError> {
@@ -50,6 +51,7 @@ impl App {
         req: &AgentRequest,
         inv: &Invocation,
         audit: &mut Audit,
+        sink: Option<&stream::Sink>,
     ) -> Result<Answer, RunError> {
         let Some(agent) = self.config.agents.get(agent_name) else {
             return Err(RunError::NotFound(format!(
@@ -122,6 +124,7 @@ impl App {
             prices: model.prices,
             gate: budgets.as_ref().map(|b| b as &dyn Gate),
             mcp: &servers,
+            sink,
         };
         let run = agent::run(
             &backend,

@@ -12,7 +12,7 @@ use super::respond::{RunError, error_body};
 use super::{App, Invocation};
 use crate::audit::Audit;
 use crate::deadline::random_id;
-use crate::event::{HttpRequest, check_id, truncate};
+use crate::event::{AgentRequest, HttpRequest, check_id, truncate};
 
 impl App {
     pub(super) async fn http(
@@ -98,26 +98,33 @@ impl App {
             }
             _ => {
                 let r = req.agent_request()?;
-                let agent = match (req.param("agent"), &r.agent) {
-                    (Some(a), _) => a.to_string(),
-                    (None, Some(a)) => a.clone(),
-                    (None, None) if self.config.agents.len() == 1 => self
-                        .config
-                        .agents
-                        .keys()
-                        .next()
-                        .cloned()
-                        .unwrap_or_default(),
-                    (None, None) => {
-                        return Err(RunError::BadRequest(
-                            "name the agent in the path (`/agents/{agent}`) or the body (`agent`)"
-                                .into(),
-                        ));
-                    }
-                };
-                let answer = self.converse(&agent, &r, inv, audit).await?;
+                let agent = self.agent_for(req, &r)?;
+                let answer = self.converse(&agent, &r, inv, audit, None).await?;
                 Ok((200, answer.json()))
             }
+        }
+    }
+
+    /// The agent a request names: `{agent}` in the path, `agent` in the body,
+    /// or the only agent there is.
+    pub(super) fn agent_for(
+        &self,
+        req: &HttpRequest,
+        r: &AgentRequest,
+    ) -> Result<String, RunError> {
+        match (req.param("agent"), &r.agent) {
+            (Some(a), _) => Ok(a.to_string()),
+            (None, Some(a)) => Ok(a.clone()),
+            (None, None) if self.config.agents.len() == 1 => Ok(self
+                .config
+                .agents
+                .keys()
+                .next()
+                .cloned()
+                .unwrap_or_default()),
+            (None, None) => Err(RunError::BadRequest(
+                "name the agent in the path (`/agents/{agent}`) or the body (`agent`)".into(),
+            )),
         }
     }
 }

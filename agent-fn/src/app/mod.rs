@@ -15,14 +15,21 @@
 //!   record that can never succeed (malformed, unknown agent) is logged, its job
 //!   marked failed, and acknowledged.
 //!
+//! - Streamed (a direct invocation with `"stream": true`, or a function URL
+//!   request): server-sent events as the run goes (see `crate::stream`), ending
+//!   with `done` (the answer's fields but `response`) or `error` (the error
+//!   object above, status included).
+//!
 //! This module keeps the warm state and dispatches by shape; `converse` runs one
 //! agent conversation, `http` routes API Gateway requests, `sqs` runs a batch of
-//! jobs, and `respond` maps each failure once to its status, outcome and category.
+//! jobs, `streamed` answers a streaming caller, and `respond` maps each failure
+//! once to its status, outcome and category.
 
 mod converse;
 mod http;
 mod respond;
 mod sqs;
+mod streamed;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -209,6 +216,12 @@ impl App {
                 }
             }
         };
+        self.finish(audit, started, inv);
+        result
+    }
+
+    /// Writes the audit, EMF and trace of a finished invocation.
+    fn finish(&self, mut audit: Audit, started: Instant, inv: &Invocation) {
         audit.duration_ms = started.elapsed().as_millis() as u64;
         (self.sink)(&audit.line());
         (self.sink)(&emf_line(&self.config.app, &self.config.stage, &audit));
@@ -216,7 +229,6 @@ impl App {
             (self.sink)(&line);
         }
         self.tracer.send(inv.trace_header.as_deref(), &audit.spans);
-        result
     }
 
     async fn run_request(
@@ -228,7 +240,7 @@ impl App {
         let result = match req {
             Ok(r) => {
                 let agent = r.agent.clone().unwrap_or_default();
-                self.converse(&agent, &r, inv, audit).await
+                self.converse(&agent, &r, inv, audit, None).await
             }
             Err(b) => Err(b.into()),
         };

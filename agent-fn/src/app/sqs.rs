@@ -92,7 +92,9 @@ impl App {
             self.note_error(&mut audit, &err);
             return (true, audit);
         }
-        let result = self.converse(&agent, &job.request, inv, &mut audit).await;
+        let result = self
+            .converse(&agent, &job.request, inv, &mut audit, None)
+            .await;
         let (status, value, error) = match &result {
             Ok(a) => (JobStatus::Done, Some(a.json()), None),
             Err(e) => (JobStatus::Failed, None, Some(e.public_message())),
