@@ -17,6 +17,7 @@ pub mod policy_diff;
 pub mod pricing;
 mod resolve;
 mod rules;
+pub mod sse;
 pub mod stages;
 pub mod storage;
 pub mod tools;

@@ -185,6 +185,17 @@ impl LocalFunction {
         request_id: &str,
         payload: &[u8],
     ) -> anyhow::Result<InvocationReport> {
+        self.invoke_streaming(request_id, payload, &mut |_| {})
+    }
+
+    /// [`LocalFunction::invoke_as`], handing each piece of a streamed response
+    /// to `on_chunk` as it arrives (a buffered response never calls it).
+    pub fn invoke_streaming(
+        &mut self,
+        request_id: &str,
+        payload: &[u8],
+        on_chunk: &mut dyn FnMut(&[u8]),
+    ) -> anyhow::Result<InvocationReport> {
         if self.dead.is_some() && self.init_reported {
             let why = self.dead.as_deref().unwrap_or_default();
             anyhow::bail!("the local function is no longer running ({why}); start it again");
@@ -236,6 +247,7 @@ impl LocalFunction {
         });
         // Until delivery the clock has not started; allow the timeout for it too.
         let mut delivered: Option<Instant> = None;
+        let mut prelude = None;
         let mut deadline = Instant::now() + self.opts.timeout;
         let outcome = loop {
             match self.next_event(deadline) {
@@ -260,6 +272,31 @@ impl LocalFunction {
                 }) if id == request_id => {
                     result.duration = at - delivered.unwrap_or(at);
                     break InvocationResult::FunctionError(error);
+                }
+                Waited::Event(ApiEvent::StreamStart {
+                    request_id: id,
+                    prelude: p,
+                    ..
+                }) if id == request_id => prelude = p,
+                Waited::Event(ApiEvent::StreamChunk {
+                    request_id: id,
+                    bytes,
+                    ..
+                }) if id == request_id => on_chunk(&bytes),
+                Waited::Event(ApiEvent::StreamEnd {
+                    request_id: id,
+                    bytes,
+                    error,
+                    at,
+                }) if id == request_id => {
+                    result.duration = at - delivered.unwrap_or(at);
+                    break match error {
+                        Some(e) => InvocationResult::FunctionError(e),
+                        None => InvocationResult::Streamed {
+                            bytes,
+                            prelude: prelude.take(),
+                        },
+                    };
                 }
                 Waited::Event(ApiEvent::InitError { error, .. }) => {
                     self.kill("the function reported an init error");

@@ -11,6 +11,12 @@ use super::xray::TraceSpan;
 pub enum InvocationResult {
     /// The function returned this payload.
     Response(Vec<u8>),
+    /// The function streamed its answer (passed to the caller as it came):
+    /// this many bytes after the prelude, if it sent one.
+    Streamed {
+        bytes: u64,
+        prelude: Option<serde_json::Value>,
+    },
     /// The function reported an error.
     FunctionError(FunctionError),
     /// The function failed to initialise.
@@ -23,13 +29,16 @@ pub enum InvocationResult {
 
 impl InvocationResult {
     pub fn is_ok(&self) -> bool {
-        matches!(self, InvocationResult::Response(_))
+        matches!(
+            self,
+            InvocationResult::Response(_) | InvocationResult::Streamed { .. }
+        )
     }
 
     /// Lambda's error type and message for a failed outcome.
     pub fn error(&self, request_id: &str) -> Option<(String, String)> {
         match self {
-            InvocationResult::Response(_) => None,
+            InvocationResult::Response(_) | InvocationResult::Streamed { .. } => None,
             InvocationResult::FunctionError(e) => {
                 Some((e.error_type.clone(), e.error_message.clone()))
             }

@@ -20,6 +20,16 @@ use tiny_http::{Header, Method, Request, Response, Server};
 /// Largest synchronous request and response payload Lambda allows (6 MB).
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 
+/// Largest streamed response (200 MB,
+/// https://docs.aws.amazon.com/lambda/latest/dg/configuration-response-streaming.html).
+pub const MAX_STREAM_BYTES: u64 = 200 * 1024 * 1024;
+
+/// The content type of a streamed response that starts with an HTTP prelude.
+pub const HTTP_INTEGRATION: &str = "application/vnd.awslambda.http-integration-response";
+
+/// The most bytes a prelude may take before the stream is judged malformed.
+const MAX_PRELUDE_BYTES: usize = 64 * 1024;
+
 const PREFIX: &str = "/2018-06-01/runtime";
 
 /// One invocation to hand out.
@@ -48,6 +58,28 @@ pub enum ApiEvent {
     Response {
         request_id: String,
         body: Vec<u8>,
+        at: Instant,
+    },
+    /// The function began a streamed response (`Lambda-Runtime-Function-Response-Mode:
+    /// streaming`); `prelude` is its HTTP metadata (`statusCode`, `headers`,
+    /// `cookies`) when it sent one (`application/vnd.awslambda.http-integration-response`).
+    StreamStart {
+        request_id: String,
+        prelude: Option<serde_json::Value>,
+        at: Instant,
+    },
+    /// Bytes of a streamed response, as they arrived.
+    StreamChunk {
+        request_id: String,
+        bytes: Vec<u8>,
+        at: Instant,
+    },
+    /// A streamed response ended: `bytes` in all (prelude excluded), or the
+    /// error that cut it.
+    StreamEnd {
+        request_id: String,
+        bytes: u64,
+        error: Option<FunctionError>,
         at: Instant,
     },
     /// The function reported an error for an invocation.
@@ -220,11 +252,124 @@ fn read_body(request: &mut Request) -> std::io::Result<Option<Vec<u8>>> {
 }
 
 fn error_type_header(request: &Request) -> Option<String> {
+    header_value(request, "Lambda-Runtime-Function-Error-Type")
+}
+
+fn header_value(request: &Request, name: &'static str) -> Option<String> {
     request
         .headers()
         .iter()
-        .find(|h| h.field.equiv("Lambda-Runtime-Function-Error-Type"))
+        .find(|h| h.field.equiv(name))
         .map(|h| h.value.as_str().to_string())
+}
+
+/// Reads a streamed response as it arrives (the body is chunked): the prelude
+/// up to its 8 NUL bytes when the content type says there is one, then every
+/// read passed on as a [`ApiEvent::StreamChunk`], then [`ApiEvent::StreamEnd`].
+/// Nothing is kept but the prelude, so a long stream costs no memory here.
+fn read_stream(shared: &Shared, request: &mut Request, id: &str) {
+    let send = |e: ApiEvent| {
+        let _ = shared.events.send(e);
+    };
+    let fail = |error_type: &str, message: String| FunctionError {
+        error_type: error_type.into(),
+        body: serde_json::json!({"errorType": error_type, "errorMessage": message})
+            .to_string()
+            .into_bytes(),
+        error_message: message,
+    };
+    let has_prelude = header_value(request, "Content-Type")
+        .is_some_and(|c| c.eq_ignore_ascii_case(HTTP_INTEGRATION));
+    let mut head: Option<Vec<u8>> = has_prelude.then(Vec::new);
+    if !has_prelude {
+        send(ApiEvent::StreamStart {
+            request_id: id.to_string(),
+            prelude: None,
+            at: Instant::now(),
+        });
+    }
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 16 * 1024];
+    let reader = request.as_reader();
+    let error = loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break None,
+            Ok(n) => n,
+            Err(e) => {
+                break Some(fail(
+                    "Runtime.StreamError",
+                    format!("the stream broke: {e}"),
+                ));
+            }
+        };
+        let data = &buf[..n];
+        if let Some(h) = head.as_mut() {
+            h.extend_from_slice(data);
+            let Some(end) = h.windows(8).position(|w| w == [0u8; 8]) else {
+                if h.len() > MAX_PRELUDE_BYTES {
+                    break Some(fail(
+                        "Runtime.InvalidStreamingResponse",
+                        format!(
+                            "no prelude end (8 NUL bytes) in the first {MAX_PRELUDE_BYTES} bytes"
+                        ),
+                    ));
+                }
+                continue;
+            };
+            let prelude = serde_json::from_slice(&h[..end]).ok();
+            if prelude.is_none() {
+                break Some(fail(
+                    "Runtime.InvalidStreamingResponse",
+                    "the prelude is not JSON".into(),
+                ));
+            }
+            send(ApiEvent::StreamStart {
+                request_id: id.to_string(),
+                prelude,
+                at: Instant::now(),
+            });
+            let rest = h[end + 8..].to_vec();
+            head = None;
+            if !rest.is_empty() {
+                total += rest.len() as u64;
+                send(ApiEvent::StreamChunk {
+                    request_id: id.to_string(),
+                    bytes: rest,
+                    at: Instant::now(),
+                });
+            }
+            continue;
+        }
+        total += data.len() as u64;
+        if total > MAX_STREAM_BYTES {
+            let _ = std::io::copy(reader, &mut std::io::sink());
+            break Some(fail(
+                "Function.ResponseSizeTooLarge",
+                format!(
+                    "Response payload size exceeded maximum allowed payload size ({MAX_STREAM_BYTES} bytes)."
+                ),
+            ));
+        }
+        send(ApiEvent::StreamChunk {
+            request_id: id.to_string(),
+            bytes: data.to_vec(),
+            at: Instant::now(),
+        });
+    };
+    let error = error.or_else(|| {
+        head.is_some().then(|| {
+            fail(
+                "Runtime.InvalidStreamingResponse",
+                "the stream ended inside its prelude".into(),
+            )
+        })
+    });
+    send(ApiEvent::StreamEnd {
+        request_id: id.to_string(),
+        bytes: total,
+        error,
+        at: Instant::now(),
+    });
 }
 
 fn handle(shared: &Shared, mut request: Request) {
@@ -313,6 +458,15 @@ fn handle(shared: &Shared, mut request: Request) {
                 return;
             }
             let ty = error_type_header(&request);
+            if kind == "response"
+                && header_value(&request, "Lambda-Runtime-Function-Response-Mode")
+                    .is_some_and(|m| m.eq_ignore_ascii_case("streaming"))
+            {
+                read_stream(shared, &mut request, &id);
+                clear_inflight(shared);
+                let _ = request.respond(json_response(202, serde_json::json!({"status": "OK"})));
+                return;
+            }
             let body = match read_body(&mut request) {
                 Ok(Some(b)) => b,
                 Ok(None) => {

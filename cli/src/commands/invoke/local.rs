@@ -22,6 +22,8 @@ pub struct Options {
     pub zip: Option<PathBuf>,
     pub arch: Option<Architecture>,
     pub from_source: bool,
+    /// Print a streamed answer as it arrives.
+    pub stream: bool,
 }
 
 /// Runs the package once, stopping it with claw on Ctrl-C.
@@ -38,6 +40,7 @@ pub async fn run(
         zip: opts.zip,
         arch: opts.arch,
         from_source: opts.from_source,
+        stream: opts.stream,
         out: ctx.out,
     };
     let pid = Arc::new(AtomicU32::new(0));
@@ -65,6 +68,7 @@ struct LocalRun {
     zip: Option<PathBuf>,
     arch: Option<Architecture>,
     from_source: bool,
+    stream: bool,
     payload: Vec<u8>,
     out: crate::report::Printer,
 }
@@ -77,6 +81,7 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
         zip,
         arch,
         from_source,
+        stream,
         payload,
         out,
     } = run;
@@ -130,7 +135,14 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
     let _ = f.wait_ready();
     let request_id = crate::local::new_request_id();
     eprintln!("START RequestId: {request_id} Version: $LATEST");
-    let result = f.invoke_as(&request_id, payload)?;
+    let mut shown = Shown::new(out.is_json());
+    let handed = std::time::Instant::now();
+    let result = if *stream {
+        f.invoke_streaming(&request_id, payload, &mut |bytes| shown.feed(bytes))?
+    } else {
+        f.invoke_as(&request_id, payload)?
+    };
+    shown.end();
     // Let the function finish its post-invocation work (it polls `next` when done)
     // so all of its output is printed before END and REPORT.
     if result.outcome.is_ok() || matches!(result.outcome, InvocationResult::FunctionError(_)) {
@@ -160,7 +172,31 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
         serde_json::from_slice::<serde_json::Value>(b)
             .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(b).into()))
     });
+    let streamed = matches!(result.outcome, InvocationResult::Streamed { .. });
+    let payload = if streamed {
+        shown.last.clone().map(|(_, data)| data)
+    } else {
+        payload
+    };
+    let error = error.or_else(|| match &shown.last {
+        Some((name, data)) if name == "error" => Some((
+            "AgentError".into(),
+            data["error"].as_str().unwrap_or("agent error").to_string(),
+        )),
+        None if streamed => Some((
+            "Runtime.InvalidStreamingResponse".into(),
+            "the stream ended without a done or error event".into(),
+        )),
+        _ => None,
+    });
     let report = Report::new(serde_json::json!({
+        "stream": streamed.then(|| serde_json::json!({
+            "events": shown.events,
+            "text": shown.text,
+            "last_event": shown.last.as_ref().map(|(n, _)| n),
+            // From handing the event over to the first byte of the answer.
+            "first_byte_ms": shown.first_byte.map(|t| ms(t.saturating_duration_since(handed))),
+        })),
         "request_id": result.request_id,
         "payload": payload,
         "function_error": error.as_ref().map(|(t, m)| serde_json::json!({"type": t, "message": m})),
@@ -180,6 +216,84 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
             report.failed(error)
         }
     })
+}
+
+/// A streamed answer as it is shown: text to stdout as it arrives (unless the
+/// output is JSON), tool calls and results to stderr, the last event kept.
+struct Shown {
+    json: bool,
+    parser: claw_spec::sse::Parser,
+    events: u64,
+    text: String,
+    last: Option<(String, serde_json::Value)>,
+    first_byte: Option<std::time::Instant>,
+    broken: Option<String>,
+}
+
+impl Shown {
+    fn new(json: bool) -> Shown {
+        Shown {
+            json,
+            parser: claw_spec::sse::Parser::default(),
+            events: 0,
+            text: String::new(),
+            last: None,
+            first_byte: None,
+            broken: None,
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        use std::io::Write as _;
+        self.first_byte.get_or_insert_with(std::time::Instant::now);
+        let events = match self.parser.feed(bytes) {
+            Ok(e) => e,
+            Err(e) => {
+                self.broken.get_or_insert(e);
+                return;
+            }
+        };
+        for e in events {
+            self.events += 1;
+            let data: serde_json::Value =
+                serde_json::from_str(&e.data).unwrap_or(serde_json::Value::Null);
+            match e.event.as_str() {
+                "text" => {
+                    let t = data["text"].as_str().unwrap_or_default();
+                    self.text.push_str(t);
+                    if !self.json {
+                        let mut out = std::io::stdout().lock();
+                        let _ = out.write_all(t.as_bytes());
+                        let _ = out.flush();
+                    }
+                }
+                "tool_use" => eprintln!(
+                    "[tool] {} ({})",
+                    data["name"].as_str().unwrap_or("?"),
+                    data["id"].as_str().unwrap_or("?")
+                ),
+                "tool_result" => eprintln!(
+                    "[tool] {}: {}",
+                    data["name"].as_str().unwrap_or("?"),
+                    data["status"].as_str().unwrap_or("?")
+                ),
+                _ => {}
+            }
+            if matches!(e.event.as_str(), "done" | "error") {
+                self.last = Some((e.event, data));
+            }
+        }
+    }
+
+    /// Ends the answer's line on stdout.
+    fn end(&self) {
+        if !self.json && !self.text.is_empty() && !self.text.ends_with('\n') {
+            println!();
+        }
+        if let Some(e) = &self.broken {
+            eprintln!("warning: the stream could not be read to its end: {e}");
+        }
+    }
 }
 
 fn ms(d: Duration) -> f64 {

@@ -29,6 +29,11 @@ pub struct Args {
     /// Run the built package on this machine instead of invoking the deployed function.
     #[arg(long)]
     pub local: bool,
+    /// Ask for a streamed answer ("stream": true in the event) and print its text
+    /// as it arrives; tool calls and results go to stderr. With --json, the
+    /// report holds the assembled text and the final `done` (or `error`) event.
+    #[arg(long, requires = "local")]
+    pub stream: bool,
     /// Show the function's log output on stderr (remote: the last 4 KB Lambda
     /// returns; local: always shown).
     #[arg(long)]
@@ -60,15 +65,36 @@ impl Args {
 pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     // agent.yaml is read once, and the event is checked before anything runs.
     let loaded = ctx.load()?;
-    let payload = crate::ops::payload::event(&args.event_source(), &loaded.config)?;
+    let mut payload = crate::ops::payload::event(&args.event_source(), &loaded.config)?;
+    if args.stream {
+        payload = streamed(&payload)?;
+    }
     if args.local {
         let local = local::Options {
             zip: args.zip.clone(),
             arch: args.arch.map(Into::into),
             from_source: args.from_source,
+            stream: args.stream,
         };
         local::run(ctx, local, loaded.config, payload).await
     } else {
         remote::run(ctx, args.log, loaded.config, payload).await
     }
+}
+
+/// The event with `"stream": true`: the function answers it with server-sent
+/// events. Only a direct-invoke event (a JSON object) can ask.
+fn streamed(payload: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut v: serde_json::Value = serde_json::from_slice(payload)
+        .map_err(|e| anyhow::anyhow!("--stream: the event is not JSON: {e}"))?;
+    let Some(obj) = v.as_object_mut() else {
+        anyhow::bail!("--stream: the event must be a JSON object (a direct invoke)");
+    };
+    if obj.contains_key("requestContext") || obj.contains_key("Records") {
+        anyhow::bail!(
+            "--stream: only a direct-invoke event ({{\"agent\",\"message\"}}) can ask for a stream"
+        );
+    }
+    obj.insert("stream".into(), serde_json::Value::Bool(true));
+    Ok(serde_json::to_vec(&v)?)
 }
