@@ -32,3 +32,4 @@ mod prebuilt;
 mod realism;
 mod realism_layer;
 mod stages;
+mod streaming;

@@ -17,6 +17,7 @@
 //! - `xray`: the X-Ray daemon stand-in that collects the function's subsegments
 //!   and renders their timeline.
 
+mod child;
 mod env;
 mod ids;
 mod launcher;
@@ -26,10 +27,11 @@ mod report;
 mod runtime_api;
 mod xray;
 
+pub use child::kill_group;
 pub use ids::new_request_id;
 pub use launcher::{Launcher, LocalOptions, LogSink, PASSTHROUGH_ENV};
 pub use package::Package;
-pub use process::{LocalFunction, kill_group};
+pub use process::LocalFunction;
 pub use report::{InvocationReport, InvocationResult};
 pub use runtime_api::FunctionError;
 pub use xray::{TraceSpan, timeline};

@@ -20,15 +20,8 @@ use tiny_http::{Header, Method, Request, Response, Server};
 /// Largest synchronous request and response payload Lambda allows (6 MB).
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 
-/// Largest streamed response (200 MB,
-/// https://docs.aws.amazon.com/lambda/latest/dg/configuration-response-streaming.html).
-pub const MAX_STREAM_BYTES: u64 = 200 * 1024 * 1024;
-
 /// The content type of a streamed response that starts with an HTTP prelude.
 pub const HTTP_INTEGRATION: &str = "application/vnd.awslambda.http-integration-response";
-
-/// The most bytes a prelude may take before the stream is judged malformed.
-const MAX_PRELUDE_BYTES: usize = 64 * 1024;
 
 const PREFIX: &str = "/2018-06-01/runtime";
 
@@ -263,112 +256,38 @@ fn header_value(request: &Request, name: &'static str) -> Option<String> {
         .map(|h| h.value.as_str().to_string())
 }
 
-/// Reads a streamed response as it arrives (the body is chunked): the prelude
-/// up to its 8 NUL bytes when the content type says there is one, then every
-/// read passed on as a [`ApiEvent::StreamChunk`], then [`ApiEvent::StreamEnd`].
-/// Nothing is kept but the prelude, so a long stream costs no memory here.
+/// Passes a streamed response on as [`ApiEvent`]s while it arrives.
 fn read_stream(shared: &Shared, request: &mut Request, id: &str) {
-    let send = |e: ApiEvent| {
-        let _ = shared.events.send(e);
-    };
-    let fail = |error_type: &str, message: String| FunctionError {
-        error_type: error_type.into(),
-        body: serde_json::json!({"errorType": error_type, "errorMessage": message})
-            .to_string()
-            .into_bytes(),
-        error_message: message,
-    };
     let has_prelude = header_value(request, "Content-Type")
         .is_some_and(|c| c.eq_ignore_ascii_case(HTTP_INTEGRATION));
-    let mut head: Option<Vec<u8>> = has_prelude.then(Vec::new);
-    if !has_prelude {
-        send(ApiEvent::StreamStart {
-            request_id: id.to_string(),
-            prelude: None,
-            at: Instant::now(),
-        });
-    }
-    let mut total = 0u64;
-    let mut buf = vec![0u8; 16 * 1024];
-    let reader = request.as_reader();
-    let error = loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break None,
-            Ok(n) => n,
-            Err(e) => {
-                break Some(fail(
-                    "Runtime.StreamError",
-                    format!("the stream broke: {e}"),
-                ));
-            }
-        };
-        let data = &buf[..n];
-        if let Some(h) = head.as_mut() {
-            h.extend_from_slice(data);
-            let Some(end) = h.windows(8).position(|w| w == [0u8; 8]) else {
-                if h.len() > MAX_PRELUDE_BYTES {
-                    break Some(fail(
-                        "Runtime.InvalidStreamingResponse",
-                        format!(
-                            "no prelude end (8 NUL bytes) in the first {MAX_PRELUDE_BYTES} bytes"
-                        ),
-                    ));
-                }
-                continue;
-            };
-            let prelude = serde_json::from_slice(&h[..end]).ok();
-            if prelude.is_none() {
-                break Some(fail(
-                    "Runtime.InvalidStreamingResponse",
-                    "the prelude is not JSON".into(),
-                ));
-            }
-            send(ApiEvent::StreamStart {
-                request_id: id.to_string(),
+    let request_id = || id.to_string();
+    stream::read(request.as_reader(), has_prelude, &mut |piece| {
+        let at = Instant::now();
+        let event = match piece {
+            stream::Piece::Start(prelude) => ApiEvent::StreamStart {
+                request_id: request_id(),
                 prelude,
-                at: Instant::now(),
-            });
-            let rest = h[end + 8..].to_vec();
-            head = None;
-            if !rest.is_empty() {
-                total += rest.len() as u64;
-                send(ApiEvent::StreamChunk {
-                    request_id: id.to_string(),
-                    bytes: rest,
-                    at: Instant::now(),
-                });
-            }
-            continue;
-        }
-        total += data.len() as u64;
-        if total > MAX_STREAM_BYTES {
-            let _ = std::io::copy(reader, &mut std::io::sink());
-            break Some(fail(
-                "Function.ResponseSizeTooLarge",
-                format!(
-                    "Response payload size exceeded maximum allowed payload size ({MAX_STREAM_BYTES} bytes)."
-                ),
-            ));
-        }
-        send(ApiEvent::StreamChunk {
-            request_id: id.to_string(),
-            bytes: data.to_vec(),
-            at: Instant::now(),
-        });
-    };
-    let error = error.or_else(|| {
-        head.is_some().then(|| {
-            fail(
-                "Runtime.InvalidStreamingResponse",
-                "the stream ended inside its prelude".into(),
-            )
-        })
-    });
-    send(ApiEvent::StreamEnd {
-        request_id: id.to_string(),
-        bytes: total,
-        error,
-        at: Instant::now(),
+                at,
+            },
+            stream::Piece::Chunk(bytes) => ApiEvent::StreamChunk {
+                request_id: request_id(),
+                bytes,
+                at,
+            },
+            stream::Piece::End { bytes, error } => ApiEvent::StreamEnd {
+                request_id: request_id(),
+                bytes,
+                error: error.map(|(ty, message)| FunctionError {
+                    error_type: ty.into(),
+                    body: serde_json::json!({"errorType": ty, "errorMessage": message})
+                        .to_string()
+                        .into_bytes(),
+                    error_message: message,
+                }),
+                at,
+            },
+        };
+        let _ = shared.events.send(event);
     });
 }
 
@@ -531,5 +450,6 @@ fn clear_inflight(shared: &Shared) {
     }
 }
 
+mod stream;
 #[cfg(test)]
 mod tests;

@@ -192,6 +192,11 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
     let report = Report::new(serde_json::json!({
         "stream": streamed.then(|| serde_json::json!({
             "events": shown.events,
+            "chunks": shown.chunks,
+            "prelude": match &result.outcome {
+                InvocationResult::Streamed { prelude, .. } => prelude.clone(),
+                _ => None,
+            },
             "text": shown.text,
             "last_event": shown.last.as_ref().map(|(n, _)| n),
             // From handing the event over to the first byte of the answer.
@@ -224,6 +229,9 @@ struct Shown {
     json: bool,
     parser: claw_spec::sse::Parser,
     events: u64,
+    /// Reads handed over by the Runtime API: more than one shows the answer
+    /// was not buffered whole.
+    chunks: u64,
     text: String,
     last: Option<(String, serde_json::Value)>,
     first_byte: Option<std::time::Instant>,
@@ -236,6 +244,7 @@ impl Shown {
             json,
             parser: claw_spec::sse::Parser::default(),
             events: 0,
+            chunks: 0,
             text: String::new(),
             last: None,
             first_byte: None,
@@ -246,6 +255,7 @@ impl Shown {
     fn feed(&mut self, bytes: &[u8]) {
         use std::io::Write as _;
         self.first_byte.get_or_insert_with(std::time::Instant::now);
+        self.chunks += 1;
         let events = match self.parser.feed(bytes) {
             Ok(e) => e,
             Err(e) => {

@@ -227,3 +227,152 @@ fn dropping_the_api_releases_a_pending_poll() {
     drop(api);
     assert_eq!(poll.join().unwrap(), 500);
 }
+
+/// Posts a streamed response as lambda_runtime does: chunked, in these pieces,
+/// with a pause between them; returns the status.
+fn post_stream(addr: SocketAddr, id: &str, content_type: &str, pieces: &[&[u8]]) -> u16 {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /2018-06-01/runtime/invocation/{id}/response HTTP/1.1\r\nHost: x\r\n\
+         Connection: close\r\nTransfer-Encoding: chunked\r\n\
+         Lambda-Runtime-Function-Response-Mode: streaming\r\nContent-Type: {content_type}\r\n\
+         Trailer: Lambda-Runtime-Function-Error-Type\r\n\r\n"
+    )
+    .unwrap();
+    for p in pieces {
+        write!(s, "{:x}\r\n", p.len()).unwrap();
+        s.write_all(p).unwrap();
+        s.write_all(b"\r\n").unwrap();
+        s.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    s.write_all(b"0\r\n\r\n").unwrap();
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    line.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+fn deliver(api: &RuntimeApi, id: &str) {
+    api.queue(invocation(id));
+    http(
+        api.address(),
+        "GET",
+        "/2018-06-01/runtime/invocation/next",
+        b"",
+        "",
+    );
+}
+
+/// The events about `id` after delivery, up to the stream's end.
+fn stream_events(api: &RuntimeApi, id: &str) -> Vec<ApiEvent> {
+    let mut out = Vec::new();
+    loop {
+        let e = next_event(api);
+        let end = matches!(&e, ApiEvent::StreamEnd { request_id, .. } if request_id == id);
+        if matches!(
+            &e,
+            ApiEvent::StreamStart { .. } | ApiEvent::StreamChunk { .. }
+        ) || end
+        {
+            out.push(e);
+        }
+        if end {
+            return out;
+        }
+    }
+}
+
+#[test]
+fn a_streamed_response_is_passed_on_piece_by_piece_after_its_prelude() {
+    let api = RuntimeApi::start().unwrap();
+    deliver(&api, "req-s");
+    // The prelude's end (8 NULs) split across two pieces, text after it.
+    let status = post_stream(
+        api.address(),
+        "req-s",
+        HTTP_INTEGRATION,
+        &[
+            br#"{"statusCode":200,"headers":{"content-type":"text/event-stream"},"cookies":[]}"#,
+            b"\0\0\0\0\0",
+            b"\0\0\0event: text\n",
+            b"data: {\"text\":\"hi\"}\n\n",
+        ],
+    );
+    assert_eq!(status, 202);
+    let events = stream_events(&api, "req-s");
+    let ApiEvent::StreamStart { prelude, .. } = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(prelude.as_ref().unwrap()["statusCode"], 200);
+    let body: Vec<u8> = events
+        .iter()
+        .filter_map(|e| match e {
+            ApiEvent::StreamChunk { bytes, .. } => Some(bytes.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(body, b"event: text\ndata: {\"text\":\"hi\"}\n\n");
+    let chunks = events
+        .iter()
+        .filter(|e| matches!(e, ApiEvent::StreamChunk { .. }))
+        .count();
+    assert!(chunks >= 2, "passed on as it came: {events:?}");
+    let Some(ApiEvent::StreamEnd { bytes, error, .. }) = events.last() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(*bytes, body.len() as u64);
+    assert_eq!(*error, None);
+    // The invocation is over: a second answer for it is refused.
+    let (status, _, _) = http(
+        api.address(),
+        "POST",
+        "/2018-06-01/runtime/invocation/req-s/response",
+        b"{}",
+        "",
+    );
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn a_stream_without_a_prelude_content_type_is_all_payload() {
+    let api = RuntimeApi::start().unwrap();
+    deliver(&api, "req-p");
+    post_stream(
+        api.address(),
+        "req-p",
+        "application/octet-stream",
+        &[b"raw ", b"bytes"],
+    );
+    let events = stream_events(&api, "req-p");
+    assert!(matches!(
+        &events[0],
+        ApiEvent::StreamStart { prelude: None, .. }
+    ));
+    let Some(ApiEvent::StreamEnd { bytes, error, .. }) = events.last() else {
+        panic!("{events:?}")
+    };
+    assert_eq!((*bytes, error.is_none()), (9, true));
+}
+
+#[test]
+fn a_prelude_that_never_ends_or_is_not_json_is_the_functions_error() {
+    let api = RuntimeApi::start().unwrap();
+    for (id, pieces) in [
+        ("req-a", vec![&b"{\"statusCode\":200}"[..]]),
+        (
+            "req-b",
+            vec![&b"not json"[..], &b"\0\0\0\0\0\0\0\0text"[..]],
+        ),
+    ] {
+        deliver(&api, id);
+        post_stream(api.address(), id, HTTP_INTEGRATION, &pieces);
+        let events = stream_events(&api, id);
+        let Some(ApiEvent::StreamEnd { error: Some(e), .. }) = events.last() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(e.error_type, "Runtime.InvalidStreamingResponse", "{id}");
+    }
+}
