@@ -12,10 +12,17 @@
 //! over several fresh processes; warm invocation duration (p50/p99) over many
 //! invocations of one process; peak RSS (VmHWM); zip size.
 //!
+//! Streaming (`"stream": true`, the mock model sending a delta every 2 ms): the
+//! function's own time to first byte, that is the time from handing the event
+//! over to the first `text` event at the caller minus the mock's time to first
+//! token (request received to first delta sent); and peak RSS of a fresh
+//! process streaming a 100,000-token answer beside one streaming a short one.
+//!
 //! Run with `scripts/bench-local` (release build), options:
-//!   --cold N   fresh processes for cold figures (default 20)
-//!   --warm N   warm invocations (default 200)
-//!   --json     one JSON document instead of the table
+//!   --cold N     fresh processes for cold figures (default 20)
+//!   --warm N     warm invocations (default 200)
+//!   --stream N   streamed invocations for the first-byte figure (default 50)
+//!   --json       one JSON document instead of the table
 
 use std::path::Path;
 use std::sync::Arc;
@@ -32,6 +39,7 @@ const API_KEY: &str = "sk-ant-bench-0000";
 fn main() -> anyhow::Result<()> {
     let mut cold_runs = 20usize;
     let mut warm_runs = 200usize;
+    let mut stream_runs = 50usize;
     let mut as_json = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -47,6 +55,12 @@ fn main() -> anyhow::Result<()> {
                     .next()
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(warm_runs)
+            }
+            "--stream" => {
+                stream_runs = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(stream_runs)
             }
             "--json" => as_json = true,
             other => anyhow::bail!("unknown option {other}; see the header of bench_local.rs"),
@@ -163,6 +177,8 @@ fn main() -> anyhow::Result<()> {
         mock.request_count()
     );
 
+    let streaming = bench_stream(&pkg, &opts, stream_runs.max(1))?;
+
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let stats = |v: &[Duration]| {
         let mut s: Vec<f64> = v.iter().map(|d| ms(*d)).collect();
@@ -178,6 +194,9 @@ fn main() -> anyhow::Result<()> {
         "warm_invocation_ms": stats(&warm),
         "warm_round_trip_ms": stats(&warm_round_trip),
         "peak_rss_kib": peak_kib,
+        "stream_overhead_first_byte_ms": stats(&streaming.overhead),
+        "stream_peak_rss_kib_short": streaming.rss_short_kib,
+        "stream_peak_rss_kib_100k_tokens": streaming.rss_long_kib,
         "host": host(),
     });
     if as_json {
@@ -223,7 +242,116 @@ fn main() -> anyhow::Result<()> {
         peak_kib as f64 * 1024.0 / mb,
         verdict((peak_kib as f64 * 1024.0) < 25.0 * mb)
     );
+    println!(
+        "  streamed first byte, own overhead p50 {:>7.3} ms, p99 {:.3} ms (n={})  target < 5 ms: {}",
+        f("stream_overhead_first_byte_ms", "p50"),
+        f("stream_overhead_first_byte_ms", "p99"),
+        streaming.overhead.len(),
+        verdict(f("stream_overhead_first_byte_ms", "p50") < 5.0)
+    );
+    let grew = streaming.rss_long_kib.saturating_sub(streaming.rss_short_kib);
+    println!(
+        "  peak RSS streaming 100k tokens   {:>9.2} MB (short answer {:.2} MB; +{grew} KiB)  target flat (< +2 MB): {}",
+        streaming.rss_long_kib as f64 * 1024.0 / mb,
+        streaming.rss_short_kib as f64 * 1024.0 / mb,
+        verdict(grew < 2048)
+    );
     Ok(())
+}
+
+struct Streaming {
+    overhead: Vec<Duration>,
+    rss_short_kib: u64,
+    rss_long_kib: u64,
+}
+
+/// The streaming figures, each process with its own mock model.
+fn bench_stream(pkg: &Package, opts: &LocalOptions, runs: usize) -> anyhow::Result<Streaming> {
+    let payload = serde_json::to_vec(
+        &json!({"agent": "qualifier", "message": "Qualify lead L-42", "stream": true}),
+    )?;
+    let with_model = |mock: &MockModel| {
+        let mut o = opts.clone();
+        for (k, v) in o.passthrough.iter_mut() {
+            if k == "ANTHROPIC_BASE_URL" {
+                *v = mock.base_url().into();
+            }
+        }
+        o
+    };
+    let model = |text: String, pace: Duration| {
+        MockModel::with_options(
+            MockOptions {
+                api_key: API_KEY.into(),
+                expect_model: Some("claude-bench".into()),
+                repeat: true,
+                cache_min_tokens: None,
+            },
+            vec![Step::text(&text).paced(pace)],
+        )
+    };
+    // Time to first byte, warm.
+    let answer = "Lead L-42 scores 87: an existing enterprise customer. ".repeat(4);
+    let mock = model(answer.clone(), Duration::from_millis(2));
+    let mut f = LocalFunction::start(pkg, &with_model(&mock))?;
+    let mut overhead = Vec::with_capacity(runs);
+    for i in 0..=runs {
+        let mut parser = claw_spec::sse::Parser::default();
+        let mut first_text = None;
+        let mut text = String::new();
+        let handed = std::time::Instant::now();
+        let r = f.invoke_streaming(&claw::local::new_request_id(), &payload, &mut |b| {
+            for e in parser.feed(b).unwrap_or_default() {
+                if e.event == "text" {
+                    first_text.get_or_insert_with(std::time::Instant::now);
+                    let v: Value = serde_json::from_str(&e.data).unwrap_or_default();
+                    text.push_str(v["text"].as_str().unwrap_or_default());
+                }
+            }
+        })?;
+        anyhow::ensure!(
+            matches!(r.outcome, InvocationResult::Streamed { .. }) && text == answer,
+            "the streamed invocation failed: {:?}",
+            r.outcome
+        );
+        let mark = *mock
+            .stream_marks()
+            .last()
+            .ok_or_else(|| anyhow::anyhow!("the mock model streamed nothing"))?;
+        let (Some(first), Some(delta)) = (first_text, mark.first_delta) else {
+            anyhow::bail!("no text arrived");
+        };
+        if i > 0 {
+            // The first invocation warms the process up: not counted.
+            overhead.push((first - handed).saturating_sub(delta - mark.received));
+        }
+    }
+    f.stop();
+    // Peak memory: a fresh process per answer length.
+    let peak = |text: String| -> anyhow::Result<u64> {
+        let mock = model(text, Duration::ZERO);
+        let mut f = LocalFunction::start(pkg, &with_model(&mock))?;
+        let mut bytes = 0usize;
+        let r = f.invoke_streaming(&claw::local::new_request_id(), &payload, &mut |b| {
+            bytes += b.len()
+        })?;
+        anyhow::ensure!(
+            matches!(r.outcome, InvocationResult::Streamed { .. }) && bytes > 0,
+            "the streamed invocation failed: {:?}",
+            r.outcome
+        );
+        let kib = f.peak_rss_kib().unwrap_or(0);
+        f.stop();
+        Ok(kib)
+    };
+    // About 4 characters a token.
+    let rss_long_kib = peak("Tokens of a long answer. ".repeat(16_000))?;
+    let rss_short_kib = peak(answer)?;
+    Ok(Streaming {
+        overhead,
+        rss_short_kib,
+        rss_long_kib,
+    })
 }
 
 fn round3(x: f64) -> f64 {

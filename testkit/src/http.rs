@@ -15,7 +15,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use crate::realism::wire::{Request, Response};
 use crate::realism::wire::{read_request, reason};
@@ -31,8 +31,13 @@ pub enum Reply {
         status: u16,
         headers: Vec<(String, String)>,
         chunks: Vec<(Duration, Vec<u8>)>,
+        /// Told the index of each chunk and when it was written (flushed).
+        on_sent: Option<OnSent>,
     },
 }
+
+/// See [`Reply::Chunked`].
+pub type OnSent = Box<dyn FnMut(usize, Instant) + Send>;
 
 impl From<Response> for Reply {
     fn from(r: Response) -> Reply {
@@ -138,11 +143,12 @@ fn serve(stream: TcpStream, handler: &Handler) -> std::io::Result<()> {
                 status,
                 headers,
                 chunks,
+                mut on_sent,
             } => {
                 let bytes = head_bytes(status, &headers, None, close);
                 writer.write_all(&bytes)?;
                 writer.flush()?;
-                for (wait, chunk) in chunks {
+                for (i, (wait, chunk)) in chunks.into_iter().enumerate() {
                     if !wait.is_zero() {
                         thread::sleep(wait);
                     }
@@ -153,6 +159,9 @@ fn serve(stream: TcpStream, handler: &Handler) -> std::io::Result<()> {
                     writer.write_all(&chunk)?;
                     writer.write_all(b"\r\n")?;
                     writer.flush()?;
+                    if let Some(f) = on_sent.as_mut() {
+                        f(i, Instant::now());
+                    }
                 }
                 writer.write_all(b"0\r\n\r\n")?;
             }

@@ -330,6 +330,15 @@ struct State {
     /// The stop reason of the last reply: after `pause_turn` the conversation
     /// may end on the assistant's turn.
     last_stop: Option<String>,
+    marks: Vec<StreamMark>,
+}
+
+/// When a streamed answer's request arrived and its first text was sent: the
+/// model's time to first token, as the caller's figures subtract it.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamMark {
+    pub received: std::time::Instant,
+    pub first_delta: Option<std::time::Instant>,
 }
 
 /// A running mock Messages API. Dropping it stops the server.
@@ -359,6 +368,7 @@ impl MockModel {
             requests: Vec::new(),
             cache: cache::Cache::default(),
             last_stop: None,
+            marks: Vec::new(),
         }));
         let server = {
             let state = Arc::clone(&state);
@@ -386,6 +396,11 @@ impl MockModel {
         lock(&self.state).requests.len()
     }
 
+    /// One mark per streamed answer, in order.
+    pub fn stream_marks(&self) -> Vec<StreamMark> {
+        lock(&self.state).marks.clone()
+    }
+
     /// Steps not yet played.
     pub fn steps_left(&self) -> usize {
         lock(&self.state).pending.len()
@@ -399,10 +414,11 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 
 fn serve(
     request: Request,
-    state: &Mutex<State>,
+    state: &Arc<Mutex<State>>,
     options: &MockOptions,
     counter: &AtomicU64,
 ) -> Reply {
+    let received = std::time::Instant::now();
     let method = request.method().to_string();
     let path = request
         .head
@@ -537,7 +553,7 @@ fn serve(
             events.truncate(after);
             events.push(stream::error_event(&kind, "mock: the stream broke"));
         }
-        let chunks = events
+        let chunks: Vec<(Duration, Vec<u8>)> = events
             .into_iter()
             .map(|e| {
                 let wait = if stream::is_delta(&e) {
@@ -551,10 +567,27 @@ fn serve(
         let mut headers = headers_out;
         headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
         headers.push(("content-type".into(), "text/event-stream".into()));
+        let first = chunks
+            .iter()
+            .position(|(_, c)| stream::is_delta(&String::from_utf8_lossy(c)));
+        let mark = {
+            let mut st = lock(state);
+            st.marks.push(StreamMark {
+                received,
+                first_delta: None,
+            });
+            st.marks.len() - 1
+        };
+        let state = Arc::clone(state);
         return Reply::Chunked {
             status,
             headers,
             chunks,
+            on_sent: Some(Box::new(move |i, at| {
+                if Some(i) == first {
+                    lock(&state).marks[mark].first_delta = Some(at);
+                }
+            })),
         };
     }
     Response {
