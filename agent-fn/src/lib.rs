@@ -17,6 +17,7 @@ pub mod event;
 pub mod jobs;
 pub mod mcp;
 pub mod request;
+pub mod runtime;
 pub mod secrets;
 pub mod sessions;
 pub mod stream;

@@ -249,7 +249,9 @@ fn main() -> anyhow::Result<()> {
         streaming.overhead.len(),
         verdict(f("stream_overhead_first_byte_ms", "p50") < 5.0)
     );
-    let grew = streaming.rss_long_kib.saturating_sub(streaming.rss_short_kib);
+    let grew = streaming
+        .rss_long_kib
+        .saturating_sub(streaming.rss_short_kib);
     println!(
         "  peak RSS streaming 100k tokens   {:>9.2} MB (short answer {:.2} MB; +{grew} KiB)  target flat (< +2 MB): {}",
         streaming.rss_long_kib as f64 * 1024.0 / mb,

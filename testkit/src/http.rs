@@ -119,6 +119,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Serves one connection until the client closes it or asks to.
 fn serve(stream: TcpStream, handler: &Handler) -> std::io::Result<()> {
+    // As API servers do: a small write (a streamed event) goes out at once
+    // instead of waiting for the peer's delayed ACK of the one before.
+    stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     while let Some(req) = read_request(&mut reader)? {
@@ -155,9 +158,11 @@ fn serve(stream: TcpStream, handler: &Handler) -> std::io::Result<()> {
                     if chunk.is_empty() {
                         continue;
                     }
-                    writer.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
-                    writer.write_all(&chunk)?;
-                    writer.write_all(b"\r\n")?;
+                    // One write per chunk: its framing and data leave together.
+                    let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+                    framed.extend_from_slice(&chunk);
+                    framed.extend_from_slice(b"\r\n");
+                    writer.write_all(&framed)?;
                     writer.flush()?;
                     if let Some(f) = on_sent.as_mut() {
                         f(i, Instant::now());

@@ -228,7 +228,7 @@ fn dropping_the_api_releases_a_pending_poll() {
     assert_eq!(poll.join().unwrap(), 500);
 }
 
-/// Posts a streamed response as lambda_runtime does: chunked, in these pieces,
+/// Posts a streamed response as a runtime does: chunked, in these pieces,
 /// with a pause between them; returns the status.
 fn post_stream(addr: SocketAddr, id: &str, content_type: &str, pieces: &[&[u8]]) -> u16 {
     let mut s = TcpStream::connect(addr).unwrap();
