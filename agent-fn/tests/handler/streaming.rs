@@ -93,7 +93,7 @@ async fn text_tool_calls_and_results_stream_then_done_carries_the_answer_fields(
     assert_eq!(a["outcome"], "ok");
     assert_eq!(a["turns"], 2);
     assert_eq!(a["source"], "direct");
-    h.emf();
+    assert_eq!(h.emf()["Errors"], 0);
 }
 
 #[tokio::test]
@@ -113,6 +113,8 @@ async fn a_stream_that_breaks_after_text_ends_with_an_error_event_and_is_not_ret
     let a = h.audit();
     assert_eq!(a["status"], 500);
     assert_eq!(a["error"], "model_http_529");
+    // Lambda counts the invocation a success; the function's own metric does not.
+    assert_eq!(h.emf()["Errors"], 1);
 }
 
 #[tokio::test]
