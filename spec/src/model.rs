@@ -301,6 +301,31 @@ pub struct Api {
     /// Stage-wide request throttling.
     #[serde(default)]
     pub throttle: Throttle,
+    /// A function URL in `RESPONSE_STREAM` mode beside the HTTP API: answers
+    /// as server-sent events while the agent runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<Stream>,
+}
+
+/// `api.stream`: who may call the function URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stream {
+    /// The callers, signing with SigV4 (`AuthType: AWS_IAM`): 12-digit account
+    /// ids (any principal of that account its own IAM allows) or IAM role ARNs.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// `true`: anyone on the internet may call it (`AuthType: NONE`). Only when
+    /// said here, and `claw validate` warns.
+    #[serde(default)]
+    pub public: bool,
+}
+
+impl Stream {
+    /// The URL's `AuthType`.
+    pub fn auth_type(&self) -> &'static str {
+        if self.public { "NONE" } else { "AWS_IAM" }
+    }
 }
 
 fn default_routes() -> Vec<String> {
@@ -315,6 +340,7 @@ impl Default for Api {
             auth: ApiAuth::default(),
             jwt: None,
             throttle: Throttle::default(),
+            stream: None,
         }
     }
 }

@@ -27,6 +27,7 @@ const CONFIGS: &[(&str, &str)] = &[
     ("all_tools", "tests/fixtures/variants/all-tools.yaml"),
     ("jwt", "tests/fixtures/variants/jwt.yaml"),
     ("bedrock", "tests/fixtures/variants/bedrock.yaml"),
+    ("stream", "tests/fixtures/variants/stream.yaml"),
 ];
 
 #[test]

@@ -134,6 +134,9 @@ pub(super) fn api(c: &mut Check) {
         5000,
         "",
     );
+    if let Some(st) = &a.stream {
+        stream(c, st, a.auth);
+    }
     if a.mode == ApiMode::Sync && cfg.function.timeout_s > 30 {
         c.warn(
             p(&["function", "timeout_s"]),
@@ -144,4 +147,67 @@ pub(super) fn api(c: &mut Check) {
             ),
         );
     }
+}
+
+/// `api.stream`: a function URL has no JWT authorizer, and says who may call it.
+fn stream(c: &mut Check, st: &crate::model::Stream, auth: ApiAuth) {
+    let partition = crate::names::partition(&c.config.region);
+    if auth == ApiAuth::Jwt {
+        c.error(
+            p(&["api", "stream"]),
+            "a function URL has no JWT authorizer: with `auth: jwt` the stream would be \
+             open to any caller the URL's own auth lets in; use `allow` with IAM \
+             principals under `auth: iam`",
+        );
+    }
+    match (st.public, st.allow.is_empty()) {
+        (true, false) => c.error(
+            p(&["api", "stream", "allow"]),
+            "`public: true` lets anyone call the URL; `allow` would mean nothing: remove one",
+        ),
+        (false, true) => c.error(
+            p(&["api", "stream", "allow"]),
+            "list who may call the URL (account ids or IAM role ARNs), or set `public: true`",
+        ),
+        (true, true) => c.warn(
+            p(&["api", "stream", "public"]),
+            "the function URL is open to anyone on the internet (AuthType NONE); every \
+             request may spend model tokens",
+        ),
+        (false, false) => {}
+    }
+    let mut seen = BTreeSet::new();
+    for (i, who) in st.allow.iter().enumerate() {
+        let mut path = p(&["api", "stream", "allow"]);
+        path.push(PathSeg::Index(i));
+        if !is_account(who) && !is_role_arn(who, partition) {
+            c.error(
+                path,
+                format!("`{who}` is neither a 12-digit account id nor an IAM role ARN in this Region's partition (`arn:{partition}:iam::123456789012:role/NAME`)"),
+            );
+        } else if !seen.insert(crate::policy::url_sid(who)) {
+            c.error(
+                path,
+                format!("`{who}` is listed twice (or names a role of the same name in the same account)"),
+            );
+        }
+    }
+}
+
+fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_role_arn(s: &str, partition: &str) -> bool {
+    let Some(rest) = s.strip_prefix(&format!("arn:{partition}:iam::")) else {
+        return false;
+    };
+    let Some((account, path)) = rest.split_once(":role/") else {
+        return false;
+    };
+    is_account(account)
+        && !path.is_empty()
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
 }

@@ -30,3 +30,15 @@ pub fn assert_error(text: &str, path: &str, line: usize, want: &str) {
         "expected {path} at line {line} ~ {want:?}, got {show:#?}"
     );
 }
+
+/// The warnings of a valid document, as `path: message`.
+pub fn warnings(text: &str) -> Vec<String> {
+    claw_spec::load("agent.yaml", text, &Overrides::default(), &|_| None)
+        .map(|l| {
+            l.warnings
+                .iter()
+                .map(|d| format!("{}: {}", d.path, d.message))
+                .collect()
+        })
+        .unwrap_or_default()
+}
