@@ -300,7 +300,13 @@ pub fn url_sid(who: &str) -> String {
     };
     let clean: String = tail
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let mut sid = format!("{URL_SID_PREFIX}{clean}");
     sid.truncate(100 - "-invoke".len());

@@ -1,8 +1,8 @@
 //! `api.stream`: who may call the function URL, what validation refuses, and
 //! the statements and deployer grants it adds.
 
-use claw_spec::policy::{PolicyKind, generate};
 use claw_spec::Diagnostic;
+use claw_spec::policy::{PolicyKind, generate};
 
 mod support;
 
@@ -80,7 +80,10 @@ fn public_is_said_explicitly_warned_about_and_granted_to_everyone() {
     let url = &v["Statement"][1];
     assert_eq!(url["Sid"], "claw-url-public");
     assert_eq!(url["Principal"], "*");
-    assert_eq!(url["Condition"]["StringEquals"]["lambda:FunctionUrlAuthType"], "NONE");
+    assert_eq!(
+        url["Condition"]["StringEquals"]["lambda:FunctionUrlAuthType"],
+        "NONE"
+    );
     // The deployer may configure exactly that auth type, and grant only `*`.
     let d = serde_json::to_value(generate(PolicyKind::Deployer, &c, None).unwrap()).unwrap();
     let find = |sid: &str| {
@@ -105,7 +108,10 @@ fn public_is_said_explicitly_warned_about_and_granted_to_everyone() {
 #[test]
 fn validation_says_what_is_wrong_and_where() {
     let cases = [
-        ("api:\n  stream: {}\n", "api.stream.allow: list who may call"),
+        (
+            "api:\n  stream: {}\n",
+            "api.stream.allow: list who may call",
+        ),
         (
             "api:\n  stream:\n    public: true\n    allow: [\"210987654321\"]\n",
             "api.stream.allow: `public: true` lets anyone",
@@ -129,7 +135,10 @@ fn validation_says_what_is_wrong_and_where() {
     ];
     for (extra, want) in cases {
         let errs = errors(extra);
-        assert!(errs.iter().any(|e| e.starts_with(want)), "{extra}\n{errs:#?}");
+        assert!(
+            errs.iter().any(|e| e.starts_with(want)),
+            "{extra}\n{errs:#?}"
+        );
     }
     // Roles in another partition than the Region's are refused.
     let errs = support::errors(&format!(

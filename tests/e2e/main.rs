@@ -19,6 +19,7 @@ mod drift;
 mod faults;
 mod from_scratch;
 mod function_faults;
+mod function_url;
 mod harness;
 mod inference_profiles;
 mod init;

@@ -19,6 +19,8 @@ pub enum ResourceKind {
     LogGroup,
     Function,
     Concurrency,
+    /// The function URL (`api.stream`).
+    FunctionUrl,
     Table,
     Queue,
     EventSourceMapping,
@@ -45,6 +47,7 @@ impl ResourceKind {
             ResourceKind::LogGroup => "log group",
             ResourceKind::Function => "lambda function",
             ResourceKind::Concurrency => "reserved concurrency",
+            ResourceKind::FunctionUrl => "function url",
             ResourceKind::Table => "dynamodb table",
             ResourceKind::Queue => "sqs queue",
             ResourceKind::EventSourceMapping => "queue mapping",

@@ -182,6 +182,9 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     };
     out.line("");
     out.line(format_args!("Endpoint:    {}", outcome.endpoint));
+    if let Some(url) = &outcome.function_url {
+        out.line(format_args!("Stream URL:  {url}"));
+    }
     out.line(format_args!("Function:    {}", outcome.function_arn));
     out.line(format_args!("CodeSha256:  {}", outcome.code_sha256));
     let build = if args.zip.is_none() {

@@ -188,7 +188,9 @@ fn stream(c: &mut Check, st: &crate::model::Stream, auth: ApiAuth) {
         } else if !seen.insert(crate::policy::url_sid(who)) {
             c.error(
                 path,
-                format!("`{who}` is listed twice (or names a role of the same name in the same account)"),
+                format!(
+                    "`{who}` is listed twice (or names a role of the same name in the same account)"
+                ),
             );
         }
     }

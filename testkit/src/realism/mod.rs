@@ -28,6 +28,9 @@
 //!   and destination Regions; `ResourceNotFoundException` for any other id.
 //! - Every list call AWS paginates returns one item per page ([`pages`]).
 //! - Tag keys and values: each service's allowed characters ([`tags`]).
+//! - A function URL's grants (AddPermission with `FunctionUrlAuthType` or
+//!   `InvokedViaFunctionUrl`) read back as Lambda shows them: conditions and
+//!   an ARN principal ([`url_grants`]).
 //!
 //! [`RealAws::emulated`] counts what was emulated, so a test can show that the
 //! behaviour it relies on really happened.
@@ -39,6 +42,7 @@ mod lambda;
 mod pages;
 mod sqs;
 mod tags;
+mod url_grants;
 pub mod wire;
 
 use std::collections::BTreeMap;
@@ -265,7 +269,7 @@ impl RealAws {
                     return Ok(raw);
                 };
                 match req.service().as_str() {
-                    "lambda" => lambda::after(self, req, parsed),
+                    "lambda" => url_grants::after(self, req, lambda::after(self, req, parsed)),
                     "iam" => iam::after(self, req, parsed),
                     "sqs" => sqs::after(self, req, parsed),
                     "apigateway" => apigw::after(self, req, parsed),

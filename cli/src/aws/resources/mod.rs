@@ -17,6 +17,7 @@ pub mod api;
 pub mod boundary;
 pub mod concurrency;
 pub mod function;
+pub mod function_url;
 pub mod log_group;
 pub mod mapping;
 pub mod permissions;

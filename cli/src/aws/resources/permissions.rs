@@ -1,6 +1,8 @@
 //! The function's resource-based policy: one `lambda:InvokeFunction` statement per
 //! route for `apigateway.amazonaws.com`, limited by `ArnLike AWS:SourceArn` to
-//! exactly this API and route, with Sid `claw-apigw-…`.
+//! exactly this API and route, with Sid `claw-apigw-…`; and with `api.stream`,
+//! two per function URL caller (Sid `claw-url-…`): `lambda:InvokeFunctionUrl`
+//! for the URL's auth type, `lambda:InvokeFunction` through a function URL only.
 //!
 //! claw never adds a Sid that is already there (moto accepts duplicates; AWS would
 //! not), removes its own statements that are no longer wanted, and reports every
@@ -156,7 +158,7 @@ pub fn plan(t: &Target, live: &Live, plan: &mut Plan) {
             continue;
         }
         seen.push(sid.clone());
-        let ours = sid.starts_with(SID_PREFIX);
+        let ours = sid.starts_with(SID_PREFIX) || sid.starts_with(policy::URL_SID_PREFIX);
         let mut change = ResourceChange::new(
             ResourceKind::Permission,
             if sid.is_empty() { "(no sid)" } else { &sid },
@@ -243,14 +245,19 @@ pub async fn apply(cx: &Ctx<'_>, live: &Live, plan: &Plan) -> anyhow::Result<()>
                 done,
                 &format!("{} {sid}", ResourceKind::Permission.label()),
                 async {
-                    aws.lambda
+                    let add = aws
+                        .lambda
                         .add_permission()
                         .function_name(name)
-                        .statement_id(&sid)
-                        .action("lambda:InvokeFunction")
-                        .principal(PRINCIPAL)
-                        .source_arn(&arn)
-                        .send()
+                        .statement_id(&sid);
+                    let add = if sid.starts_with(policy::URL_SID_PREFIX) {
+                        url_grant(add, &st)
+                    } else {
+                        add.action("lambda:InvokeFunction")
+                            .principal(PRINCIPAL)
+                            .source_arn(&arn)
+                    };
+                    add.send()
                         .await
                         .ctx("AddPermission", format!("{name} {sid}"))?;
                     Ok(())
@@ -260,6 +267,38 @@ pub async fn apply(cx: &Ctx<'_>, live: &Live, plan: &Plan) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+/// AddPermission for a function URL statement: its action, its principal as
+/// agent.yaml names it (an account id, a role ARN, or `*`), and the parameter
+/// that becomes its condition (`FunctionUrlAuthType`, or
+/// `InvokedViaFunctionUrl`).
+fn url_grant(
+    add: aws_sdk_lambda::operation::add_permission::builders::AddPermissionFluentBuilder,
+    st: &Statement,
+) -> aws_sdk_lambda::operation::add_permission::builders::AddPermissionFluentBuilder {
+    let action = st.action.first().cloned().unwrap_or_default();
+    let principal = match st.principal.as_ref() {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(p) => {
+            let arn = p["AWS"].as_str().unwrap_or_default();
+            match arn.strip_suffix(":root") {
+                Some(head) => head.rsplit(':').next().unwrap_or(head).to_string(),
+                None => arn.to_string(),
+            }
+        }
+        None => String::new(),
+    };
+    let cond = st.condition.as_ref();
+    let auth = cond
+        .and_then(|c| c.get("StringEquals"))
+        .and_then(|m| m.get("lambda:FunctionUrlAuthType"))
+        .and_then(|v| v.as_str());
+    let add = add.action(action).principal(principal);
+    match auth {
+        Some(a) => add.function_url_auth_type(aws_sdk_lambda::types::FunctionUrlAuthType::from(a)),
+        None => add.invoked_via_function_url(true),
+    }
 }
 
 /// Removes every statement with this Sid (moto may hold several).

@@ -18,8 +18,8 @@ use super::plan::{Plan, Sign};
 use super::progress::ApplyProgress;
 use super::reachability;
 use super::resources::{
-    Ctx, alarms, all, api, boundary, concurrency, function, log_group, mapping, permissions,
-    queues, role, secrets, tables,
+    Ctx, alarms, all, api, boundary, concurrency, function, function_url, log_group, mapping,
+    permissions, queues, role, secrets, tables,
 };
 use super::target::Target;
 
@@ -38,6 +38,7 @@ pub struct Live {
     pub log_groups: log_group::Found,
     pub function: Option<function::Live>,
     pub concurrency: concurrency::Found,
+    pub function_url: function_url::Found,
     pub tables: tables::Found,
     pub queues: queues::Found,
     pub mapping: mapping::Found,
@@ -69,6 +70,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         (account_concurrency, concurrency_note),
         network,
         profiles,
+        function_url,
     ) = futures::try_join!(
         async {
             aws.sts
@@ -92,6 +94,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         concurrency::read_account(aws, t),
         async { anyhow::Ok(reachability::read(aws, t).await) },
         async { anyhow::Ok(bedrock::read(aws, t).await) },
+        function_url::read(aws, t, true),
     )?;
     // Two kinds come with another's read: the reservation with GetFunction, the
     // API id the invoke permissions name with the API.
@@ -117,6 +120,12 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         api_id: api.ours.as_ref().map(|a| a.id.clone()),
         ..permissions
     };
+    // The URL goes with a replaced function; a foreign function's is not ours.
+    let function_url = function_url.filter(|_| {
+        function
+            .as_ref()
+            .is_some_and(|f| !replaced && super::ownership::is_ours(&f.tags, &t.config))
+    });
     Ok(Live {
         notes: [&queues.note, &mapping.note, &tables.note, &concurrency_note]
             .into_iter()
@@ -131,6 +140,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         log_groups,
         function,
         concurrency,
+        function_url,
         tables,
         queues,
         mapping,
@@ -157,6 +167,7 @@ pub fn plan(t: &Target, live: &Live) -> Plan {
     log_group::plan(t, &live.log_groups, &mut p);
     function::plan(t, &live.function, &mut p);
     concurrency::plan(t, &live.concurrency, &mut p);
+    function_url::plan(t, &live.function_url, &mut p);
     tables::plan(t, &live.tables, &mut p);
     queues::plan(t, &live.queues, &mut p);
     mapping::plan(t, &live.mapping, &mut p);
@@ -205,15 +216,25 @@ pub struct DeployOutcome {
     pub api_id: String,
     pub function_arn: String,
     pub code_sha256: String,
+    /// The function URL (`api.stream`), streaming answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_url: Option<String>,
 }
 
 impl DeployOutcome {
     /// The stack a deploy leaves: the API it applied (id, endpoint) and the
     /// function, with the package deployed (or the one already live).
-    fn new(t: &Target, live: &Live, api_id: String, endpoint: String) -> DeployOutcome {
+    fn new(
+        t: &Target,
+        live: &Live,
+        api_id: String,
+        endpoint: String,
+        function_url: Option<String>,
+    ) -> DeployOutcome {
         DeployOutcome {
             endpoint,
             api_id,
+            function_url,
             function_arn: live
                 .function
                 .as_ref()
@@ -236,6 +257,7 @@ impl DeployOutcome {
             live,
             api.map(|a| a.id.clone()).unwrap_or_default(),
             api.map(|a| a.endpoint.clone()).unwrap_or_default(),
+            live.function_url.as_ref().map(|u| u.url.clone()),
         )
     }
 }
@@ -271,20 +293,25 @@ pub async fn apply(
     function::apply(cx, &live.function, plan).await?;
 
     // Phase 3: everything that hangs off the function, in parallel.
-    let (conc, alarm, api_out, map) = futures::join!(
+    let (conc, alarm, api_out, map, url) = futures::join!(
         concurrency::apply(cx, &live.concurrency, plan),
         alarms::apply(cx, &live.alarms, plan),
         api::apply(cx, &live.api, plan),
         mapping::apply(cx, &live.mapping, plan),
+        function_url::apply(cx, &live.function_url, plan),
     );
+    let (url, url_done) = match url {
+        Ok(u) => (u, Ok(())),
+        Err(e) => (None, Err(e)),
+    };
     let api_out = match api_out {
         Ok(o) => Some(o),
         Err(e) => {
-            all(vec![conc, alarm, map]).ok();
+            all(vec![conc, alarm, map, url_done]).ok();
             return Err(e);
         }
     };
-    all(vec![conc, alarm, map])?;
+    all(vec![conc, alarm, map, url_done])?;
     let api_out = api_out.context("the HTTP API was not applied")?;
 
     // Phase 4: invoke permissions, scoped to the API's id.
@@ -301,7 +328,13 @@ pub async fn apply(
     queues::delete(cx, &live.queues, plan).await?;
     tables::delete(cx, &live.tables, plan).await?;
 
-    Ok(DeployOutcome::new(t, live, api_out.id, api_out.endpoint))
+    Ok(DeployOutcome::new(
+        t,
+        live,
+        api_out.id,
+        api_out.endpoint,
+        url,
+    ))
 }
 
 /// The destroy plan: a Delete for every resource tagged for this app and stage;
@@ -313,6 +346,7 @@ pub fn destroy_plan(t: &Target, live: &Live, opts: DestroyOptions) -> Plan {
     alarms::plan_destroy(t, &live.alarms, opts, &mut p);
     function::plan_destroy(t, &live.function, opts, &mut p);
     concurrency::plan_destroy(t, &live.concurrency, opts, &mut p);
+    function_url::plan_destroy(t, &live.function_url, opts, &mut p);
     permissions::plan_destroy(t, &live.permissions, opts, &mut p);
     log_group::plan_destroy(t, &live.log_groups, opts, &mut p);
     role::plan_destroy(t, &live.role, opts, &mut p);
@@ -345,6 +379,7 @@ pub async fn destroy(
     );
     all(vec![a, b, c])?;
     concurrency::delete(cx, &live.concurrency, plan).await?;
+    function_url::delete(cx, &live.function_url, plan).await?;
     permissions::delete(cx, &live.permissions, plan).await?;
     log_group::delete(cx, &live.log_groups, plan).await?;
     role::delete(cx, &live.role, plan).await?;

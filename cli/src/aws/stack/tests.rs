@@ -35,6 +35,7 @@ fn empty_live(t: &Target) -> Live {
         },
         function: None,
         concurrency: concurrency::Found::default(),
+        function_url: None,
         tables: tables::Found::default(),
         queues: queues::Found::default(),
         mapping: mapping::Found::default(),
