@@ -14,6 +14,7 @@ pub mod net;
 pub mod policy;
 pub mod policy_apigw;
 pub mod policy_diff;
+pub mod policy_url;
 pub mod pricing;
 mod resolve;
 mod rules;
@@ -21,6 +22,7 @@ pub mod sse;
 pub mod stages;
 pub mod storage;
 pub mod tools;
+pub mod url;
 pub mod validate;
 pub mod yaml;
 

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::url::Stream;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -305,27 +307,6 @@ pub struct Api {
     /// as server-sent events while the agent runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<Stream>,
-}
-
-/// `api.stream`: who may call the function URL.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Stream {
-    /// The callers, signing with SigV4 (`AuthType: AWS_IAM`): 12-digit account
-    /// ids (any principal of that account its own IAM allows) or IAM role ARNs.
-    #[serde(default)]
-    pub allow: Vec<String>,
-    /// `true`: anyone on the internet may call it (`AuthType: NONE`). Only when
-    /// said here, and `claw validate` warns.
-    #[serde(default)]
-    pub public: bool,
-}
-
-impl Stream {
-    /// The URL's `AuthType`.
-    pub fn auth_type(&self) -> &'static str {
-        if self.public { "NONE" } else { "AWS_IAM" }
-    }
 }
 
 fn default_routes() -> Vec<String> {

@@ -3,6 +3,8 @@
 
 use serde_json::json;
 
+pub use crate::policy_url::{API_GATEWAY_PRINCIPAL, INVOKE_PRINCIPALS, invoke};
+
 use crate::ci::{self, GithubTrust, NeedsRepository};
 use crate::iam::{PolicyDocument, Statement};
 use crate::model::{ApiMode, Config, Tracing};
@@ -202,117 +204,6 @@ pub fn trust(names: &Names) -> PolicyDocument {
     PolicyDocument::new(vec![st])
 }
 
-/// The principals claw grants invoke permissions to (the deployer may add
-/// permissions for these only).
-pub const INVOKE_PRINCIPALS: &[&str] = &[API_GATEWAY_PRINCIPAL];
-
-/// API Gateway's service principal, which calls the function for every route.
-pub const API_GATEWAY_PRINCIPAL: &str = "apigateway.amazonaws.com";
-
-/// The function's resource-based policy, one statement per route, for a known API id
-/// (or [`API_ID_PLACEHOLDER`]).
-pub fn invoke(config: &Config, names: &Names, api_id: &str) -> PolicyDocument {
-    let mut statements: Vec<Statement> = config
-        .all_routes()
-        .iter()
-        .map(|route| {
-            Statement::allow(
-                &Names::permission_sid(route),
-                &["lambda:InvokeFunction"],
-                vec![names.function_arn()],
-            )
-            .principal(json!({"Service": API_GATEWAY_PRINCIPAL}))
-            .when(
-                "ArnLike",
-                "AWS:SourceArn",
-                json!(names.execute_api_arn(api_id, route)),
-            )
-        })
-        .collect();
-    if let Some(st) = &config.api.stream {
-        statements.extend(function_url(st, names));
-    }
-    PolicyDocument::new(statements)
-}
-
-/// The Sid prefix of the function URL's statements.
-pub const URL_SID_PREFIX: &str = "claw-url-";
-
-/// The function URL's statements: for each caller, `lambda:InvokeFunctionUrl`
-/// limited to the URL's auth type, and `lambda:InvokeFunction` limited to calls
-/// through a function URL. Since October 2025 a new function URL needs both
-/// (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html).
-/// `lambda:InvokedViaFunctionUrl` is a Bool key.
-pub fn function_url(st: &crate::model::Stream, names: &Names) -> Vec<Statement> {
-    let callers: Vec<(String, serde_json::Value)> = if st.public {
-        vec![(format!("{URL_SID_PREFIX}public"), json!("*"))]
-    } else {
-        st.allow
-            .iter()
-            .map(|who| {
-                let arn = if who.len() == 12 && who.bytes().all(|b| b.is_ascii_digit()) {
-                    format!("arn:{}:iam::{who}:root", names.partition())
-                } else {
-                    who.clone()
-                };
-                (url_sid(who), json!({"AWS": arn}))
-            })
-            .collect()
-    };
-    callers
-        .into_iter()
-        .flat_map(|(sid, principal)| {
-            [
-                Statement::allow(
-                    &sid,
-                    &["lambda:InvokeFunctionUrl"],
-                    vec![names.function_arn()],
-                )
-                .principal(principal.clone())
-                .when(
-                    "StringEquals",
-                    "lambda:FunctionUrlAuthType",
-                    json!(st.auth_type()),
-                ),
-                Statement::allow(
-                    &format!("{sid}-invoke"),
-                    &["lambda:InvokeFunction"],
-                    vec![names.function_arn()],
-                )
-                .principal(principal)
-                .when("Bool", "lambda:InvokedViaFunctionUrl", json!("true")),
-            ]
-        })
-        .collect()
-}
-
-/// `claw-url-ACCOUNT` or `claw-url-ACCOUNT-ROLENAME` (Lambda's statement ids:
-/// letters, digits, `-` and `_`, at most 100 characters with `-invoke`).
-pub fn url_sid(who: &str) -> String {
-    let iam = who.split_once(":iam::").map(|(_, rest)| rest);
-    let tail = match iam {
-        Some(rest) => {
-            let (account, role) = rest.split_once(":role/").unwrap_or((rest, ""));
-            let name = role.rsplit('/').next().unwrap_or(role);
-            format!("{account}-{name}")
-        }
-        None => who.to_string(),
-    };
-    let clean: String = tail
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let mut sid = format!("{URL_SID_PREFIX}{clean}");
-    sid.truncate(100 - "-invoke".len());
-    sid
-}
-
 /// What a CI role needs to deploy and destroy exactly this app and stage.
 pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
     let role_arn = names.role_arn();
@@ -396,16 +287,7 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
             vec![fn_arn.clone()],
         )
         .when("StringEquals", "lambda:Principal", json!(INVOKE_PRINCIPALS)),
-        // The function URL (`api.stream`): read and removed always, so a plan
-        // sees one and a deploy can remove one the config no longer has.
-        Statement::allow(
-            "ReadAndRemoveFunctionUrl",
-            &[
-                "lambda:GetFunctionUrlConfig",
-                "lambda:DeleteFunctionUrlConfig",
-            ],
-            vec![fn_arn.clone()],
-        ),
+        crate::policy_url::read_and_remove(&fn_arn),
         Statement::allow(
             "ManageLogGroups",
             &[
@@ -581,41 +463,13 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
         ));
     }
     s.extend(crate::bedrock::deployer_statements(config, names));
-    if let Some(st) = &config.api.stream {
-        // The URL only with the auth type agent.yaml says, and invoke grants
-        // only to its callers: a stolen CI credential cannot open it to the
-        // internet (lambda:FunctionUrlAuthType and lambda:Principal are the
-        // condition keys these actions support, Service Authorization
-        // Reference, AWS Lambda).
-        s.push(
-            Statement::allow(
-                "ConfigureFunctionUrl",
-                &[
-                    "lambda:CreateFunctionUrlConfig",
-                    "lambda:UpdateFunctionUrlConfig",
-                ],
-                vec![fn_arn.clone()],
-            )
-            .when(
-                "StringEquals",
-                "lambda:FunctionUrlAuthType",
-                json!(st.auth_type()),
-            ),
-        );
-        let callers: Vec<&str> = if st.public {
-            vec!["*"]
-        } else {
-            st.allow.iter().map(String::as_str).collect()
-        };
-        s.push(
-            Statement::allow(
-                "GrantInvokeToUrlCallersOnly",
-                &["lambda:AddPermission"],
-                vec![fn_arn.clone()],
-            )
-            .when("StringEquals", "lambda:Principal", json!(callers)),
-        );
-    }
+    s.extend(
+        config
+            .api
+            .stream
+            .iter()
+            .flat_map(|st| crate::policy_url::deployer_statements(st, &fn_arn)),
+    );
     PolicyDocument::new(s)
 }
 

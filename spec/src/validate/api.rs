@@ -185,7 +185,7 @@ fn stream(c: &mut Check, st: &crate::model::Stream, auth: ApiAuth) {
                 path,
                 format!("`{who}` is neither a 12-digit account id nor an IAM role ARN in this Region's partition (`arn:{partition}:iam::123456789012:role/NAME`)"),
             );
-        } else if !seen.insert(crate::policy::url_sid(who)) {
+        } else if !seen.insert(crate::policy_url::url_sid(who)) {
             c.error(
                 path,
                 format!(

@@ -158,7 +158,8 @@ pub fn plan(t: &Target, live: &Live, plan: &mut Plan) {
             continue;
         }
         seen.push(sid.clone());
-        let ours = sid.starts_with(SID_PREFIX) || sid.starts_with(policy::URL_SID_PREFIX);
+        let ours =
+            sid.starts_with(SID_PREFIX) || sid.starts_with(claw_spec::policy_url::URL_SID_PREFIX);
         let mut change = ResourceChange::new(
             ResourceKind::Permission,
             if sid.is_empty() { "(no sid)" } else { &sid },
@@ -250,7 +251,7 @@ pub async fn apply(cx: &Ctx<'_>, live: &Live, plan: &Plan) -> anyhow::Result<()>
                         .add_permission()
                         .function_name(name)
                         .statement_id(&sid);
-                    let add = if sid.starts_with(policy::URL_SID_PREFIX) {
+                    let add = if sid.starts_with(claw_spec::policy_url::URL_SID_PREFIX) {
                         url_grant(add, &st)
                     } else {
                         add.action("lambda:InvokeFunction")
