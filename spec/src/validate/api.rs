@@ -142,7 +142,8 @@ pub(super) fn api(c: &mut Check) {
             p(&["function", "timeout_s"]),
             format!(
                 "API Gateway stops waiting after 30 s, but the function may run {} s; \
-                 long agents should use `api.mode: async`",
+                 long agents should use `api.mode: async` (or `api.stream`, for callers \
+                 that read a stream)",
                 cfg.function.timeout_s
             ),
         );
