@@ -48,6 +48,16 @@ fn jwt_config() -> String {
     )
 }
 
+/// The updated config with a function URL for an account and a role: the URL,
+/// its grants (and, in the next phase, their removal).
+fn stream_config() -> String {
+    edit(
+        &updated_config(),
+        "  throttle: { rate: 10, burst: 20 }\n",
+        "  throttle: { rate: 10, burst: 20 }\n  stream:\n    allow: [\"210987654321\", \"arn:aws:iam::123456789012:role/chat-frontend\"]\n",
+    )
+}
+
 /// The root config with more memory and another prompt. (Not changed tags: moto
 /// answers TagResource on an HTTP API stage's ARN with 404, so a retag cannot be
 /// recorded; the tagging calls are covered by `testkit/src/authz/tests.rs`.)
@@ -202,6 +212,12 @@ fn every_call_claw_makes_is_allowed_by_the_deployer_policy() {
         &deploy,
     );
     phase(PolicyKind::Deployer, "update", updated_config(), &deploy);
+    phase(
+        PolicyKind::Deployer,
+        "function url",
+        stream_config(),
+        &deploy,
+    );
     phase(PolicyKind::Deployer, "jwt", jwt_config(), &deploy);
     phase(PolicyKind::Deployer, "async mode", async_config(), &deploy);
     phase(PolicyKind::Deployer, "destroy", async_config(), &|| {
@@ -221,6 +237,16 @@ fn every_call_claw_makes_is_allowed_by_the_deployer_policy() {
 
     // The calls the realism layer answers itself (moto lacks them) are checked
     // as well: the account's concurrency and the API's authorizers.
+    // The function URL made and removed, under the deployer's conditions.
+    for (phase, method) in [("function url", "POST"), ("jwt", "DELETE")] {
+        assert!(
+            phases.iter().any(|p| p.name == phase
+                && p.calls
+                    .iter()
+                    .any(|c| c.method == method && c.path.ends_with("/url"))),
+            "no {method} …/url in [{phase}]"
+        );
+    }
     for needle in ["/account-settings", "/authorizers"] {
         assert!(
             phases.iter().any(|p| p
