@@ -186,8 +186,16 @@ pub async fn apply(cx: &Ctx<'_>, live: &Found, plan: &Plan) -> anyhow::Result<Op
     }
 }
 
-/// The URL goes with the function.
-pub fn plan_destroy(_: &Target, _: &Found, _: DestroyOptions, _: &mut Plan) {}
+/// Listed so the destroy plan shows the URL going; it goes with the function
+/// (DeleteFunction removes its URL), so [`delete`] makes no call.
+pub fn plan_destroy(t: &Target, live: &Found, _: DestroyOptions, p: &mut Plan) {
+    if let Some(l) = live {
+        p.push(
+            ResourceChange::new(ResourceKind::FunctionUrl, &t.names.function, Action::Delete)
+                .with_note(&format!("{} (with the function)", l.url)),
+        );
+    }
+}
 
 /// Nothing of its own to delete: see [`plan_destroy`].
 pub async fn delete(_: &Ctx<'_>, _: &Found, _: &Plan) -> anyhow::Result<()> {
@@ -253,5 +261,22 @@ mod tests {
         let mut p = testing::plan(&t);
         plan(&t, &live("AWS_IAM", "RESPONSE_STREAM"), &mut p);
         assert_eq!(p.changes[0].action, Action::Delete);
+
+        // Destroy lists it, going with the function.
+        let mut p = testing::plan(&t);
+        plan_destroy(
+            &t,
+            &live("AWS_IAM", "RESPONSE_STREAM"),
+            DestroyOptions::default(),
+            &mut p,
+        );
+        assert_eq!(p.changes[0].action, Action::Delete);
+        assert!(
+            p.changes[0]
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("with the function")
+        );
     }
 }
