@@ -192,7 +192,7 @@ pub fn plan_destroy(t: &Target, live: &Found, _: DestroyOptions, p: &mut Plan) {
     if let Some(l) = live {
         p.push(
             ResourceChange::new(ResourceKind::FunctionUrl, &t.names.function, Action::Delete)
-                .with_note(&format!("{} (with the function)", l.url)),
+                .with_note(format!("{} (with the function)", l.url)),
         );
     }
 }
