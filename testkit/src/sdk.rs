@@ -16,3 +16,23 @@ pub async fn config(endpoint: &str) -> aws_config::SdkConfig {
         .load()
         .await
 }
+
+/// Creates secrets (name, value) in the moto at `endpoint`, from a test that
+/// is not async itself.
+pub fn create_secrets(endpoint: &str, secrets: &[(&str, &str)]) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime to seed moto");
+    rt.block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&config(endpoint).await);
+        for (name, value) in secrets {
+            sm.create_secret()
+                .name(*name)
+                .secret_string(*value)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("creating secret {name} in moto: {e:?}"));
+        }
+    });
+}

@@ -89,17 +89,7 @@ fn one_process_survives_every_fault_and_serves_the_next_event() {
     let package = Package::open(&built.zip_path, None).unwrap();
 
     let moto = Moto::realistic();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let sdk = claw_testkit::sdk::config(&moto.direct_endpoint()).await;
-        aws_sdk_secretsmanager::Client::new(&sdk)
-            .create_secret()
-            .name("faults/key")
-            .secret_string(KEY)
-            .send()
-            .await
-            .unwrap();
-    });
+    claw_testkit::sdk::create_secrets(&moto.direct_endpoint(), &[("faults/key", KEY)]);
 
     let mut script = vec![
         // 1: a burst of 429, 529 and 500, then an answer.

@@ -39,20 +39,7 @@ agents:
 "#,
     )
     .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let sdk = claw_testkit::sdk::config(&moto.direct_endpoint()).await;
-        aws_sdk_secretsmanager::Client::new(&sdk)
-            .create_secret()
-            .name("e2e/stream-key")
-            .secret_string(API_KEY)
-            .send()
-            .await
-            .unwrap();
-    });
+    claw_testkit::sdk::create_secrets(&moto.direct_endpoint(), &[("e2e/stream-key", API_KEY)]);
 }
 
 #[test]
