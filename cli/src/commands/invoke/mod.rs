@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long)]
     pub local: bool,
     /// Ask for a streamed answer ("stream": true in the event) and print its text
-    /// as it arrives; tool calls and results go to stderr. With --json, the
+    /// as it arrives; tool calls and results go to stderr. With --output json, the
     /// report holds the assembled text and the final `done` (or `error`) event.
     #[arg(long, requires = "local")]
     pub stream: bool,
