@@ -102,6 +102,7 @@ async fn session(system: &str, tools: &[ToolDef], cache: CacheTtl) -> Vec<Usage>
         gate: None,
         mcp: &[],
         sink: None,
+        job: None,
     };
     let allowed = vec!["get_lead".to_string(), "lookup_company".to_string()];
     let mut history: Vec<Message> = Vec::new();

@@ -13,6 +13,7 @@ use claw_spec::pricing::Prices;
 use crate::anthropic::{Block, Message, ModelError, RateLimit, Role, ToolDef, Usage};
 use crate::backend::Backend;
 use crate::budget::{Denied, Gate};
+use crate::checkpoint::{self, Checkpoint, Ended, Journal, JournalError};
 use crate::deadline::{Deadline, now_epoch_ms};
 use crate::mcp;
 use crate::request::{self, Shape};
@@ -92,6 +93,17 @@ pub struct Settings<'a> {
     /// A streaming caller's channel: text, tool calls and tool results as
     /// they happen (see `crate::stream`).
     pub sink: Option<&'a Sink>,
+    /// An async job's checkpoints: where the run resumes from, and where it
+    /// records each model turn and tool result (see `crate::checkpoint`).
+    pub job: Option<JobState<'a>>,
+}
+
+/// The checkpoint side of a job's run.
+#[derive(Debug, Clone, Copy)]
+pub struct JobState<'a> {
+    pub journal: &'a dyn Journal,
+    /// The checkpoint this invocation resumes from; `None` for the first.
+    pub resume: Option<&'a Checkpoint>,
 }
 
 /// Why the loop ended without an error.
@@ -111,6 +123,8 @@ pub enum Stop {
     Budget(Denied),
     /// A stop reason this build does not know, reported as the API sent it.
     Other(String),
+    /// A job's checkpoint could not be written: the run stopped there.
+    Checkpoint(JournalError),
 }
 
 impl Stop {
@@ -128,7 +142,23 @@ impl Stop {
             Stop::Budget(Denied::Over(_)) => "over_budget",
             Stop::Budget(Denied::Unavailable(_)) => "budget_unavailable",
             Stop::Other(s) => s,
+            Stop::Checkpoint(JournalError::Superseded) => "superseded",
+            Stop::Checkpoint(_) => "checkpoint_error",
         }
+    }
+
+    /// The stop a model's `stop_reason` means, when it ends the run (`None` for
+    /// `tool_use` and `pause_turn`, which go on).
+    pub fn from_model(reason: &str) -> Option<Stop> {
+        Some(match reason {
+            "tool_use" | "pause_turn" => return None,
+            "end_turn" => Stop::EndTurn,
+            "stop_sequence" => Stop::StopSequence,
+            "max_tokens" => Stop::MaxTokens,
+            "model_context_window_exceeded" => Stop::ContextWindow,
+            "refusal" => Stop::Refusal,
+            other => Stop::Other(other.to_string()),
+        })
     }
 
     /// The audit `outcome`.
@@ -140,7 +170,7 @@ impl Stop {
             Stop::MaxTurns | Stop::MaxToolCalls => "limit",
             Stop::Deadline => "deadline",
             Stop::Budget(Denied::Over(_)) => "over_budget",
-            Stop::Budget(Denied::Unavailable(_)) => "error",
+            Stop::Budget(Denied::Unavailable(_)) | Stop::Checkpoint(_) => "error",
         }
     }
 }
@@ -204,10 +234,38 @@ pub async fn run<R: ToolRunner>(
     mut messages: Vec<Message>,
     deadline: Deadline,
 ) -> Result<LoopEnd, Failure> {
-    let mut stats = Stats {
-        cost_usd: settings.prices.map(|_| 0.0),
-        ..Stats::default()
+    let resume = settings.job.and_then(|j| j.resume);
+    if let Some(Checkpoint {
+        ended: Some(end),
+        progress,
+        ..
+    }) = resume
+    {
+        // The last turn ended the run before the job could record its answer.
+        return Ok(LoopEnd {
+            stop: end.stop(),
+            text: checkpoint::last_text(&messages),
+            messages,
+            stats: Stats {
+                refusal_category: end.refusal_category.clone(),
+                ..progress.stats()
+            },
+        });
+    }
+    let mut stats = match resume {
+        Some(c) => c.progress.stats(),
+        None => Stats {
+            cost_usd: settings.prices.map(|_| 0.0),
+            ..Stats::default()
+        },
     };
+    let journal = settings.job.map(|j| j.journal);
+    let tools_done = resume.map(|c| &c.tools_done);
+    // A resumed run whose last step was a model turn asking for tools runs them
+    // first (those with a checkpointed result are not run again).
+    let mut pending = resume
+        .map(|_| checkpoint::pending_calls(&messages))
+        .filter(|c| !c.is_empty());
     let mut text = String::new();
     let shape = Shape {
         model: settings.model,
@@ -223,104 +281,118 @@ pub async fn run<R: ToolRunner>(
     // Prompt tokens the last call counted against the input limit.
     let mut last_prompt = 0u64;
     let stop = loop {
-        if stats.turns >= settings.max_turns {
-            break Stop::MaxTurns;
-        }
-        if deadline.budget(settings.margin).is_zero() {
-            break Stop::Deadline;
-        }
-        if let Some(gate) = settings.gate
-            && let Err(denied) = gate.check().await
-        {
-            break Stop::Budget(denied);
-        }
-        wait_for_rate_limit(backend, &mut stats, last_prompt, deadline, settings.margin).await;
-        let (body, next_mark) = request::body(&shape, &messages, mark);
-        let started = SystemTime::now();
-        let reply = backend
-            .create(&body, betas, deadline, settings.margin, settings.sink)
-            .await;
-        let reply = match reply {
-            Ok(r) => r,
-            Err(error) => {
-                stats
-                    .spans
-                    .push(Span::model(started, SystemTime::now(), false));
-                match error {
-                    // Out of time after at least one turn: answer with what there is.
-                    ModelError::Deadline { .. } if stats.turns > 0 => break Stop::Deadline,
-                    error => return Err(Failure { error, stats }),
-                }
+        let calls = if let Some(calls) = pending.take() {
+            calls
+        } else {
+            if stats.turns >= settings.max_turns {
+                break Stop::MaxTurns;
             }
-        };
-        mark = next_mark;
-        if let Some(gate) = settings.gate {
-            gate.charge(reply.response.usage).await;
-        }
-        stats.spans.push(Span {
-            input_tokens: reply.response.usage.input_tokens,
-            output_tokens: reply.response.usage.output_tokens,
-            stop_reason: reply.response.stop_reason.clone(),
-            attempts: reply.attempts,
-            ..Span::model(started, SystemTime::now(), true)
-        });
-        stats.turns += 1;
-        let usage = reply.response.usage;
-        stats.usage.add(usage);
-        if let (Some(total), Some(p)) = (stats.cost_usd.as_mut(), settings.prices) {
-            *total += p.cost_usd(&usage.tokens());
-        }
-        last_prompt = usage.input_tokens + usage.cache_creation_input_tokens;
-        stats.ratelimit = reply.ratelimit;
-        stats.model_latency += reply.latency;
-        let refusal = reply.response.refusal_category().map(str::to_string);
-        let content: Vec<Value> = reply
-            .response
-            .content
-            .into_iter()
-            // Only well-formed blocks go back; the API rejects anything without a type.
-            .filter(|b| b.get("type").and_then(Value::as_str).is_some())
-            .collect();
-        stats.mcp_calls += mcp::calls(&content);
-        text = content
-            .iter()
-            .filter_map(|b| match Block::of(b) {
-                Block::Text(t) => Some(t),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-            .join("");
-        let calls: Vec<(String, String, Value)> = content
-            .iter()
-            .filter_map(|b| match Block::of(b) {
-                Block::ToolUse { id, name, input } => {
-                    Some((id.to_string(), name.to_string(), input.clone()))
+            if deadline.budget(settings.margin).is_zero() {
+                break Stop::Deadline;
+            }
+            if let Some(gate) = settings.gate
+                && let Err(denied) = gate.check().await
+            {
+                break Stop::Budget(denied);
+            }
+            wait_for_rate_limit(backend, &mut stats, last_prompt, deadline, settings.margin).await;
+            let (body, next_mark) = request::body(&shape, &messages, mark);
+            let started = SystemTime::now();
+            let reply = backend
+                .create(&body, betas, deadline, settings.margin, settings.sink)
+                .await;
+            let reply = match reply {
+                Ok(r) => r,
+                Err(error) => {
+                    stats
+                        .spans
+                        .push(Span::model(started, SystemTime::now(), false));
+                    match error {
+                        // Out of time after at least one turn: answer with what there is.
+                        ModelError::Deadline { .. } if stats.turns > 0 => break Stop::Deadline,
+                        error => return Err(Failure { error, stats }),
+                    }
                 }
-                _ => None,
-            })
-            .collect();
-        if !content.is_empty() {
-            messages.push(Message {
-                role: Role::Assistant,
-                content,
+            };
+            mark = next_mark;
+            if let Some(gate) = settings.gate {
+                gate.charge(reply.response.usage).await;
+            }
+            stats.spans.push(Span {
+                input_tokens: reply.response.usage.input_tokens,
+                output_tokens: reply.response.usage.output_tokens,
+                stop_reason: reply.response.stop_reason.clone(),
+                attempts: reply.attempts,
+                ..Span::model(started, SystemTime::now(), true)
             });
-        }
-        let reason = reply.response.stop_reason.as_deref().unwrap_or("end_turn");
-        match reason {
-            "tool_use" if !calls.is_empty() => {}
-            // A server-side loop paused: send the conversation back as it is
-            // (ending on the assistant's turn) and the model carries on.
-            "pause_turn" => continue,
-            "end_turn" | "tool_use" => break Stop::EndTurn,
-            "stop_sequence" => break Stop::StopSequence,
-            "max_tokens" => break Stop::MaxTokens,
-            "model_context_window_exceeded" => break Stop::ContextWindow,
-            "refusal" => {
-                stats.refusal_category = refusal;
-                break Stop::Refusal;
+            stats.turns += 1;
+            let usage = reply.response.usage;
+            stats.usage.add(usage);
+            if let (Some(total), Some(p)) = (stats.cost_usd.as_mut(), settings.prices) {
+                *total += p.cost_usd(&usage.tokens());
             }
-            other => break Stop::Other(other.to_string()),
-        }
+            last_prompt = usage.input_tokens + usage.cache_creation_input_tokens;
+            stats.ratelimit = reply.ratelimit;
+            stats.model_latency += reply.latency;
+            let refusal = reply.response.refusal_category().map(str::to_string);
+            let content: Vec<Value> = reply
+                .response
+                .content
+                .into_iter()
+                // Only well-formed blocks go back; the API rejects anything without a type.
+                .filter(|b| b.get("type").and_then(Value::as_str).is_some())
+                .collect();
+            stats.mcp_calls += mcp::calls(&content);
+            text = content
+                .iter()
+                .filter_map(|b| match Block::of(b) {
+                    Block::Text(t) => Some(t),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join("");
+            let calls: Vec<(String, String, Value)> = content
+                .iter()
+                .filter_map(|b| match Block::of(b) {
+                    Block::ToolUse { id, name, input } => {
+                        Some((id.to_string(), name.to_string(), input.clone()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if !content.is_empty() {
+                messages.push(Message {
+                    role: Role::Assistant,
+                    content,
+                });
+            }
+            let reason = reply.response.stop_reason.as_deref().unwrap_or("end_turn");
+            let end = match reason {
+                "tool_use" if calls.is_empty() => Some(Stop::EndTurn),
+                r => Stop::from_model(r),
+            };
+            if end == Some(Stop::Refusal) {
+                stats.refusal_category = refusal;
+            }
+            if let Some(j) = journal {
+                let ended = end.as_ref().map(|stop| Ended {
+                    stop_reason: stop.as_str().to_string(),
+                    refusal_category: stats.refusal_category.clone(),
+                });
+                if let Err(e) = j.turn(&messages, &stats, ended).await {
+                    break Stop::Checkpoint(e);
+                }
+            }
+            if let Some(stop) = end {
+                break stop;
+            }
+            if reason == "pause_turn" {
+                // A server-side loop paused: send the conversation back as it is
+                // (ending on the assistant's turn) and the model carries on.
+                continue;
+            }
+            calls
+        };
         if stats.turns >= settings.max_turns {
             break Stop::MaxTurns;
         }
@@ -331,9 +403,9 @@ pub async fn run<R: ToolRunner>(
         // Run what the agent may call, within the budget, all at once.
         let budget = settings.max_tool_calls.saturating_sub(stats.tool_calls) as usize;
         let mut over_budget = false;
-        let mut planned: Vec<Result<(&str, &Value), ToolOutput>> = Vec::new();
+        let mut planned: Vec<Result<(&str, &str, &Value), ToolOutput>> = Vec::new();
         let mut runs = 0usize;
-        for (_, name, input) in &calls {
+        for (id, name, input) in &calls {
             if !allowed.iter().any(|a| a == name) {
                 planned.push(Err(ToolOutput::error(format!(
                     "the tool `{name}` is not available to this agent"
@@ -345,24 +417,42 @@ pub async fn run<R: ToolRunner>(
                 )));
             } else {
                 runs += 1;
-                planned.push(Ok((name.as_str(), input)));
+                planned.push(Ok((id.as_str(), name.as_str(), input)));
             }
         }
         stats.tool_calls += runs as u32;
         let timed = join_all(planned.into_iter().map(|p| async move {
             match p {
-                Ok((name, input)) => {
+                Ok((id, name, input)) => {
+                    if let Some(saved) = tools_done.and_then(|d| d.get(id)) {
+                        // Its result is checkpointed: it ran, and never runs again.
+                        return (ToolOutput::from(saved), None, Ok(()));
+                    }
                     let started = SystemTime::now();
                     let out = runner.run(name, input, deadline).await;
                     let span = Span::tool(name, started, SystemTime::now(), !out.is_error);
-                    (out, Some(span))
+                    let saved = match journal {
+                        Some(j) => j.tool(id, &out).await,
+                        None => Ok(()),
+                    };
+                    (out, Some(span), saved)
                 }
-                Err(refused) => (refused, None),
+                Err(refused) => (refused, None, Ok(())),
             }
         }))
         .await;
-        let (outputs, spans): (Vec<ToolOutput>, Vec<Option<Span>>) = timed.into_iter().unzip();
-        stats.spans.extend(spans.into_iter().flatten());
+        let mut outputs = Vec::with_capacity(timed.len());
+        let mut unsaved = None;
+        for (out, span, saved) in timed {
+            outputs.push(out);
+            stats.spans.extend(span);
+            if let Err(e) = saved {
+                unsaved.get_or_insert(e);
+            }
+        }
+        if let Some(e) = unsaved {
+            break Stop::Checkpoint(e);
+        }
         for ((id, name, _), out) in calls.iter().zip(&outputs) {
             let update = Update::ToolResult {
                 id: id.clone(),

@@ -8,6 +8,9 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use claw_spec::storage::{JOB_TTL_DAYS, JOBS_KEY, JobMessage, JobStatus, TTL_ATTR, job};
+
+mod run;
+pub use run::{Claim, Finish};
 use serde_json::{Value, json};
 
 use crate::aws::{Aws, describe, queue_url};
@@ -94,15 +97,20 @@ impl Jobs<'_> {
             .send()
             .await
             .map_err(|e| format!("recording the job: {}", describe(&e)))?;
-        let body = JobMessage {
+        self.send(&JobMessage {
             job_id: job_id.into(),
             agent: agent.into(),
             message: req.message.clone(),
             session_id: req.session_id.clone(),
             caller: req.caller.clone(),
-        };
+        })
+        .await
+    }
+
+    /// Puts a job's message on the queue: a new job, or the continuation of one.
+    pub async fn send(&self, message: &JobMessage) -> Result<(), String> {
         let body =
-            serde_json::to_string(&body).map_err(|e| format!("encoding the job message: {e}"))?;
+            serde_json::to_string(message).map_err(|e| format!("encoding the job message: {e}"))?;
         self.aws
             .sqs()
             .await
@@ -130,51 +138,6 @@ impl Jobs<'_> {
             .map_err(|e| format!("reading the job: {}", describe(&e)))?;
         Ok(out.item().map(job_view))
     }
-
-    /// Sets the job's status and, when done, its result (when failed, its error).
-    /// A result over [`RESULT_LIMIT`] is stored truncated ([`stored_result`]).
-    pub async fn update(
-        &self,
-        job_id: &str,
-        status: JobStatus,
-        result: Option<&Value>,
-        error: Option<&str>,
-    ) -> Result<(), String> {
-        let now = now_epoch_s();
-        let mut expr = format!("SET #s = :s, {} = :u, #t = :t", job::UPDATED_AT);
-        let mut req = self
-            .aws
-            .dynamodb()
-            .await
-            .update_item()
-            .table_name(self.table)
-            .key(JOBS_KEY, AttributeValue::S(job_id.into()))
-            .expression_attribute_names("#s", job::STATUS)
-            .expression_attribute_names("#t", TTL_ATTR)
-            .expression_attribute_values(":s", AttributeValue::S(status.as_str().into()))
-            .expression_attribute_values(":u", AttributeValue::N(now.to_string()))
-            .expression_attribute_values(
-                ":t",
-                AttributeValue::N((now + JOB_TTL_DAYS * 86_400).to_string()),
-            );
-        if let Some(r) = result {
-            expr.push_str(", #r = :r");
-            req = req
-                .expression_attribute_names("#r", job::RESULT)
-                .expression_attribute_values(":r", AttributeValue::S(stored_result(r)));
-        }
-        if let Some(e) = error {
-            expr.push_str(", #e = :e");
-            req = req
-                .expression_attribute_names("#e", job::ERROR)
-                .expression_attribute_values(":e", AttributeValue::S(e.into()));
-        }
-        req.update_expression(expr)
-            .send()
-            .await
-            .map_err(|e| format!("updating the job: {}", describe(&e)))?;
-        Ok(())
-    }
 }
 
 fn job_view(item: &HashMap<String, AttributeValue>) -> Value {
@@ -182,6 +145,11 @@ fn job_view(item: &HashMap<String, AttributeValue>) -> Value {
         Some(AttributeValue::S(v)) => Some(v.clone()),
         _ => None,
     };
+    let n = |k: &str| match item.get(k) {
+        Some(AttributeValue::N(v)) => v.parse::<f64>().ok(),
+        _ => None,
+    };
+    let count = |k: &str| n(k).map(|f| f as u64).unwrap_or(0);
     // The view's field names are the API's (`GET /jobs/{id}`), which happen to be
     // the stored attributes' names.
     let mut v = json!({
@@ -189,6 +157,20 @@ fn job_view(item: &HashMap<String, AttributeValue>) -> Value {
         "status": s(job::STATUS),
         "agent": s(job::AGENT),
     });
+    if item.contains_key(job::STARTED_AT) {
+        // Where a job that has run is, so far (the totals, once it is done).
+        let mut progress = json!({
+            "turns": count(job::TURNS),
+            "tool_calls": count(job::TOOL_CALLS),
+            "input_tokens": count(job::INPUT_TOKENS),
+            "output_tokens": count(job::OUTPUT_TOKENS),
+            "invocations": count(job::INVOCATIONS),
+        });
+        if let Some(c) = n(job::COST_USD) {
+            progress["cost_usd"] = json!(c);
+        }
+        v["progress"] = progress;
+    }
     if let Some(r) = s(job::RESULT).and_then(|r| serde_json::from_str::<Value>(&r).ok()) {
         v["result"] = r;
     }

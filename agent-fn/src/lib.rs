@@ -12,6 +12,7 @@ pub mod aws;
 pub mod backend;
 pub mod bedrock;
 pub mod budget;
+pub mod checkpoint;
 pub mod deadline;
 pub mod event;
 pub mod jobs;

@@ -52,6 +52,7 @@ fn settings(tools: &[ToolDef]) -> Settings<'_> {
         gate: None,
         mcp: &[],
         sink: None,
+        job: None,
     }
 }
 

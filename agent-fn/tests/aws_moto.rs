@@ -100,6 +100,7 @@ fn app(
             aws_config: Some(sdk),
             xray_daemon: None,
             bedrock_endpoint: None,
+            on_checkpoint: None,
         },
     );
     (app, lines)

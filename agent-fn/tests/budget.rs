@@ -110,6 +110,7 @@ fn app(config: claw_spec::Config, mock: &MockModel, env: &Env) -> (App, Lines) {
             aws_config: Some(env.sdk.clone()),
             xray_daemon: None,
             bedrock_endpoint: None,
+            on_checkpoint: None,
         },
     );
     (app, lines)

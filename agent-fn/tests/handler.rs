@@ -85,6 +85,7 @@ impl Harness {
                 address_policy: None,
                 sink: Some(sink),
                 bedrock_endpoint: sdk.as_ref().map(|_| mock.base_url()),
+                on_checkpoint: None,
                 aws_config: sdk,
                 xray_daemon: None,
             },

@@ -139,6 +139,7 @@ impl Harness {
                 aws_config: None,
                 xray_daemon: Some(daemon.local_addr().unwrap()),
                 bedrock_endpoint: None,
+                on_checkpoint: None,
             },
         );
         Harness {

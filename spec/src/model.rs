@@ -184,6 +184,11 @@ pub struct Limits {
     /// Most model turns in one invocation (default 12).
     #[serde(default = "default_max_turns")]
     pub max_turns: u32,
+    /// Most minutes an async job may run in total, across the invocations it
+    /// continues in (default 60). `max_turns` and `max_tool_calls` count per
+    /// job, not per invocation.
+    #[serde(default = "default_job_max_minutes")]
+    pub job_max_minutes: u32,
     /// Most model tokens (input + output, cache writes and reads included) one
     /// `session_id` may use per UTC day. Over it, requests on that session are
     /// answered 429 with `retry-after` until midnight UTC. Needs `sessions:`.
@@ -220,12 +225,16 @@ fn default_max_tool_calls() -> u32 {
 fn default_max_turns() -> u32 {
     12
 }
+fn default_job_max_minutes() -> u32 {
+    60
+}
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_tool_calls: default_max_tool_calls(),
             max_turns: default_max_turns(),
+            job_max_minutes: default_job_max_minutes(),
             session_tokens_per_day: None,
             session_requests_per_minute: None,
             caller_tokens_per_day: None,

@@ -29,6 +29,25 @@ pub mod job {
     pub const RESULT: &str = "result";
     /// The public error message (when failed).
     pub const ERROR: &str = "error";
+    /// Epoch seconds the job first ran (`limits.job_max_minutes` counts from it).
+    pub const STARTED_AT: &str = "started_at";
+    /// Invocations the job has run in (number): 1, plus one per continuation or
+    /// redelivery.
+    pub const INVOCATIONS: &str = "invocations";
+    /// Incremented by every checkpoint and by the final write, each conditional on
+    /// the version read, so two deliveries of one job cannot both advance it.
+    pub const VERSION: &str = "version";
+    /// Where the run is, a JSON string: the conversation so far, the counters, and
+    /// the results of the current turn's tool calls already made. Removed when the
+    /// job ends.
+    pub const CHECKPOINT: &str = "checkpoint";
+    /// Progress for `GET /jobs/{id}`, numbers: model turns, tool calls, tokens.
+    pub const TURNS: &str = "turns";
+    pub const TOOL_CALLS: &str = "tool_calls";
+    pub const INPUT_TOKENS: &str = "input_tokens";
+    pub const OUTPUT_TOKENS: &str = "output_tokens";
+    /// USD so far (number), when the model's prices are known.
+    pub const COST_USD: &str = "cost_usd";
 }
 
 /// Attributes of a session record, besides [`SESSIONS_KEY`] and [`TTL_ATTR`].

@@ -9,12 +9,16 @@ use serde_json::json;
 
 use super::respond::{Answer, RunError};
 use super::{App, Invocation};
-use crate::agent::{self, Settings, Stats, Stop, push_user_text};
+use std::sync::atomic::Ordering;
+
+use super::job::JobJournal;
+use crate::agent::{self, JobState, Settings, Stats, Stop, push_user_text};
 use crate::anthropic::{self, ModelError};
 use crate::audit::Audit;
 use crate::backend::Backend;
 use crate::bedrock;
 use crate::budget::{Budgets, Denied, Gate, caller_id};
+use crate::checkpoint::JournalError;
 use crate::deadline::random_id;
 use crate::event::{AgentRequest, truncate};
 use crate::mcp;
@@ -52,6 +56,7 @@ impl App {
         inv: &Invocation,
         audit: &mut Audit,
         sink: Option<&stream::Sink>,
+        job: Option<&JobJournal<'_>>,
     ) -> Result<Answer, RunError> {
         let Some(agent) = self.config.agents.get(agent_name) else {
             return Err(RunError::NotFound(format!(
@@ -60,7 +65,11 @@ impl App {
             )));
         };
         audit.agent = Some(agent_name.to_string());
-        let session_id = req.session_id.clone().unwrap_or_else(random_id);
+        let resumed = job.and_then(|j| j.resume.as_ref());
+        let session_id = resumed
+            .and_then(|c| c.session_id.clone())
+            .or_else(|| req.session_id.clone())
+            .unwrap_or_else(random_id);
         audit.session_id = Some(session_id.clone());
         let model = self.config.model_for(agent_name);
         // Bedrock needs no key: the execution role signs its calls.
@@ -81,7 +90,13 @@ impl App {
                 }
             },
             mcp::servers(&self.config, &agent.tools, &self.secrets),
-            self.load_session(&session_id)
+            async {
+                match resumed {
+                    // The checkpoint holds the conversation, session included.
+                    Some(_) => Ok(sessions::Loaded::default()),
+                    None => self.load_session(&session_id).await,
+                }
+            }
         );
         let key = key.map_err(|e| RunError::internal("api_key", e))?;
         let servers = servers.map_err(|e| RunError::internal("mcp_token", e))?;
@@ -101,8 +116,20 @@ impl App {
                     .to_string(),
             );
         }
-        let mut messages = loaded.messages;
-        push_user_text(&mut messages, &req.message);
+        let (messages, session_version) = match resumed {
+            Some(cp) => (cp.messages.clone(), cp.session_version),
+            None => {
+                let mut messages = loaded.messages;
+                push_user_text(&mut messages, &req.message);
+                (messages, loaded.version)
+            }
+        };
+        if let Some(j) = job {
+            j.session_version.store(session_version, Ordering::Relaxed);
+            if let Ok(mut id) = j.session_id.lock() {
+                *id = Some(session_id.clone());
+            }
+        }
         let budgets = self.budgets(&session_id, req).await;
         if let Some(b) = &budgets {
             b.admit().await?;
@@ -125,6 +152,10 @@ impl App {
             gate: budgets.as_ref().map(|b| b as &dyn Gate),
             mcp: &servers,
             sink,
+            job: job.map(|j| JobState {
+                journal: j,
+                resume: resumed,
+            }),
         };
         let run = agent::run(
             &backend,
@@ -139,10 +170,15 @@ impl App {
             // The tokens were spent but not counted: worth an alarm, not a failure.
             self.log_error(&inv.request_id, "budget_store", &e);
         }
+        // A resumed job's audit line counts this invocation's part only.
+        let own = |stats: &Stats| match resumed {
+            Some(cp) => cp.progress.since(stats),
+            None => stats.clone(),
+        };
         let outcome = match run {
             Ok(o) => o,
             Err(f) => {
-                record(audit, &f.stats);
+                record(audit, &own(&f.stats));
                 if let (Some(name), ModelError::Status { status: 401, .. }) = (key_name, &f.error) {
                     // A rotated key: fetch it again next time instead of failing
                     // until the container is recycled.
@@ -154,7 +190,20 @@ impl App {
                 });
             }
         };
-        record(audit, &outcome.stats);
+        record(audit, &own(&outcome.stats));
+        match &outcome.stop {
+            Stop::Checkpoint(JournalError::Superseded) => return Err(RunError::Superseded),
+            Stop::Checkpoint(e @ JournalError::TooLarge(_)) => {
+                return Err(RunError::Fatal {
+                    category: "job_checkpoint".into(),
+                    detail: e.to_string(),
+                });
+            }
+            Stop::Checkpoint(e) => return Err(RunError::internal("job_checkpoint", e.to_string())),
+            // A job out of time carries on in another invocation.
+            Stop::Deadline if job.is_some() => return Err(RunError::Suspended),
+            _ => {}
+        }
         if let Stop::Budget(denied) = &outcome.stop {
             if outcome.stats.turns == 0 {
                 return Err(denied.clone().into());
@@ -191,7 +240,7 @@ impl App {
                 &s.table,
                 &session_id,
                 &history,
-                loaded.version,
+                session_version,
                 s.ttl_days,
             )
             .await

@@ -99,7 +99,7 @@ impl App {
             _ => {
                 let r = req.agent_request()?;
                 let agent = self.agent_for(req, &r)?;
-                let answer = self.converse(&agent, &r, inv, audit, None).await?;
+                let answer = self.converse(&agent, &r, inv, audit, None, None).await?;
                 Ok((200, answer.json()))
             }
         }

@@ -27,6 +27,7 @@
 
 mod converse;
 mod http;
+mod job;
 mod respond;
 mod sqs;
 mod streamed;
@@ -77,7 +78,13 @@ pub struct Options {
     /// The Bedrock runtime endpoint instead of the SDK's (tests); in Lambda the
     /// SDK's own (`AWS_ENDPOINT_URL_BEDROCK_RUNTIME` when set).
     pub bedrock_endpoint: Option<String>,
+    /// Called with the new version after each job checkpoint lands, and awaited
+    /// (tests stop a run there, as a killed process would).
+    pub on_checkpoint: Option<CheckpointHook>,
 }
+
+/// See [`Options::on_checkpoint`].
+pub type CheckpointHook = Arc<dyn Fn(u64) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
 impl Options {
     pub fn from_env() -> Options {
@@ -97,6 +104,7 @@ impl Options {
                 .ok()
                 .and_then(|a| daemon_address(&a)),
             bedrock_endpoint: None,
+            on_checkpoint: None,
         }
     }
 }
@@ -134,6 +142,7 @@ pub struct App {
     margin: Duration,
     sink: Sink,
     tracer: Tracer,
+    on_checkpoint: Option<CheckpointHook>,
 }
 
 impl App {
@@ -170,6 +179,7 @@ impl App {
             model_base_url: options.model_base_url,
             bedrock: tokio::sync::OnceCell::new(),
             bedrock_endpoint: options.bedrock_endpoint,
+            on_checkpoint: options.on_checkpoint,
             retry: options.retry,
             margin,
             sink: options.sink.unwrap_or_else(|| Arc::new(stdout_line)),
@@ -240,7 +250,7 @@ impl App {
         let result = match req {
             Ok(r) => {
                 let agent = r.agent.clone().unwrap_or_default();
-                self.converse(&agent, &r, inv, audit, None).await
+                self.converse(&agent, &r, inv, audit, None, None).await
             }
             Err(b) => Err(b.into()),
         };
@@ -286,7 +296,9 @@ impl App {
         audit.status = e.status();
         audit.error = Some(e.category());
         let detail = match e {
-            RunError::Internal { detail, .. } => Some(detail.as_str()),
+            RunError::Internal { detail, .. } | RunError::Fatal { detail, .. } => {
+                Some(detail.as_str())
+            }
             RunError::BadRequest(m) | RunError::NotFound(m) => Some(m.as_str()),
             _ => None,
         };

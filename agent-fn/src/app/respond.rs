@@ -59,6 +59,15 @@ pub(super) enum RunError {
         category: String,
         detail: String,
     },
+    /// Like `Internal`, but running again would fail the same way.
+    Fatal {
+        category: String,
+        detail: String,
+    },
+    /// A job ran out of this invocation's time: it carries on in another.
+    Suspended,
+    /// Another delivery of the job advanced it first and owns it from here.
+    Superseded,
 }
 
 impl RunError {
@@ -77,7 +86,9 @@ impl RunError {
             RunError::Refused { .. } => 422,
             RunError::OverBudget(_) => 429,
             RunError::Timeout => 504,
-            RunError::Internal { .. } => 500,
+            RunError::Internal { .. } | RunError::Fatal { .. } => 500,
+            RunError::Suspended => 202,
+            RunError::Superseded => 409,
         }
     }
 
@@ -96,7 +107,9 @@ impl RunError {
                 format!("the model declined to answer (category: {c})")
             }
             RunError::Refused { category: None } => "the model declined to answer".into(),
-            RunError::Internal { .. } => "agent error".into(),
+            RunError::Internal { .. } | RunError::Fatal { .. } => "agent error".into(),
+            RunError::Suspended => "continued in another invocation".into(),
+            RunError::Superseded => "another delivery of the job is running it".into(),
         }
     }
 
@@ -106,7 +119,9 @@ impl RunError {
             RunError::Timeout => "deadline",
             RunError::Refused { .. } => "refusal",
             RunError::OverBudget(_) => "over_budget",
-            RunError::Conflict | RunError::Internal { .. } => "error",
+            RunError::Conflict | RunError::Internal { .. } | RunError::Fatal { .. } => "error",
+            RunError::Suspended => "continued",
+            RunError::Superseded => "superseded",
         }
     }
 
@@ -119,7 +134,11 @@ impl RunError {
             RunError::Timeout => "deadline".into(),
             RunError::Refused { category: Some(c) } => format!("model_refusal_{c}"),
             RunError::Refused { category: None } => "model_refusal".into(),
-            RunError::Internal { category, .. } => category.clone(),
+            RunError::Internal { category, .. } | RunError::Fatal { category, .. } => {
+                category.clone()
+            }
+            RunError::Suspended => "continued".into(),
+            RunError::Superseded => "job_superseded".into(),
         }
     }
 
@@ -133,6 +152,8 @@ impl RunError {
                 | RunError::NotFound(_)
                 | RunError::OverBudget(_)
                 | RunError::Refused { .. }
+                | RunError::Fatal { .. }
+                | RunError::Suspended
         )
     }
 

@@ -1,9 +1,8 @@
-//! SQS: a batch of async jobs, run concurrently. Each record's job is marked
-//! running, then done or failed; only records a retry could fix are reported in
+//! SQS: a batch of async jobs, run concurrently (each one's claim, checkpoints and
+//! end are `job`'s); only records a retry could fix are reported in
 //! `batchItemFailures`, and the invocation's audit line sums the records'.
 
 use claw_spec::model::ApiMode;
-use claw_spec::storage::JobStatus;
 use futures::future::join_all;
 use serde_json::{Value, json};
 
@@ -80,39 +79,19 @@ impl App {
             }
         };
         audit.job_id = Some(job.job_id.clone());
-        let track = self.config.api.mode == ApiMode::Async;
-        let agent = job.request.agent.clone().unwrap_or_default();
-        if track
-            && let Err(e) = self
-                .jobs()
-                .update(&job.job_id, JobStatus::Running, None, None)
-                .await
-        {
-            let err = RunError::internal("job_update", e);
-            self.note_error(&mut audit, &err);
-            return (true, audit);
+        if self.config.api.mode == ApiMode::Async {
+            let retry = self.tracked_job(job, inv, &mut audit).await;
+            return (retry, audit);
         }
+        // A queue of agent requests outside async mode: no job record to keep.
+        let agent = job.request.agent.clone().unwrap_or_default();
         let result = self
-            .converse(&agent, &job.request, inv, &mut audit, None)
+            .converse(&agent, &job.request, inv, &mut audit, None, None)
             .await;
-        let (status, value, error) = match &result {
-            Ok(a) => (JobStatus::Done, Some(a.json()), None),
-            Err(e) => (JobStatus::Failed, None, Some(e.public_message())),
-        };
         let mut retry = false;
         if let Err(e) = &result {
             self.note_error(&mut audit, e);
             retry = e.retryable();
-        }
-        if track
-            && let Err(e) = self
-                .jobs()
-                .update(&job.job_id, status, value.as_ref(), error.as_deref())
-                .await
-        {
-            let err = RunError::internal("job_update", e);
-            self.note_error(&mut audit, &err);
-            retry = true;
         }
         (retry, audit)
     }

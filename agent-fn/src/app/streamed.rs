@@ -48,14 +48,16 @@ impl App {
                         Event::Direct(req) => match req {
                             Ok(r) => {
                                 let agent = r.agent.clone().unwrap_or_default();
-                                self.converse(&agent, &r, inv, &mut audit, Some(&tx)).await
+                                self.converse(&agent, &r, inv, &mut audit, Some(&tx), None)
+                                    .await
                             }
                             Err(b) => Err(b.into()),
                         },
                         Event::Http(req) => match req.agent_request() {
                             Ok(r) => match self.agent_for(&req, &r) {
                                 Ok(agent) => {
-                                    self.converse(&agent, &r, inv, &mut audit, Some(&tx)).await
+                                    self.converse(&agent, &r, inv, &mut audit, Some(&tx), None)
+                                        .await
                                 }
                                 Err(e) => Err(e),
                             },

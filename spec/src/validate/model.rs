@@ -70,6 +70,13 @@ pub(super) fn model(c: &mut Check) {
         "",
     );
     c.range(p(&["limits", "max_turns"]), l.max_turns.into(), 1, 100, "");
+    c.range(
+        p(&["limits", "job_max_minutes"]),
+        l.job_max_minutes.into(),
+        1,
+        1440,
+        "",
+    );
     budgets(c);
     if let Some(s) = &c.config.sessions {
         if !is_table_name(&s.table) {
