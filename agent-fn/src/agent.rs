@@ -277,7 +277,7 @@ pub async fn run<R: ToolRunner>(
         mcp: settings.mcp,
     };
     let betas = request::betas(&shape);
-    let mut mark = None;
+    let mut mark = resume.and_then(|c| c.cache_mark);
     // Prompt tokens the last call counted against the input limit.
     let mut last_prompt = 0u64;
     let stop = loop {
@@ -379,7 +379,7 @@ pub async fn run<R: ToolRunner>(
                     stop_reason: stop.as_str().to_string(),
                     refusal_category: stats.refusal_category.clone(),
                 });
-                if let Err(e) = j.turn(&messages, &stats, ended).await {
+                if let Err(e) = j.turn(&messages, &stats, mark, ended).await {
                     break Stop::Checkpoint(e);
                 }
             }
@@ -421,7 +421,7 @@ pub async fn run<R: ToolRunner>(
             }
         }
         stats.tool_calls += runs as u32;
-        let timed = join_all(planned.into_iter().map(|p| async move {
+        let exec = |p| async move {
             match p {
                 Ok((id, name, input)) => {
                     if let Some(saved) = tools_done.and_then(|d| d.get(id)) {
@@ -439,8 +439,23 @@ pub async fn run<R: ToolRunner>(
                 }
                 Err(refused) => (refused, None, Ok(())),
             }
-        }))
-        .await;
+        };
+        let timed = if journal.is_some() {
+            // A job runs its calls one at a time, each checkpointed before the
+            // next starts: a crash can repeat only the one call in flight.
+            let mut timed = Vec::with_capacity(planned.len());
+            for p in planned {
+                let done = exec(p).await;
+                let failed = done.2.is_err();
+                timed.push(done);
+                if failed {
+                    break;
+                }
+            }
+            timed
+        } else {
+            join_all(planned.into_iter().map(exec)).await
+        };
         let mut outputs = Vec::with_capacity(timed.len());
         let mut unsaved = None;
         for (out, span, saved) in timed {

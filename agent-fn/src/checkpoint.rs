@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::{Stats, Stop, ToolOutput};
 use crate::anthropic::{Block, CacheCreation, Message, Role, Usage};
+use crate::request::Mark;
 
 /// Where a job's run is. Everything the loop needs to carry on without repeating
 /// a completed model turn or a tool call whose result is here.
@@ -36,6 +37,11 @@ pub struct Checkpoint {
     /// is conditional on it, as for a synchronous request.
     #[serde(default)]
     pub session_version: u64,
+    /// Where the last request's conversation cache breakpoint was
+    /// (`crate::request::Mark`): the next request marks it again, so the cache
+    /// is read across invocations as within one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_mark: Option<Mark>,
     /// The session the job answers in (a new id when its request named none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
@@ -192,11 +198,13 @@ impl fmt::Display for JournalError {
 /// run: a run that cannot record what it did must not go on doing things.
 pub trait Journal: Send + Sync {
     /// After a model turn: the conversation with the assistant's new turn, the
-    /// counters, and the end when this turn ended the run.
+    /// counters, the request's cache breakpoint, and the end when this turn
+    /// ended the run.
     fn turn<'a>(
         &'a self,
         messages: &'a [Message],
         stats: &'a Stats,
+        cache_mark: Option<Mark>,
         ended: Option<Ended>,
     ) -> BoxFuture<'a, Result<(), JournalError>>;
     /// After one tool call of the current turn.

@@ -22,6 +22,9 @@ use claw_testkit::mock_model::{MockModel, Step};
 use claw_testkit::moto::Moto;
 use serde_json::{Value, json};
 
+#[path = "aws_moto/jobs.rs"]
+mod jobs;
+
 const KEY: &str = "sk-ant-moto-key-42";
 
 async fn sdk(moto: &Moto) -> SdkConfig {
@@ -78,6 +81,18 @@ fn app(
     mock: &MockModel,
     sdk: SdkConfig,
 ) -> (App, Arc<Mutex<Vec<String>>>) {
+    app_with(config, mock, sdk, Duration::from_millis(200), None)
+}
+
+/// With the loop's margin before the deadline, and a hook called after each job
+/// checkpoint.
+fn app_with(
+    config: claw_spec::Config,
+    mock: &MockModel,
+    sdk: SdkConfig,
+    margin: Duration,
+    on_checkpoint: Option<agent_fn::app::CheckpointHook>,
+) -> (App, Arc<Mutex<Vec<String>>>) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = {
         let lines = Arc::clone(&lines);
@@ -93,14 +108,14 @@ fn app(
                 cap: Duration::from_millis(2),
                 max_server_delay: Duration::from_secs(5),
             },
-            margin: Some(Duration::from_millis(200)),
+            margin: Some(margin),
             static_secrets: None,
             address_policy: None,
             sink: Some(sink),
             aws_config: Some(sdk),
             xray_daemon: None,
             bedrock_endpoint: None,
-            on_checkpoint: None,
+            on_checkpoint,
         },
     );
     (app, lines)

@@ -197,6 +197,7 @@ impl App {
                 return Err(RunError::Fatal {
                     category: "job_checkpoint".into(),
                     detail: e.to_string(),
+                    public: false,
                 });
             }
             Stop::Checkpoint(e) => return Err(RunError::internal("job_checkpoint", e.to_string())),

@@ -22,6 +22,7 @@ use crate::checkpoint::{Checkpoint, Ended, Journal, JournalError, Progress, Save
 use crate::deadline::now_epoch_s;
 use crate::event::Job;
 use crate::jobs::{Claim, Finish, Jobs};
+use crate::request::Mark;
 
 /// Where a job's checkpoints go: the jobs table, each write conditional on the
 /// version the last one made.
@@ -63,6 +64,7 @@ impl Journal for JobJournal<'_> {
         &'a self,
         messages: &'a [Message],
         stats: &'a Stats,
+        cache_mark: Option<Mark>,
         ended: Option<Ended>,
     ) -> BoxFuture<'a, Result<(), JournalError>> {
         let ending = ended.is_some();
@@ -72,6 +74,7 @@ impl Journal for JobJournal<'_> {
                     cp.messages = messages.to_vec();
                     cp.progress = Progress::of(stats);
                     cp.tools_done.clear();
+                    cp.cache_mark = cache_mark;
                     cp.ended = ended;
                 })
                 .await;
@@ -116,6 +119,7 @@ impl App {
                 let err = RunError::Fatal {
                     category: "job_checkpoint".into(),
                     detail: e,
+                    public: false,
                 };
                 return self.end_job(&jobs, job, audit, Err(err), None).await;
             }
@@ -132,6 +136,7 @@ impl App {
                             "the job ran longer than limits.job_max_minutes ({} min)",
                             self.config.limits.job_max_minutes
                         ),
+                        public: true,
                     };
                     return self
                         .end_job(&jobs, job, audit, Err(err), Some(version))
@@ -143,11 +148,11 @@ impl App {
         let journal = JobJournal {
             jobs: self.jobs(),
             job_id: &job.job_id,
-            state: Mutex::new((version, checkpoint.clone().unwrap_or_default())),
+            state: Mutex::new((version, checkpoint.as_deref().cloned().unwrap_or_default())),
             session_id: std::sync::Mutex::new(
                 checkpoint.as_ref().and_then(|c| c.session_id.clone()),
             ),
-            resume: checkpoint,
+            resume: checkpoint.map(|c| *c),
             session_version: AtomicU64::new(0),
             hook: self.on_checkpoint.as_ref(),
         };

@@ -59,10 +59,12 @@ pub(super) enum RunError {
         category: String,
         detail: String,
     },
-    /// Like `Internal`, but running again would fail the same way.
+    /// Like `Internal`, but running again would fail the same way. `detail` is
+    /// shown to the caller when `public`.
     Fatal {
         category: String,
         detail: String,
+        public: bool,
     },
     /// A job ran out of this invocation's time: it carries on in another.
     Suspended,
@@ -107,6 +109,11 @@ impl RunError {
                 format!("the model declined to answer (category: {c})")
             }
             RunError::Refused { category: None } => "the model declined to answer".into(),
+            RunError::Fatal {
+                detail,
+                public: true,
+                ..
+            } => detail.clone(),
             RunError::Internal { .. } | RunError::Fatal { .. } => "agent error".into(),
             RunError::Suspended => "continued in another invocation".into(),
             RunError::Superseded => "another delivery of the job is running it".into(),

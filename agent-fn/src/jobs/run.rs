@@ -28,7 +28,7 @@ pub enum Claim {
     /// Run it, from `checkpoint` when an earlier invocation left one.
     Run {
         version: u64,
-        checkpoint: Option<Checkpoint>,
+        checkpoint: Option<Box<Checkpoint>>,
         /// Epoch seconds of the job's first run.
         started_at: u64,
     },
@@ -116,7 +116,7 @@ impl Jobs<'_> {
         let item = out.attributes().cloned().unwrap_or_default();
         let checkpoint = match item.get(job::CHECKPOINT) {
             Some(AttributeValue::S(text)) => match serde_json::from_str(text) {
-                Ok(c) => Some(c),
+                Ok(c) => Some(Box::new(c)),
                 Err(e) => return Ok(Claim::Unreadable(format!("the checkpoint: {e}"))),
             },
             _ => None,
