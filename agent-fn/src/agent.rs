@@ -10,54 +10,16 @@ use serde_json::{Value, json};
 use claw_spec::model::CacheTtl;
 use claw_spec::pricing::Prices;
 
-use crate::anthropic::{Block, Message, ModelError, RateLimit, Role, ToolDef, Usage};
+use crate::anthropic::{Block, Message, ModelError, Role, ToolDef};
 use crate::backend::Backend;
-use crate::budget::{Denied, Gate};
-use crate::checkpoint::{self, Checkpoint, Ended, Journal, JournalError};
+use crate::budget::Gate;
+use crate::checkpoint::{self, Checkpoint, Ended, Journal};
 use crate::deadline::{Deadline, now_epoch_ms};
 use crate::mcp;
+pub use crate::outcome::{MAX_TOOL_RESULT_BYTES, Stats, Stop, ToolOutput};
 use crate::request::{self, Shape};
 use crate::stream::{self, Sink, Update};
 use crate::trace::Span;
-
-/// What one tool call produced. `content` is JSON text for the model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ToolOutput {
-    pub content: String,
-    pub is_error: bool,
-}
-
-impl ToolOutput {
-    pub fn ok(v: &Value) -> ToolOutput {
-        ToolOutput {
-            content: cap_text(v.to_string()),
-            is_error: false,
-        }
-    }
-
-    /// An error the model can read and react to; the run goes on.
-    pub fn error(message: impl Into<String>) -> ToolOutput {
-        ToolOutput {
-            content: json!({"error": message.into()}).to_string(),
-            is_error: true,
-        }
-    }
-}
-
-/// Largest tool result handed to the model. Results are JSON text; a longer one is
-/// replaced by a JSON object carrying its start, so the model still gets valid JSON.
-pub const MAX_TOOL_RESULT_BYTES: usize = 262_144 + 4096;
-
-fn cap_text(s: String) -> String {
-    if s.len() <= MAX_TOOL_RESULT_BYTES {
-        return s;
-    }
-    let mut end = MAX_TOOL_RESULT_BYTES - 1024;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    json!({"truncated": true, "text": &s[..end]}).to_string()
-}
 
 /// Runs tools by name. The loop has already checked the agent may call `name`.
 pub trait ToolRunner {
@@ -104,96 +66,6 @@ pub struct JobState<'a> {
     pub journal: &'a dyn Journal,
     /// The checkpoint this invocation resumes from; `None` for the first.
     pub resume: Option<&'a Checkpoint>,
-}
-
-/// Why the loop ended without an error.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stop {
-    EndTurn,
-    StopSequence,
-    MaxTokens,
-    /// The prompt and reply reached the model's context window: the reply is
-    /// truncated, like `MaxTokens`.
-    ContextWindow,
-    Refusal,
-    MaxTurns,
-    MaxToolCalls,
-    Deadline,
-    /// The gate refused the next model call.
-    Budget(Denied),
-    /// A stop reason this build does not know, reported as the API sent it.
-    Other(String),
-    /// A job's checkpoint could not be written: the run stopped there.
-    Checkpoint(JournalError),
-}
-
-impl Stop {
-    /// The `stop_reason` in responses.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Stop::EndTurn => "end_turn",
-            Stop::StopSequence => "stop_sequence",
-            Stop::MaxTokens => "max_tokens",
-            Stop::ContextWindow => "model_context_window_exceeded",
-            Stop::Refusal => "refusal",
-            Stop::MaxTurns => "max_turns",
-            Stop::MaxToolCalls => "max_tool_calls",
-            Stop::Deadline => "deadline",
-            Stop::Budget(Denied::Over(_)) => "over_budget",
-            Stop::Budget(Denied::Unavailable(_)) => "budget_unavailable",
-            Stop::Other(s) => s,
-            Stop::Checkpoint(JournalError::Superseded) => "superseded",
-            Stop::Checkpoint(_) => "checkpoint_error",
-        }
-    }
-
-    /// The stop a model's `stop_reason` means, when it ends the run (`None` for
-    /// `tool_use` and `pause_turn`, which go on).
-    pub fn from_model(reason: &str) -> Option<Stop> {
-        Some(match reason {
-            "tool_use" | "pause_turn" => return None,
-            "end_turn" => Stop::EndTurn,
-            "stop_sequence" => Stop::StopSequence,
-            "max_tokens" => Stop::MaxTokens,
-            "model_context_window_exceeded" => Stop::ContextWindow,
-            "refusal" => Stop::Refusal,
-            other => Stop::Other(other.to_string()),
-        })
-    }
-
-    /// The audit `outcome`.
-    pub fn outcome(&self) -> &'static str {
-        match self {
-            Stop::EndTurn | Stop::StopSequence | Stop::Other(_) => "ok",
-            Stop::MaxTokens | Stop::ContextWindow => "max_tokens",
-            Stop::Refusal => "refusal",
-            Stop::MaxTurns | Stop::MaxToolCalls => "limit",
-            Stop::Deadline => "deadline",
-            Stop::Budget(Denied::Over(_)) => "over_budget",
-            Stop::Budget(Denied::Unavailable(_)) | Stop::Checkpoint(_) => "error",
-        }
-    }
-}
-
-/// Counters for the audit line and the response, kept even when the run fails.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Stats {
-    pub turns: u32,
-    pub tool_calls: u32,
-    pub usage: Usage,
-    pub model_latency: Duration,
-    /// What the model calls cost, in USD; `None` without prices.
-    pub cost_usd: Option<f64>,
-    /// The rate-limit headers of the last reply.
-    pub ratelimit: RateLimit,
-    /// Time spent waiting for a spent rate limit to reset before a call.
-    pub ratelimit_wait: Duration,
-    /// The policy category of a refusal, when the API named one.
-    pub refusal_category: Option<String>,
-    /// Each model call and each tool call that ran, timed (traces, tool metrics).
-    pub spans: Vec<Span>,
-    /// Tools the API ran on MCP servers (`mcp_tool_use` blocks).
-    pub mcp_calls: u32,
 }
 
 /// How a run that did not fail ended: why it stopped, and what it leaves.

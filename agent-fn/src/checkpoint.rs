@@ -13,8 +13,9 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use crate::agent::{Stats, Stop, ToolOutput};
 use crate::anthropic::{Block, CacheCreation, Message, Role, Usage};
+pub use crate::outcome::JournalError;
+use crate::outcome::{Stats, Stop, ToolOutput};
 use crate::request::Mark;
 
 /// Where a job's run is. Everything the loop needs to carry on without repeating
@@ -167,30 +168,6 @@ pub struct Ended {
 impl Ended {
     pub fn stop(&self) -> Stop {
         Stop::from_model(&self.stop_reason).unwrap_or(Stop::EndTurn)
-    }
-}
-
-/// Why a checkpoint could not be written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JournalError {
-    /// Another delivery of the job wrote first: it owns the run from here.
-    Superseded,
-    /// The checkpoint is larger than a job record holds.
-    TooLarge(usize),
-    /// The store failed; a retry could succeed.
-    Store(String),
-}
-
-impl fmt::Display for JournalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JournalError::Superseded => f.write_str("another delivery of the job advanced it"),
-            JournalError::TooLarge(n) => write!(
-                f,
-                "the checkpoint is {n} bytes, more than a job record holds (400 KB)"
-            ),
-            JournalError::Store(e) => f.write_str(e),
-        }
     }
 }
 

@@ -3,61 +3,27 @@
 //! the table `{app}-{stage}-jobs` (partition key [`JOBS_KEY`], string; TTL on
 //! [`TTL_ATTR`]), requests in the queue `{app}-{stage}-jobs`. The record and message
 //! shapes are `claw_spec::storage`'s, shared with the provisioner.
+//!
+//! A running job's writes (claiming a delivery, each checkpoint, the final
+//! status) are conditional on the version read, so two deliveries of one job
+//! cannot both advance it.
+
+mod result;
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use claw_spec::storage::{JOB_TTL_DAYS, JOBS_KEY, JobMessage, JobStatus, TTL_ATTR, job};
-
-mod run;
-pub use run::{Claim, Finish};
 use serde_json::{Value, json};
 
+pub use result::{RESULT_LIMIT, TRUNCATED_MARKER, stored_result};
+
 use crate::aws::{Aws, describe, queue_url};
+use crate::checkpoint::{Checkpoint, JournalError};
 use crate::deadline::now_epoch_s;
 use crate::event::AgentRequest;
-
-/// The most bytes a job's stored result may take. DynamoDB refuses items over
-/// 400 KB (attribute names and values together,
-/// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html);
-/// an answer of `max_tokens` up to 128,000 can pass that, the update would fail,
-/// and SQS would run the job again and again. 300 KiB leaves room for the rest
-/// of the item.
-pub const RESULT_LIMIT: usize = 300 * 1024;
-
-/// What ends a response cut to fit [`RESULT_LIMIT`].
-pub const TRUNCATED_MARKER: &str =
-    "\n[truncated: the answer is longer than a job record holds (400 KB)]";
-
-/// The result as stored: its JSON, or, when that is over [`RESULT_LIMIT`], the
-/// same JSON with `response` cut at a character boundary and ended with
-/// [`TRUNCATED_MARKER`], and `"truncated": true`.
-pub fn stored_result(result: &Value) -> String {
-    let full = result.to_string();
-    if full.len() <= RESULT_LIMIT {
-        return full;
-    }
-    let text = result["response"].as_str().unwrap_or_default();
-    // Cutting n bytes of text shrinks the JSON by at least n (escapes only add).
-    let mut keep = text.len().saturating_sub(full.len() - RESULT_LIMIT + 256);
-    loop {
-        while !text.is_char_boundary(keep) {
-            keep -= 1;
-        }
-        let mut v = result.clone();
-        v["response"] = json!(format!("{}{TRUNCATED_MARKER}", &text[..keep]));
-        v["truncated"] = json!(true);
-        let out = v.to_string();
-        if out.len() <= RESULT_LIMIT {
-            return out;
-        }
-        if keep == 0 {
-            // Not the response's fault: keep only the marker.
-            return json!({"response": TRUNCATED_MARKER, "truncated": true}).to_string();
-        }
-        keep = keep.saturating_sub(out.len() - RESULT_LIMIT).min(keep / 2);
-    }
-}
 
 pub struct Jobs<'a> {
     pub aws: &'a Aws,
@@ -180,42 +146,247 @@ fn job_view(item: &HashMap<String, AttributeValue>) -> Value {
     v
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Marks a job whose last delivery failed in a way a retry could fix: its status
+/// is `failed`, but the next delivery may still run it.
+const RETRYING: &str = "retrying";
 
-    fn answer(response: String) -> Value {
-        json!({
-            "response": response,
-            "session_id": "s",
-            "tool_calls": 0,
-            "usage": {"input_tokens": 1, "output_tokens": 128000},
-            "stop_reason": "max_tokens",
+/// What one delivery of a job found.
+#[derive(Debug)]
+pub enum Claim {
+    /// The job has ended (done, or failed for good): a redelivery, or a
+    /// continuation that arrived after the end. Nothing to do.
+    Ended,
+    /// Run it, from `checkpoint` when an earlier invocation left one.
+    Run {
+        version: u64,
+        checkpoint: Option<Box<Checkpoint>>,
+        /// Epoch seconds of the job's first run.
+        started_at: u64,
+    },
+    /// The stored checkpoint cannot be read: resuming would repeat what it
+    /// recorded, so the job must fail.
+    Unreadable(String),
+}
+
+/// The final write of a run.
+#[derive(Debug)]
+pub struct Finish<'a> {
+    pub status: JobStatus,
+    pub result: Option<&'a Value>,
+    pub error: Option<&'a str>,
+    /// Failed, but SQS will deliver it again: the checkpoint stays.
+    pub retrying: bool,
+    /// The version this run last wrote; `None` writes whatever it finds.
+    pub version: Option<u64>,
+}
+
+fn is_conditional(e: &SdkError<UpdateItemError>) -> bool {
+    matches!(e, SdkError::ServiceError(s)
+        if matches!(s.err(), UpdateItemError::ConditionalCheckFailedException(_)))
+}
+
+fn num(item: &HashMap<String, AttributeValue>, k: &str) -> Option<u64> {
+    match item.get(k) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The most bytes a checkpoint may take, leaving room in DynamoDB's 400 KB item
+/// for the rest of the record (as [`RESULT_LIMIT`] does for a result).
+pub const CHECKPOINT_LIMIT: usize = RESULT_LIMIT + 40 * 1024;
+
+impl Jobs<'_> {
+    /// Marks the job running and reads where it is. A job that has ended is not
+    /// claimed; one whose last delivery failed with `retrying` is.
+    pub async fn claim(&self, job_id: &str, agent: &str) -> Result<Claim, String> {
+        let now = now_epoch_s();
+        let out = self
+            .aws
+            .dynamodb()
+            .await
+            .update_item()
+            .table_name(self.table)
+            .key(JOBS_KEY, AttributeValue::S(job_id.into()))
+            .update_expression(
+                "SET #s = :running, #u = :now, #st = if_not_exists(#st, :now), \
+                 #a = if_not_exists(#a, :agent), #t = :ttl ADD #i :one REMOVE #r",
+            )
+            .condition_expression(
+                "attribute_not_exists(#k) OR (#s <> :done AND (#s <> :failed OR attribute_exists(#r)))",
+            )
+            .expression_attribute_names("#k", JOBS_KEY)
+            .expression_attribute_names("#s", job::STATUS)
+            .expression_attribute_names("#u", job::UPDATED_AT)
+            .expression_attribute_names("#st", job::STARTED_AT)
+            .expression_attribute_names("#a", job::AGENT)
+            .expression_attribute_names("#t", TTL_ATTR)
+            .expression_attribute_names("#i", job::INVOCATIONS)
+            .expression_attribute_names("#r", RETRYING)
+            .expression_attribute_values(
+                ":running",
+                AttributeValue::S(JobStatus::Running.as_str().into()),
+            )
+            .expression_attribute_values(":done", AttributeValue::S(JobStatus::Done.as_str().into()))
+            .expression_attribute_values(
+                ":failed",
+                AttributeValue::S(JobStatus::Failed.as_str().into()),
+            )
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":agent", AttributeValue::S(agent.into()))
+            .expression_attribute_values(":ttl", AttributeValue::N(ttl(now)))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let out = match out {
+            Ok(o) => o,
+            Err(e) if is_conditional(&e) => return Ok(Claim::Ended),
+            Err(e) => return Err(format!("claiming the job: {}", describe(&e))),
+        };
+        let item = out.attributes().cloned().unwrap_or_default();
+        let checkpoint = match item.get(job::CHECKPOINT) {
+            Some(AttributeValue::S(text)) => match serde_json::from_str(text) {
+                Ok(c) => Some(Box::new(c)),
+                Err(e) => return Ok(Claim::Unreadable(format!("the checkpoint: {e}"))),
+            },
+            _ => None,
+        };
+        Ok(Claim::Run {
+            version: num(&item, job::VERSION).unwrap_or(0),
+            checkpoint,
+            started_at: num(&item, job::STARTED_AT).unwrap_or(now),
         })
     }
 
-    /// An answer of 128,000 tokens can pass DynamoDB's 400 KB item limit; it is
-    /// stored cut, marked, as valid JSON under the limit, never refused.
-    #[test]
-    fn a_result_over_the_item_limit_is_truncated_with_a_marker() {
-        // Multi-byte characters and quotes (which JSON escapes) included.
-        let long: String = "é\"日本語 ".repeat(60_000);
-        assert!(long.len() > 400 * 1024);
-        let stored = stored_result(&answer(long.clone()));
-        assert!(stored.len() <= RESULT_LIMIT, "{}", stored.len());
-        let v: Value = serde_json::from_str(&stored).unwrap();
-        assert_eq!(v["truncated"], true);
-        let text = v["response"].as_str().unwrap();
-        let kept = text.strip_suffix(TRUNCATED_MARKER).expect("the marker");
-        assert!(
-            long.starts_with(kept) && kept.len() > 200 * 1024,
-            "{}",
-            kept.len()
-        );
-        assert_eq!(v["stop_reason"], "max_tokens");
-
-        // A result that fits is stored as it is.
-        let short = answer("ok".into());
-        assert_eq!(stored_result(&short), short.to_string());
+    /// Writes a checkpoint over version `version`, making it `version + 1`.
+    pub async fn checkpoint(
+        &self,
+        job_id: &str,
+        version: u64,
+        cp: &Checkpoint,
+    ) -> Result<(), JournalError> {
+        let text = serde_json::to_string(cp)
+            .map_err(|e| JournalError::Store(format!("encoding the checkpoint: {e}")))?;
+        if text.len() > CHECKPOINT_LIMIT {
+            return Err(JournalError::TooLarge(text.len()));
+        }
+        let p = &cp.progress;
+        let mut expr = "SET #c = :c, #v = :next, #u = :now, #turns = :turns, #tools = :tools, \
+                        #in = :in, #out = :out"
+            .to_string();
+        let now = now_epoch_s();
+        let mut req = self
+            .aws
+            .dynamodb()
+            .await
+            .update_item()
+            .table_name(self.table)
+            .key(JOBS_KEY, AttributeValue::S(job_id.into()))
+            .expression_attribute_names("#c", job::CHECKPOINT)
+            .expression_attribute_names("#u", job::UPDATED_AT)
+            .expression_attribute_names("#turns", job::TURNS)
+            .expression_attribute_names("#tools", job::TOOL_CALLS)
+            .expression_attribute_names("#in", job::INPUT_TOKENS)
+            .expression_attribute_names("#out", job::OUTPUT_TOKENS)
+            .expression_attribute_values(":c", AttributeValue::S(text))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":turns", AttributeValue::N(p.turns.to_string()))
+            .expression_attribute_values(
+                ":tools",
+                AttributeValue::N((p.tool_calls as usize + cp.tools_done.len()).to_string()),
+            )
+            .expression_attribute_values(":in", AttributeValue::N(p.usage.input_tokens.to_string()))
+            .expression_attribute_values(
+                ":out",
+                AttributeValue::N(p.usage.output_tokens.to_string()),
+            );
+        if let Some(cost) = p.cost_usd {
+            expr.push_str(", #cost = :cost");
+            req = req
+                .expression_attribute_names("#cost", job::COST_USD)
+                .expression_attribute_values(":cost", AttributeValue::N(format!("{cost:.6}")));
+        }
+        let result = versioned(req, version).update_expression(expr).send().await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional(&e) => Err(JournalError::Superseded),
+            Err(e) => Err(JournalError::Store(format!(
+                "writing the checkpoint: {}",
+                describe(&e)
+            ))),
+        }
     }
+
+    /// The run's final status: done with the result, or failed with the error.
+    /// Unless `retrying`, the checkpoint is removed: the job has ended. Returns
+    /// `false` when another delivery advanced the job past `version`.
+    pub async fn finish(&self, job_id: &str, f: Finish<'_>) -> Result<bool, String> {
+        let now = now_epoch_s();
+        let mut expr = "SET #s = :s, #u = :now, #t = :ttl".to_string();
+        let mut req = self
+            .aws
+            .dynamodb()
+            .await
+            .update_item()
+            .table_name(self.table)
+            .key(JOBS_KEY, AttributeValue::S(job_id.into()))
+            .expression_attribute_names("#s", job::STATUS)
+            .expression_attribute_names("#u", job::UPDATED_AT)
+            .expression_attribute_names("#t", TTL_ATTR)
+            .expression_attribute_values(":s", AttributeValue::S(f.status.as_str().into()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":ttl", AttributeValue::N(ttl(now)));
+        if let Some(r) = f.result {
+            expr.push_str(", #res = :res");
+            req = req
+                .expression_attribute_names("#res", job::RESULT)
+                .expression_attribute_values(":res", AttributeValue::S(stored_result(r)));
+        }
+        if let Some(e) = f.error {
+            expr.push_str(", #e = :e");
+            req = req
+                .expression_attribute_names("#e", job::ERROR)
+                .expression_attribute_values(":e", AttributeValue::S(e.into()));
+        }
+        if f.retrying {
+            expr.push_str(", #r = :true");
+            req = req
+                .expression_attribute_names("#r", RETRYING)
+                .expression_attribute_values(":true", AttributeValue::Bool(true));
+        } else {
+            expr.push_str(" REMOVE #c");
+            req = req.expression_attribute_names("#c", job::CHECKPOINT);
+        }
+        if let Some(v) = f.version {
+            req = versioned(req, v);
+            // `versioned` adds the SET of the next version.
+            expr = expr.replacen("SET ", "SET #v = :next, ", 1);
+        }
+        match req.update_expression(expr).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional(&e) => Ok(false),
+            Err(e) => Err(format!("updating the job: {}", describe(&e))),
+        }
+    }
+}
+
+type UpdateBuilder = aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+
+/// Makes an update conditional on the job being at `version` (no version yet for
+/// 0), binding `#v` and `:next` for the caller's `SET #v = :next`.
+fn versioned(req: UpdateBuilder, version: u64) -> UpdateBuilder {
+    let req = req
+        .expression_attribute_names("#v", job::VERSION)
+        .expression_attribute_values(":next", AttributeValue::N((version + 1).to_string()));
+    if version == 0 {
+        req.condition_expression("attribute_not_exists(#v)")
+    } else {
+        req.condition_expression("#v = :v")
+            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+    }
+}
+
+fn ttl(now: u64) -> String {
+    (now + JOB_TTL_DAYS * 86_400).to_string()
 }

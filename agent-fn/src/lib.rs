@@ -17,6 +17,7 @@ pub mod deadline;
 pub mod event;
 pub mod jobs;
 pub mod mcp;
+pub mod outcome;
 pub mod request;
 pub mod runtime;
 pub mod secrets;
