@@ -103,6 +103,7 @@ async fn session(system: &str, tools: &[ToolDef], cache: CacheTtl) -> Vec<Usage>
         mcp: &[],
         sink: None,
         job: None,
+        needs_approval: &[],
     };
     let allowed = vec!["get_lead".to_string(), "lookup_company".to_string()];
     let mut history: Vec<Message> = Vec::new();

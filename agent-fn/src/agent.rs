@@ -16,7 +16,7 @@ use crate::budget::Gate;
 use crate::checkpoint::{self, Checkpoint, Ended, Journal};
 use crate::deadline::{Deadline, now_epoch_ms};
 use crate::mcp;
-pub use crate::outcome::{MAX_TOOL_RESULT_BYTES, Stats, Stop, ToolOutput};
+pub use crate::outcome::{MAX_TOOL_RESULT_BYTES, Stats, Stop, ToolOutput, Waiting};
 use crate::request::{self, Shape};
 use crate::stream::{self, Sink, Update};
 use crate::trace::Span;
@@ -55,6 +55,9 @@ pub struct Settings<'a> {
     /// A streaming caller's channel: text, tool calls and tool results as
     /// they happen (see `crate::stream`).
     pub sink: Option<&'a Sink>,
+    /// Tools whose calls wait for a person's approval (`approval: required`):
+    /// in a job the run stops before one; elsewhere it is not run.
+    pub needs_approval: &'a [String],
     /// An async job's checkpoints: where the run resumes from, and where it
     /// records each model turn and tool result (see `crate::checkpoint`).
     pub job: Option<JobState<'a>>,
@@ -133,6 +136,7 @@ pub async fn run<R: ToolRunner>(
     };
     let journal = settings.job.map(|j| j.journal);
     let tools_done = resume.map(|c| &c.tools_done);
+    let approvals = resume.map(|c| &c.approvals);
     // A resumed run whose last step was a model turn asking for tools runs them
     // first (those with a checkpointed result are not run again).
     let mut pending = resume
@@ -277,11 +281,34 @@ pub async fn run<R: ToolRunner>(
         let mut over_budget = false;
         let mut planned: Vec<Result<(&str, &str, &Value), ToolOutput>> = Vec::new();
         let mut runs = 0usize;
+        let mut waits_at = None;
         for (id, name, input) in &calls {
+            let decided = approvals.and_then(|a| a.get(id.as_str())).copied();
+            let asks = settings.needs_approval.iter().any(|a| a == name)
+                && !tools_done.is_some_and(|d| d.contains_key(id.as_str()));
             if !allowed.iter().any(|a| a == name) {
                 planned.push(Err(ToolOutput::error(format!(
                     "the tool `{name}` is not available to this agent"
                 ))));
+            } else if asks && journal.is_none() {
+                planned.push(Err(ToolOutput::error(format!(
+                    "not run: `{name}` waits for a person's approval, which only an async job (POST /jobs) can do"
+                ))));
+            } else if asks && decided == Some(false) {
+                planned.push(Err(ToolOutput::error(
+                    "not run: a person rejected this call",
+                )));
+            } else if asks && decided.is_none() && waits_at.is_none() {
+                // The job stops here; the calls before this one run first.
+                waits_at = Some((
+                    planned.len(),
+                    Waiting {
+                        tool_use_id: id.clone(),
+                        tool: name.clone(),
+                        input: input.to_string(),
+                    },
+                ));
+                planned.push(Err(ToolOutput::error("not run: waiting for approval")));
             } else if runs >= budget {
                 over_budget = true;
                 planned.push(Err(ToolOutput::error(
@@ -316,7 +343,8 @@ pub async fn run<R: ToolRunner>(
             // A job runs its calls one at a time, each checkpointed before the
             // next starts: a crash can repeat only the one call in flight.
             let mut timed = Vec::with_capacity(planned.len());
-            for p in planned {
+            let stop_at = waits_at.as_ref().map_or(usize::MAX, |(i, _)| *i);
+            for p in planned.into_iter().take(stop_at) {
                 let done = exec(p).await;
                 let failed = done.2.is_err();
                 timed.push(done);
@@ -339,6 +367,9 @@ pub async fn run<R: ToolRunner>(
         }
         if let Some(e) = unsaved {
             break Stop::Checkpoint(e);
+        }
+        if let Some((_, waiting)) = waits_at {
+            break Stop::AwaitingApproval(waiting);
         }
         for ((id, name, _), out) in calls.iter().zip(&outputs) {
             let update = Update::ToolResult {

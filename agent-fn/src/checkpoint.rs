@@ -43,6 +43,13 @@ pub struct Checkpoint {
     /// is read across invocations as within one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_mark: Option<Mark>,
+    /// People's decisions on calls that wait for approval, by `tool_use_id`:
+    /// `true` runs the call, `false` answers the model that it was rejected.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub approvals: BTreeMap<String, bool>,
+    /// The submitter's JWT `sub`, so a resumed run is charged to their budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
     /// The session the job answers in (a new id when its request named none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,

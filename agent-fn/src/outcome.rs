@@ -68,6 +68,17 @@ pub enum Stop {
     Other(String),
     /// A job's checkpoint could not be written: the run stopped there.
     Checkpoint(JournalError),
+    /// A job reached a call that waits for a person's approval.
+    AwaitingApproval(Waiting),
+}
+
+/// The tool call a job stopped before (`tools.NAME.approval: required`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub tool_use_id: String,
+    pub tool: String,
+    /// The call's input, as JSON text.
+    pub input: String,
 }
 
 impl Stop {
@@ -87,6 +98,7 @@ impl Stop {
             Stop::Other(s) => s,
             Stop::Checkpoint(JournalError::Superseded) => "superseded",
             Stop::Checkpoint(_) => "checkpoint_error",
+            Stop::AwaitingApproval(_) => "waiting_approval",
         }
     }
 
@@ -114,6 +126,7 @@ impl Stop {
             Stop::Deadline => "deadline",
             Stop::Budget(Denied::Over(_)) => "over_budget",
             Stop::Budget(Denied::Unavailable(_)) | Stop::Checkpoint(_) => "error",
+            Stop::AwaitingApproval(_) => "waiting_approval",
         }
     }
 }

@@ -53,6 +53,7 @@ fn settings(tools: &[ToolDef]) -> Settings<'_> {
         mcp: &[],
         sink: None,
         job: None,
+        needs_approval: &[],
     }
 }
 
@@ -272,6 +273,38 @@ async fn failing_and_forbidden_tools_become_error_results_and_the_run_goes_on() 
             .contains("not available to this agent")
     );
     assert!(results[2].get("is_error").is_none());
+}
+
+/// Outside a job nothing can wait for a person: a call that needs approval is
+/// answered as not run, and the rest of the turn goes on.
+#[tokio::test]
+async fn a_call_that_needs_approval_is_not_run_outside_a_job() {
+    let calls = [
+        ("t1", "refund", json!({"order": 7})),
+        ("t2", "echo", json!({})),
+    ];
+    let mock = MockModel::start(KEY, vec![Step::tool_uses(None, &calls), Step::text("ok")]);
+    let tools = defs(&["refund", "echo"]);
+    let runner = Tools::default();
+    let approval = vec!["refund".to_string()];
+    let s = Settings {
+        needs_approval: &approval,
+        ..settings(&tools)
+    };
+    let out = run_with(&mock, &s, &["refund", "echo"], &runner, later())
+        .await
+        .unwrap();
+    assert_eq!(out.stop, Stop::EndTurn);
+    assert_eq!(*runner.calls.lock().unwrap(), ["echo"]);
+    let results = mock.requests()[1].tool_results();
+    assert_eq!(results[0]["is_error"], true);
+    assert!(
+        results[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("only an async job"),
+        "{results:?}"
+    );
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::llm::{AgentModel, CacheTtl, Model, PriceOverride, Provider, ResolvedModel};
 use crate::names::Names;
-pub use crate::tools::{HttpAuth, HttpMethod, RawTool, Tool, ToolKind};
+pub use crate::tools::{Approval, HttpAuth, HttpMethod, RawTool, Tool, ToolKind};
 
 /// agent.yaml as written: tools are [`RawTool`]s, which validation checks and
 /// [`RawConfig::validated`] turns into [`Tool`]s.
@@ -476,12 +476,14 @@ impl Names {
     }
 }
 
-impl<T> Config<T> {
-    /// The routes the API serves, including the ones async mode adds.
+impl Config {
+    /// The routes the API serves, including the ones async mode adds (and its
+    /// approval routes, when a tool's calls wait for approval).
     pub fn all_routes(&self) -> Vec<String> {
         let mut routes = self.api.routes.clone();
         if self.api.mode == ApiMode::Async {
-            for r in ASYNC_ROUTES {
+            let approvals = self.needs_approval().then_some(APPROVAL_ROUTES);
+            for r in ASYNC_ROUTES.iter().chain(approvals.into_iter().flatten()) {
                 if !routes.iter().any(|x| x == r) {
                     routes.push((*r).to_string());
                 }
@@ -489,7 +491,16 @@ impl<T> Config<T> {
         }
         routes
     }
+
+    /// Whether any tool's calls wait for a person (`approval: required`).
+    pub fn needs_approval(&self) -> bool {
+        self.tools.values().any(|t| t.approval == Approval::Required)
+    }
 }
 
 /// Routes async mode adds: submit a job, read its result.
 pub const ASYNC_ROUTES: &[&str] = &["POST /jobs", "GET /jobs/{id}"];
+
+/// Routes async mode adds when a tool needs approval: decide a waiting job's
+/// pending call.
+pub const APPROVAL_ROUTES: &[&str] = &["POST /jobs/{id}/approve", "POST /jobs/{id}/reject"];

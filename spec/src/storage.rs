@@ -48,7 +48,39 @@ pub mod job {
     pub const OUTPUT_TOKENS: &str = "output_tokens";
     /// USD so far (number), when the model's prices are known.
     pub const COST_USD: &str = "cost_usd";
+    /// The call a `waiting_approval` job waits on, a JSON [`super::PendingCall`].
+    pub const PENDING: &str = "pending";
+    /// The last decision on a pending call, a JSON [`super::Decision`]: written
+    /// with the status `queued` and the removal of [`PENDING`], conditional on
+    /// the status being `waiting_approval` and [`PENDING`] unchanged; the run that
+    /// resumes the job reads it.
+    pub const DECISION: &str = "decision";
 }
+
+/// A tool call an async job waits on (`tools.NAME.approval: required`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingCall {
+    pub tool_use_id: String,
+    pub tool: String,
+    pub input: serde_json::Value,
+}
+
+/// A person's decision on a [`PendingCall`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub tool_use_id: String,
+    pub approved: bool,
+    /// Who decided, when known (the caller's JWT `sub`, IAM ARN, or claw's
+    /// credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// Epoch seconds.
+    pub at: u64,
+}
+
+/// The body of the message that resumes a job after a decision. A job resumed
+/// from its checkpoint takes nothing from the message but its id and agent.
+pub const RESUME_MESSAGE: &str = "(resumed after a decision)";
 
 /// Attributes of a session record, besides [`SESSIONS_KEY`] and [`TTL_ATTR`].
 pub mod session {
@@ -99,6 +131,9 @@ pub enum JobStatus {
     Done,
     /// Finished with an error.
     Failed,
+    /// Stopped before a tool call that needs a person's approval
+    /// ([`job::PENDING`]); `approve` or `reject` queues it again.
+    WaitingApproval,
 }
 
 impl JobStatus {
@@ -109,6 +144,7 @@ impl JobStatus {
             JobStatus::Running => "running",
             JobStatus::Done => "done",
             JobStatus::Failed => "failed",
+            JobStatus::WaitingApproval => "waiting_approval",
         }
     }
 }
@@ -139,6 +175,7 @@ mod tests {
             JobStatus::Running,
             JobStatus::Done,
             JobStatus::Failed,
+            JobStatus::WaitingApproval,
         ] {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }

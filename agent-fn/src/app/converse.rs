@@ -152,6 +152,7 @@ impl App {
             gate: budgets.as_ref().map(|b| b as &dyn Gate),
             mcp: &servers,
             sink,
+            needs_approval: &self.needs_approval,
             job: job.map(|j| JobState {
                 journal: j,
                 resume: resumed,
@@ -203,6 +204,7 @@ impl App {
             Stop::Checkpoint(e) => return Err(RunError::internal("job_checkpoint", e.to_string())),
             // A job out of time carries on in another invocation.
             Stop::Deadline if job.is_some() => return Err(RunError::Suspended),
+            Stop::AwaitingApproval(w) => return Err(RunError::AwaitingApproval(w.clone())),
             _ => {}
         }
         if let Stop::Budget(denied) = &outcome.stop {

@@ -1,7 +1,10 @@
 //! API Gateway (HTTP API, payload 2.0): the routes and the proxy response.
 //!
 //! - `POST /jobs` (async mode): queue a job, answer 202 with its id;
-//! - `GET /jobs/{id}` (async mode): the job's status;
+//! - `GET /jobs/{id}` (async mode): the job's status and progress, and the call
+//!   it waits on when `waiting_approval`;
+//! - `POST /jobs/{id}/approve` and `/reject` (async mode with a tool that needs
+//!   approval): decide the call a job waits on, and queue it to resume;
 //! - any other route: run the agent named by `{agent}` in the path, or `agent` in
 //!   the body, or the only agent there is.
 
@@ -13,6 +16,8 @@ use super::{App, Invocation};
 use crate::audit::Audit;
 use crate::deadline::random_id;
 use crate::event::{AgentRequest, HttpRequest, check_id, truncate};
+use crate::jobs::Decided;
+use claw_spec::storage::JobStatus;
 
 impl App {
     pub(super) async fn http(
@@ -94,6 +99,30 @@ impl App {
                     Ok(Some(v)) => Ok((200, v)),
                     Ok(None) => Err(RunError::NotFound("no job with this id".into())),
                     Err(e) => Err(RunError::internal("job_read", e)),
+                }
+            }
+            key @ ("POST /jobs/{id}/approve" | "POST /jobs/{id}/reject") if async_mode => {
+                let id = req.param("id").unwrap_or_default();
+                check_id(id, "id")?;
+                audit.job_id = Some(id.to_string());
+                let approved = key.ends_with("/approve");
+                match self
+                    .jobs()
+                    .decide(id, approved, req.caller.as_deref())
+                    .await
+                {
+                    Ok(Decided::Queued(call)) => Ok((
+                        202,
+                        json!({
+                            "job_id": id,
+                            "status": JobStatus::Queued.as_str(),
+                            "tool_use_id": call.tool_use_id,
+                            "approved": approved,
+                        }),
+                    )),
+                    Ok(Decided::NotFound) => Err(RunError::NotFound("no job with this id".into())),
+                    Ok(Decided::NotWaiting(status)) => Err(RunError::NotWaiting(status)),
+                    Err(e) => Err(RunError::internal("job_decide", e)),
                 }
             }
             _ => {

@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use claw_spec::storage::{JobMessage, JobStatus};
+use claw_spec::storage::{JobMessage, JobStatus, PendingCall};
 use futures::future::BoxFuture;
 use tokio::sync::Mutex;
 
@@ -156,8 +156,15 @@ impl App {
             session_version: AtomicU64::new(0),
             hook: self.on_checkpoint.as_ref(),
         };
+        // A job resumed by a decision comes with a message that carries
+        // nothing but its id: the checkpoint has the rest.
+        let mut request = job.request.clone();
+        if let Some(cp) = &journal.resume {
+            request.caller = request.caller.or_else(|| cp.caller.clone());
+        }
+        journal.state.lock().await.1.caller = request.caller.clone();
         let result = self
-            .converse(&agent, &job.request, inv, audit, None, Some(&journal))
+            .converse(&agent, &request, inv, audit, None, Some(&journal))
             .await;
         let version = journal.version().await;
         self.end_job(&jobs, job, audit, result.map(|a| a.json()), Some(version))
@@ -173,6 +180,7 @@ impl App {
         result: Result<serde_json::Value, RunError>,
         version: Option<u64>,
     ) -> bool {
+        let mut waiting = None;
         let (status, value, error) = match result {
             Err(RunError::Suspended | RunError::Timeout) => {
                 // Out of time: the checkpoint holds the run; a new message
@@ -200,6 +208,16 @@ impl App {
                 self.note_error(audit, &RunError::Superseded);
                 return true;
             }
+            Err(RunError::AwaitingApproval(w)) => {
+                // The run stops before the call; a decision queues it again.
+                audit.outcome = "waiting_approval";
+                waiting = Some(PendingCall {
+                    tool_use_id: w.tool_use_id,
+                    tool: w.tool,
+                    input: serde_json::from_str(&w.input).unwrap_or_default(),
+                });
+                (JobStatus::WaitingApproval, None, None)
+            }
             Ok(v) => (JobStatus::Done, Some(v), None),
             Err(e) => (JobStatus::Failed, None, Some(e)),
         };
@@ -213,6 +231,7 @@ impl App {
             result: value.as_ref(),
             error: public.as_deref(),
             retrying,
+            waiting: waiting.as_ref(),
             version,
         };
         match jobs.finish(&job.job_id, finish).await {

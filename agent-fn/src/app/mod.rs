@@ -132,6 +132,8 @@ pub struct App {
     secrets: Arc<Secrets>,
     toolbox: Toolbox,
     tool_defs: HashMap<String, Vec<ToolDef>>,
+    /// Tools whose calls wait for a person's approval.
+    needs_approval: Vec<String>,
     /// Built on first use: TLS setup is not free and init must stay fast.
     model: OnceLock<Result<anthropic::Client, String>>,
     model_base_url: String,
@@ -175,6 +177,12 @@ impl App {
             secrets,
             toolbox,
             tool_defs,
+            needs_approval: config
+                .tools
+                .iter()
+                .filter(|(_, t)| t.approval == claw_spec::model::Approval::Required)
+                .map(|(n, _)| n.clone())
+                .collect(),
             model: OnceLock::new(),
             model_base_url: options.model_base_url,
             bedrock: tokio::sync::OnceCell::new(),

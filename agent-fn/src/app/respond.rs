@@ -4,9 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::agent::Stats;
+use crate::agent::{Stats, Waiting};
 use crate::budget::{Denied, OverBudget};
-use crate::event::BadRequest;
+use crate::event::{BadRequest, truncate};
 
 /// A successful run, as every shape reports it.
 #[derive(Debug, Clone)]
@@ -68,6 +68,10 @@ pub(super) enum RunError {
     },
     /// A job ran out of this invocation's time: it carries on in another.
     Suspended,
+    /// A job stopped before a call that waits for a person's approval.
+    AwaitingApproval(Waiting),
+    /// A decision on a job that waits on no call; its status.
+    NotWaiting(String),
     /// Another delivery of the job advanced it first and owns it from here.
     Superseded,
 }
@@ -84,12 +88,12 @@ impl RunError {
         match self {
             RunError::BadRequest(_) => 400,
             RunError::NotFound(_) => 404,
-            RunError::Conflict => 409,
+            RunError::Conflict | RunError::NotWaiting(_) => 409,
             RunError::Refused { .. } => 422,
             RunError::OverBudget(_) => 429,
             RunError::Timeout => 504,
             RunError::Internal { .. } | RunError::Fatal { .. } => 500,
-            RunError::Suspended => 202,
+            RunError::Suspended | RunError::AwaitingApproval(_) => 202,
             RunError::Superseded => 409,
         }
     }
@@ -116,18 +120,26 @@ impl RunError {
             } => detail.clone(),
             RunError::Internal { .. } | RunError::Fatal { .. } => "agent error".into(),
             RunError::Suspended => "continued in another invocation".into(),
+            RunError::AwaitingApproval(_) => "waiting for approval".into(),
+            RunError::NotWaiting(s) => format!(
+                "the job waits on no call (its status is `{}`)",
+                truncate(s, 32)
+            ),
             RunError::Superseded => "another delivery of the job is running it".into(),
         }
     }
 
     pub(super) fn outcome(&self) -> &'static str {
         match self {
-            RunError::BadRequest(_) | RunError::NotFound(_) => "bad_request",
+            RunError::BadRequest(_) | RunError::NotFound(_) | RunError::NotWaiting(_) => {
+                "bad_request"
+            }
             RunError::Timeout => "deadline",
             RunError::Refused { .. } => "refusal",
             RunError::OverBudget(_) => "over_budget",
             RunError::Conflict | RunError::Internal { .. } | RunError::Fatal { .. } => "error",
             RunError::Suspended => "continued",
+            RunError::AwaitingApproval(_) => "waiting_approval",
             RunError::Superseded => "superseded",
         }
     }
@@ -145,6 +157,8 @@ impl RunError {
                 category.clone()
             }
             RunError::Suspended => "continued".into(),
+            RunError::AwaitingApproval(_) => "waiting_approval".into(),
+            RunError::NotWaiting(_) => "job_not_waiting".into(),
             RunError::Superseded => "job_superseded".into(),
         }
     }
@@ -157,10 +171,12 @@ impl RunError {
             self,
             RunError::BadRequest(_)
                 | RunError::NotFound(_)
+                | RunError::NotWaiting(_)
                 | RunError::OverBudget(_)
                 | RunError::Refused { .. }
                 | RunError::Fatal { .. }
                 | RunError::Suspended
+                | RunError::AwaitingApproval(_)
         )
     }
 

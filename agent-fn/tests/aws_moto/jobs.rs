@@ -374,3 +374,146 @@ async fn a_job_past_job_max_minutes_fails_without_a_model_call() {
     );
     assert_eq!(mock.request_count(), 0);
 }
+
+/// `save_lead` needs approval; `notify` does not.
+fn approval_config(crm: &Crm) -> claw_spec::Config {
+    let mut cfg = job_config(crm, None);
+    let tool = cfg.tools.get_mut("save_lead").unwrap();
+    tool.approval = claw_spec::model::Approval::Required;
+    cfg
+}
+
+async fn decide(app: &App, job_id: &str, verb: &str) -> (u64, Value) {
+    let route = format!("POST /jobs/{{id}}/{verb}");
+    let resp = app
+        .handle(apigw(&route, json!({"id": job_id}), None), &inv(verb))
+        .await
+        .unwrap();
+    (resp["statusCode"].as_u64().unwrap(), body(&resp))
+}
+
+/// Takes the one message on the queue as an SQS event.
+async fn next_delivery(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Value {
+    let msgs = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(msgs.len(), 1, "one message to resume the job");
+    sqs.delete_message()
+        .queue_url(queue_url)
+        .receipt_handle(msgs[0].receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
+    sqs_event(msgs[0].message_id().unwrap(), msgs[0].body().unwrap())
+}
+
+#[tokio::test]
+async fn a_call_that_needs_approval_waits_and_runs_once_approved() {
+    let moto = Moto::start();
+    let sdk = sdk(&moto).await;
+    jobs_table(&sdk).await;
+    let queue_url = queue(&sdk).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let crm = Crm::start(Duration::ZERO);
+    let mock = MockModel::start(
+        KEY,
+        vec![
+            Step::tool_uses(
+                None,
+                &[
+                    ("tu_1", "notify", json!({"id": "sales"})),
+                    ("tu_2", "save_lead", json!({"id": "acme"})),
+                ],
+            ),
+            Step::text("Saved acme."),
+        ],
+    );
+    let (app, _) = app(approval_config(&crm), &mock, sdk.clone());
+    let resp = app.handle(delivery("job-ok", "m1"), &inv("w1")).await;
+    assert_eq!(resp.unwrap(), json!({"batchItemFailures": []}));
+
+    // The call before it ran; the job waits on save_lead, showing its input.
+    let job = job_view(&app, "job-ok").await;
+    assert_eq!(job["status"], "waiting_approval", "{job}");
+    assert_eq!(
+        job["pending"],
+        json!({"tool_use_id": "tu_2", "tool": "save_lead", "input": {"id": "acme"}})
+    );
+    assert_eq!(crm.hits(), ["/notify/sales"]);
+
+    // Rejecting after approving is refused; approving again only re-queues.
+    let (status, v) = decide(&app, "job-ok", "approve").await;
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(v["tool_use_id"], "tu_2");
+    let (status, v) = decide(&app, "job-ok", "reject").await;
+    assert_eq!(status, 409, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("`queued`"), "{v}");
+    let event = next_delivery(&sqs, &queue_url).await;
+
+    let resp = app.handle(event, &inv("w2")).await;
+    assert_eq!(resp.unwrap(), json!({"batchItemFailures": []}));
+    let job = job_view(&app, "job-ok").await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["result"]["response"], "Saved acme.");
+    assert_eq!(job.get("pending"), None);
+    assert_eq!(crm.hits(), ["/leads/acme", "/notify/sales"]);
+    // The model was asked once per turn; its second turn saw both results.
+    assert_eq!(mock.request_count(), 2);
+    let results = mock.requests()[1].tool_results();
+    assert_eq!(results.len(), 2);
+    assert!(
+        results.iter().all(|r| r.get("is_error").is_none()),
+        "{results:?}"
+    );
+
+    // A decision on a job that waits on nothing is refused.
+    let (status, _) = decide(&app, "job-ok", "approve").await;
+    assert_eq!(status, 409);
+    let (status, _) = decide(&app, "no-such-job", "approve").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_rejected_call_never_runs_and_the_model_is_told() {
+    let moto = Moto::start();
+    let sdk = sdk(&moto).await;
+    jobs_table(&sdk).await;
+    let queue_url = queue(&sdk).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let crm = Crm::start(Duration::ZERO);
+    let mock = MockModel::start(
+        KEY,
+        vec![
+            Step::tool_use("tu_1", "save_lead", json!({"id": "acme"})),
+            Step::text("Not saved: rejected."),
+        ],
+    );
+    let (app, _) = app(approval_config(&crm), &mock, sdk.clone());
+    let resp = app.handle(delivery("job-no", "m1"), &inv("r1")).await;
+    assert_eq!(resp.unwrap(), json!({"batchItemFailures": []}));
+    assert_eq!(job_view(&app, "job-no").await["status"], "waiting_approval");
+    let (status, v) = decide(&app, "job-no", "reject").await;
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(v["approved"], false);
+    let event = next_delivery(&sqs, &queue_url).await;
+    let resp = app.handle(event, &inv("r2")).await;
+    assert_eq!(resp.unwrap(), json!({"batchItemFailures": []}));
+    let job = job_view(&app, "job-no").await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["result"]["response"], "Not saved: rejected.");
+    assert!(crm.hits().is_empty(), "{:?}", crm.hits());
+    let results = mock.requests()[1].tool_results();
+    assert_eq!(results[0]["is_error"], true);
+    assert!(
+        results[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("a person rejected this call"),
+        "{results:?}"
+    );
+}

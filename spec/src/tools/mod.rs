@@ -28,7 +28,7 @@ pub use eventbridge::EventBridgeTool;
 pub use http::{HttpTool, url_params};
 pub use mcp::{McpAuth, McpTool};
 pub use problem::{Context, Problem};
-pub use raw::{HttpAuth, HttpMethod, RawTool, ToolAuth, ToolKind};
+pub use raw::{Approval, HttpAuth, HttpMethod, RawTool, ToolAuth, ToolKind};
 pub use s3::S3Tool;
 
 use crate::iam::Statement;
@@ -45,6 +45,9 @@ pub struct Tool {
     /// The configured input schema; [`input_schema`] falls back to the kind's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_schema: Option<Value>,
+    /// Whether a job's calls wait for a person's approval.
+    #[serde(default, skip_serializing_if = "Approval::is_none")]
+    pub approval: Approval,
 }
 
 /// One variant per tool kind, with the settings that kind requires.
@@ -141,6 +144,7 @@ impl Tool {
             spec,
             description: raw.description.clone().unwrap_or_default(),
             input_schema: raw.input_schema.clone(),
+            approval: raw.approval,
         })
     }
 
@@ -183,7 +187,12 @@ pub fn keys_set(tool: &RawTool) -> Vec<String> {
     };
     map.into_iter()
         .map(|(k, _)| k)
-        .filter(|k| !matches!(k.as_str(), "kind" | "description" | "input_schema"))
+        .filter(|k| {
+            !matches!(
+                k.as_str(),
+                "kind" | "description" | "input_schema" | "approval"
+            )
+        })
         .collect()
 }
 

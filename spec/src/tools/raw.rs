@@ -78,6 +78,11 @@ pub struct RawTool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub input_schema: Option<serde_json::Value>,
+    /// `required`: in an async job, each call waits for a person to approve or
+    /// reject it (`POST /jobs/{id}/approve|reject`, `claw jobs approve|reject`)
+    /// before it runs. Needs `api.mode: async`; not for mcp tools.
+    #[serde(default, skip_serializing_if = "Approval::is_none")]
+    pub approval: Approval,
     /// http: the HTTP method (default GET).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<HttpMethod>,
@@ -133,6 +138,23 @@ pub struct RawTool {
     /// all of them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_tools: Option<Vec<String>>,
+}
+
+/// Whether a tool's calls wait for a person (`tools.NAME.approval`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    /// Calls run as the model makes them (the default).
+    #[default]
+    None,
+    /// Each call in a job waits for `approve` or `reject`.
+    Required,
+}
+
+impl Approval {
+    pub fn is_none(&self) -> bool {
+        *self == Approval::None
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

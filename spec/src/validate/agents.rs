@@ -170,6 +170,19 @@ pub(super) fn tools(c: &mut Check) {
             function_timeout_s: cfg.function.timeout_s,
             own_function: &own_function,
         };
+        if tool.approval == crate::model::Approval::Required {
+            if tool.kind == crate::model::ToolKind::Mcp {
+                c.error(
+                    base(&["approval"]),
+                    "an mcp tool cannot wait for approval: the Messages API calls the server itself",
+                );
+            } else if cfg.api.mode != crate::model::ApiMode::Async {
+                c.error(
+                    base(&["approval"]),
+                    "`approval: required` needs `api.mode: async`: only a job can wait for a person",
+                );
+            }
+        }
         for problem in tools::check(tool, &cx) {
             let path = base(&problem.keys);
             if problem.warning {

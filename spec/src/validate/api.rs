@@ -89,7 +89,12 @@ pub(super) fn api(c: &mut Check) {
                 path,
                 format!("the invoke-permission statement id of `{route}` would be {} characters; Lambda allows {MAX_STATEMENT_ID}: shorten the path", sid.len()),
             );
-        } else if a.mode == ApiMode::Sync && crate::model::ASYNC_ROUTES.contains(&route.as_str()) {
+        } else if a.mode == ApiMode::Sync
+            && crate::model::ASYNC_ROUTES
+                .iter()
+                .chain(crate::model::APPROVAL_ROUTES)
+                .any(|r| r == route)
+        {
             c.error(path, format!("`{route}` is reserved for `api.mode: async`"));
         }
     }
