@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod anthropic;
 pub mod app;
+pub mod approval;
 pub mod audit;
 pub mod aws;
 pub mod backend;

@@ -6,6 +6,7 @@ pub mod bedrock;
 pub mod ci;
 pub mod eval;
 pub mod iam;
+pub mod limits;
 pub mod lint;
 pub mod llm;
 pub mod model;

@@ -57,7 +57,10 @@ fn an_approved_tool_in_async_mode_adds_the_approve_and_reject_routes() {
         .iter()
         .map(|s| s["Sid"].as_str().unwrap())
         .collect();
-    assert!(sids.contains(&"claw-apigw-POST-jobs-id-approve"), "{sids:?}");
+    assert!(
+        sids.contains(&"claw-apigw-POST-jobs-id-approve"),
+        "{sids:?}"
+    );
     assert!(sids.contains(&"claw-apigw-POST-jobs-id-reject"), "{sids:?}");
 
     // Without approval, async mode keeps its two routes.
@@ -70,7 +73,9 @@ fn an_approved_tool_in_async_mode_adds_the_approve_and_reject_routes() {
 fn approval_needs_async_mode_and_a_tool_claw_runs() {
     assert_eq!(
         errors("    approval: required\n"),
-        ["tools.refund.approval: `approval: required` needs `api.mode: async`: only a job can wait for a person"]
+        [
+            "tools.refund.approval: `approval: required` needs `api.mode: async`: only a job can wait for a person"
+        ]
     );
     let mcp = "  crm:\n    kind: mcp\n    url: https://mcp.example.com/mcp\n    approval: required\napi:\n  mode: async\n";
     let e = errors(mcp);
@@ -88,7 +93,8 @@ fn approval_needs_async_mode_and_a_tool_claw_runs() {
     // The routes are reserved in sync mode, like the job routes.
     let e = errors("api:\n  routes: [\"POST /jobs/{id}/approve\"]\n");
     assert!(
-        e.iter().any(|e| e.ends_with("is reserved for `api.mode: async`")),
+        e.iter()
+            .any(|e| e.ends_with("is reserved for `api.mode: async`")),
         "{e:?}"
     );
 }

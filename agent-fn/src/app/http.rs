@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 
 use super::respond::{RunError, error_body};
 use super::{App, Invocation};
+use crate::approval::Decided;
 use crate::audit::Audit;
 use crate::deadline::random_id;
 use crate::event::{AgentRequest, HttpRequest, check_id, truncate};
-use crate::jobs::Decided;
 use claw_spec::storage::JobStatus;
 
 impl App {
