@@ -12,15 +12,15 @@ mod result;
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use claw_spec::storage::{
     Decision, JOB_TTL_DAYS, JOBS_KEY, JobMessage, JobStatus, PendingCall, TTL_ATTR, job,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub use result::{RESULT_LIMIT, TRUNCATED_MARKER, stored_result};
+
+use claw_jobs::is_conditional;
 
 use crate::aws::{Aws, describe, queue_url};
 use crate::checkpoint::{Checkpoint, JournalError};
@@ -104,52 +104,8 @@ impl Jobs<'_> {
             .send()
             .await
             .map_err(|e| format!("reading the job: {}", describe(&e)))?;
-        Ok(out.item().map(job_view))
+        Ok(out.item().map(claw_jobs::view))
     }
-}
-
-fn job_view(item: &HashMap<String, AttributeValue>) -> Value {
-    let s = |k: &str| match item.get(k) {
-        Some(AttributeValue::S(v)) => Some(v.clone()),
-        _ => None,
-    };
-    let n = |k: &str| match item.get(k) {
-        Some(AttributeValue::N(v)) => v.parse::<f64>().ok(),
-        _ => None,
-    };
-    let count = |k: &str| n(k).map(|f| f as u64).unwrap_or(0);
-    // The view's field names are the API's (`GET /jobs/{id}`), which happen to be
-    // the stored attributes' names.
-    let mut v = json!({
-        "job_id": s(JOBS_KEY),
-        "status": s(job::STATUS),
-        "agent": s(job::AGENT),
-    });
-    if item.contains_key(job::STARTED_AT) {
-        // Where a job that has run is, so far (the totals, once it is done).
-        let mut progress = json!({
-            "turns": count(job::TURNS),
-            "tool_calls": count(job::TOOL_CALLS),
-            "input_tokens": count(job::INPUT_TOKENS),
-            "output_tokens": count(job::OUTPUT_TOKENS),
-            "invocations": count(job::INVOCATIONS),
-        });
-        if let Some(c) = n(job::COST_USD) {
-            progress["cost_usd"] = json!(c);
-        }
-        v["progress"] = progress;
-    }
-    if let Some(r) = s(job::RESULT).and_then(|r| serde_json::from_str::<Value>(&r).ok()) {
-        v["result"] = r;
-    }
-    if let Some(e) = s(job::ERROR) {
-        v["error"] = json!(e);
-    }
-    if let Some(p) = s(job::PENDING).and_then(|p| serde_json::from_str::<Value>(&p).ok()) {
-        // The call a `waiting_approval` job waits on: tool, input, tool_use_id.
-        v["pending"] = p;
-    }
-    v
 }
 
 /// Marks a job whose last delivery failed in a way a retry could fix: its status
@@ -187,11 +143,6 @@ pub struct Finish<'a> {
     pub waiting: Option<&'a PendingCall>,
     /// The version this run last wrote; `None` writes whatever it finds.
     pub version: Option<u64>,
-}
-
-pub(crate) fn is_conditional(e: &SdkError<UpdateItemError>) -> bool {
-    matches!(e, SdkError::ServiceError(s)
-        if matches!(s.err(), UpdateItemError::ConditionalCheckFailedException(_)))
 }
 
 fn num(item: &HashMap<String, AttributeValue>, k: &str) -> Option<u64> {
