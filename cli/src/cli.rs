@@ -116,6 +116,10 @@ pub enum Command {
     Invoke(commands::invoke::Args),
     /// Print the function's log events.
     Logs(commands::logs::Args),
+    /// The async jobs (`api.mode: async`): list them, show one, and approve or
+    /// reject the call a job waits on (`tools.NAME.approval: required`).
+    #[command(subcommand)]
+    Jobs(commands::jobs::JobsCommand),
     /// Delete every resource claw created for this app and stage.
     Destroy(commands::destroy::Args),
     /// Manage the Secrets Manager secrets agent.yaml names.
@@ -157,6 +161,7 @@ impl Command {
             Command::Deploy(args) => commands::deploy::run(ctx, args).await,
             Command::Invoke(args) => commands::invoke::run(ctx, args).await,
             Command::Logs(args) => commands::logs::run(ctx, args).await,
+            Command::Jobs(cmd) => commands::jobs::run(ctx, cmd).await,
             Command::Destroy(args) => commands::destroy::run(ctx, args).await,
             Command::Secrets(cmd) => commands::secrets::run(ctx, cmd).await,
             Command::Unlock(args) => commands::unlock::run(ctx, args).await,

@@ -7,6 +7,7 @@
 mod support;
 
 mod accounts;
+mod approval;
 mod async_mode;
 mod bad_input;
 mod bootstrap;

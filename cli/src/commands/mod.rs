@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod destroy;
 pub mod init;
 pub mod invoke;
+pub mod jobs;
 pub mod logs;
 pub mod plan;
 pub mod policy;
