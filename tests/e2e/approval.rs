@@ -79,7 +79,13 @@ tools:
     )
     .unwrap();
     let sdk = claw_testkit::sdk::config(&moto.direct_endpoint()).await;
-    claw_testkit::sdk::create_secrets(&moto.direct_endpoint(), &[("e2e/approve-key", API_KEY)]);
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name("e2e/approve-key")
+        .secret_string(API_KEY)
+        .send()
+        .await
+        .unwrap();
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     ddb.create_table()
         .table_name(JOBS)

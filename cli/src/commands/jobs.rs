@@ -76,9 +76,7 @@ pub async fn run(ctx: &Context, cmd: &JobsCommand) -> anyhow::Result<Report> {
                 .await
                 .map_err(anyhow::Error::msg)?;
             let Some(job) = job else {
-                return Ok(
-                    Report::new(json!({"job_id": id})).failed(format!("no job `{id}` in {table}"))
-                );
+                anyhow::bail!("no job `{id}` in {table}");
             };
             print_job(ctx, &job);
             Ok(Report::new(job))
@@ -125,7 +123,6 @@ async fn decide(
         .decide(id, approved, me.arn(), now)
         .await
         .map_err(anyhow::Error::msg)?;
-    let body = json!({"job_id": id, "approved": approved});
     match outcome {
         Decided::Queued(call) => {
             let what = match call.tool.as_str() {
@@ -141,12 +138,10 @@ async fn decide(
                 "status": JobStatus::Queued.as_str(),
             })))
         }
-        Decided::NotFound => {
-            Ok(Report::new(body).failed(format!("no job `{id}` in {}", names.jobs_table)))
-        }
-        Decided::NotWaiting(status) => Ok(Report::new(body).failed(format!(
+        Decided::NotFound => anyhow::bail!("no job `{id}` in {}", names.jobs_table),
+        Decided::NotWaiting(status) => anyhow::bail!(
             "job {id} waits on no call (its status is `{status}`); nothing was {verb}"
-        ))),
+        ),
     }
 }
 
