@@ -13,6 +13,7 @@ mod bad_input;
 mod bootstrap;
 mod build_local;
 mod canary;
+mod cargo_lambda;
 mod deploy;
 mod deployer_policy;
 mod destroy;
