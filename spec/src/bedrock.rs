@@ -145,8 +145,18 @@ pub fn models(config: &Config) -> Vec<(String, Option<Vec<String>>)> {
 }
 
 /// The execution role's statements: `bedrock:InvokeModel` on exactly the models
-/// (and profiles) the agents use.
+/// (and profiles) the agents use, and with `api.stream` (streamed answers) its
+/// streaming twin `bedrock:InvokeModelWithResponseStream` on the same resources
+/// (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InvokeModelWithResponseStream.html).
 pub fn statements(config: &Config, names: &Names) -> Vec<Statement> {
+    let actions: &[&str] = if config.api.stream.is_some() {
+        &[
+            "bedrock:InvokeModel",
+            "bedrock:InvokeModelWithResponseStream",
+        ]
+    } else {
+        &["bedrock:InvokeModel"]
+    };
     let p = names.partition();
     let mut base: Vec<String> = Vec::new();
     let mut out = Vec::new();
@@ -170,21 +180,13 @@ pub fn statements(config: &Config, names: &Names) -> Vec<Statement> {
                 }
                 out.push(Statement::allow(
                     &format!("InvokeBedrockProfile{i}"),
-                    &["bedrock:InvokeModel"],
+                    actions,
                     vec![arn.clone()],
                 ));
                 out.push(
-                    Statement::allow(
-                        &format!("BedrockModelViaProfile{i}"),
-                        &["bedrock:InvokeModel"],
-                        models,
-                    )
-                    // An ARN-typed key, so ArnEquals.
-                    .when(
-                        "ArnEquals",
-                        "bedrock:InferenceProfileArn",
-                        json!(arn),
-                    ),
+                    Statement::allow(&format!("BedrockModelViaProfile{i}"), actions, models)
+                        // An ARN-typed key, so ArnEquals.
+                        .when("ArnEquals", "bedrock:InferenceProfileArn", json!(arn)),
                 );
             }
         }
@@ -192,10 +194,7 @@ pub fn statements(config: &Config, names: &Names) -> Vec<Statement> {
     if !base.is_empty() {
         base.sort();
         base.dedup();
-        out.insert(
-            0,
-            Statement::allow("InvokeBedrockModel", &["bedrock:InvokeModel"], base),
-        );
+        out.insert(0, Statement::allow("InvokeBedrockModel", actions, base));
     }
     out
 }

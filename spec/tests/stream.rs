@@ -147,3 +147,49 @@ fn validation_says_what_is_wrong_and_where() {
     ));
     assert!(!errs.is_empty());
 }
+
+/// A streamed answer on Bedrock calls InvokeModelWithResponseStream, a separate
+/// action from InvokeModel: granted on the same models with `api.stream` only.
+#[test]
+fn bedrock_streaming_is_granted_only_with_api_stream() {
+    let bedrock = "app: demo
+stage: dev
+region: us-east-1
+account: \"123456789012\"
+model:
+  provider: bedrock
+  id: anthropic.claude-haiku-4-5-20251001-v1:0
+agents:
+  a:
+    system: hi
+";
+    let actions = |extra: &str| -> Vec<String> {
+        let c = support::load(&format!("{bedrock}{extra}")).unwrap();
+        let v = serde_json::to_value(generate(PolicyKind::Role, &c, None).unwrap()).unwrap();
+        let st = v["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "InvokeBedrockModel")
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            st["Resource"],
+            serde_json::json!([
+                "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0"
+            ])
+        );
+        match &st["Action"] {
+            serde_json::Value::String(a) => vec![a.clone()],
+            a => serde_json::from_value(a.clone()).unwrap(),
+        }
+    };
+    assert_eq!(actions(""), ["bedrock:InvokeModel"]);
+    assert_eq!(
+        actions("api:\n  stream:\n    allow: [\"210987654321\"]\n"),
+        [
+            "bedrock:InvokeModel",
+            "bedrock:InvokeModelWithResponseStream"
+        ]
+    );
+}
