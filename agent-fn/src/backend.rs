@@ -24,9 +24,10 @@ pub enum Backend<'a> {
 impl Backend<'_> {
     /// One call with retries, `body` as `crate::request::body` built it.
     /// `betas` go in the `anthropic-beta` header, or in the body on Bedrock.
-    /// With a `sink`, text and tool calls go to it: as they arrive from the
-    /// Anthropic API; from Bedrock, once each turn's answer is complete
-    /// (InvokeModel; its streaming twin is not used yet).
+    /// With a `sink`, text and tool calls go to it as they arrive: from the
+    /// Anthropic API, and from Bedrock's InvokeModelWithResponseStream when the
+    /// role may call it (`api.stream`); else from Bedrock's InvokeModel once
+    /// each turn's answer is complete.
     pub async fn create(
         &self,
         body: &Value,
@@ -43,13 +44,16 @@ impl Backend<'_> {
             }
             Backend::Bedrock { client } => {
                 let model = body["model"].as_str().unwrap_or_default();
-                let reply = if betas.is_empty() {
-                    client.create(model, body, deadline, margin).await?
-                } else {
-                    let mut body = body.clone();
+                let mut body = body.clone();
+                if !betas.is_empty() {
                     body["anthropic_beta"] = Value::from(betas.to_vec());
-                    client.create(model, &body, deadline, margin).await?
-                };
+                }
+                if let (Some(sink), true) = (sink, client.streams) {
+                    return client
+                        .create_streamed(model, &body, deadline, margin, sink)
+                        .await;
+                }
+                let reply = client.create(model, &body, deadline, margin).await?;
                 for block in &reply.response.content {
                     let update = match Block::of(block) {
                         Block::Text(t) => Update::Text(t.to_string()),

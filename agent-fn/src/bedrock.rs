@@ -14,6 +14,13 @@
 //! `ModelTimeoutException` 408 are retried; `ValidationException` 400,
 //! `AccessDeniedException` 403 are not), per the InvokeModel API reference
 //! (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InvokeModel.html>).
+//!
+//! A streamed answer with `api.stream` calls InvokeModelWithResponseStream: its
+//! `chunk` events each carry one Messages API stream event as JSON bytes
+//! (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InvokeModelWithResponseStream.html>),
+//! assembled by the same [`Assembler`] as the Anthropic API's server-sent
+//! events. Errors in the stream are exceptions with the statuses that page
+//! gives (`ModelStreamErrorException` 424, `ThrottlingException` 429, …).
 
 use std::time::Duration;
 
@@ -22,10 +29,12 @@ use aws_sdk_bedrockruntime::primitives::Blob;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::anthropic::sse::{Assembler, stream_error};
 use crate::anthropic::{
     Attempt, MessagesResponse, ModelError, RateLimit, Reply, RetryPolicy, with_retries,
 };
 use crate::deadline::Deadline;
+use crate::stream::Sink;
 
 /// The `anthropic_version` Bedrock requires in the body.
 pub const BEDROCK_VERSION: &str = "bedrock-2023-05-31";
@@ -35,6 +44,9 @@ pub const BEDROCK_VERSION: &str = "bedrock-2023-05-31";
 pub struct Client {
     sdk: aws_sdk_bedrockruntime::Client,
     pub retry: RetryPolicy,
+    /// Streamed answers call InvokeModelWithResponseStream (the role has it
+    /// with `api.stream`); else each turn's text is sent when the turn ends.
+    pub streams: bool,
 }
 
 impl Client {
@@ -44,6 +56,7 @@ impl Client {
         config: &aws_config::SdkConfig,
         endpoint: Option<&str>,
         retry: RetryPolicy,
+        streams: bool,
     ) -> Client {
         let mut b = aws_sdk_bedrockruntime::config::Builder::from(config)
             .retry_config(aws_sdk_bedrockruntime::config::retry::RetryConfig::disabled());
@@ -53,6 +66,7 @@ impl Client {
         Client {
             sdk: aws_sdk_bedrockruntime::Client::from_conf(b.build()),
             retry,
+            streams,
         }
     }
 
@@ -97,6 +111,137 @@ impl Client {
             latency,
             attempts,
         })
+    }
+}
+
+impl Client {
+    /// One InvokeModelWithResponseStream call with retries: text and tool calls
+    /// go to `sink` as they arrive. An attempt is retried only while it has sent
+    /// nothing (a retry would repeat the text).
+    pub async fn create_streamed(
+        &self,
+        model_id: &str,
+        request: &Value,
+        deadline: Deadline,
+        margin: Duration,
+        sink: &Sink,
+    ) -> Result<Reply, ModelError> {
+        let body = serde_json::to_vec(&bedrock_body(request))
+            .map_err(|e| ModelError::Decode(format!("encoding the request: {e}")))?;
+        let (response, latency, attempts) = with_retries(&self.retry, deadline, margin, |budget| {
+            let call = self
+                .sdk
+                .invoke_model_with_response_stream()
+                .model_id(model_id)
+                .content_type("application/json")
+                .accept("application/json")
+                .body(Blob::new(body.clone()))
+                .send();
+            async move {
+                let run = async {
+                    let mut out = call.await.map_err(|e| {
+                        let (error, status) = map_error(&e);
+                        Attempt::Failed {
+                            error,
+                            status,
+                            headers: None,
+                        }
+                    })?;
+                    read(&mut out.body, sink)
+                        .await
+                        .map_err(|(error, sent)| match (error, sent) {
+                            (error, true) => Attempt::Fatal(error),
+                            (error, false) => Attempt::Failed {
+                                status: match &error {
+                                    ModelError::Status { status, .. } => {
+                                        StatusCode::from_u16(*status).ok()
+                                    }
+                                    _ => None,
+                                },
+                                error,
+                                headers: None,
+                            },
+                        })
+                };
+                match tokio::time::timeout(budget, run).await {
+                    Err(_) => Err(Attempt::Timeout),
+                    Ok(r) => r,
+                }
+            }
+        })
+        .await?;
+        Ok(Reply {
+            response,
+            ratelimit: RateLimit::default(),
+            latency,
+            attempts,
+        })
+    }
+}
+
+type Events = aws_sdk_bedrockruntime::primitives::event_stream::EventReceiver<
+    aws_sdk_bedrockruntime::types::ResponseStream,
+    aws_sdk_bedrockruntime::types::error::ResponseStreamError,
+>;
+
+/// Reads the stream to its end: the assembled message, or the failure and
+/// whether anything was sent to the sink before it.
+async fn read(events: &mut Events, sink: &Sink) -> Result<MessagesResponse, (ModelError, bool)> {
+    use aws_sdk_bedrockruntime::types::ResponseStream;
+    let mut assembler = Assembler::default();
+    let mut sent = false;
+    loop {
+        let part = match events.recv().await {
+            Ok(Some(ResponseStream::Chunk(part))) => part,
+            // A kind of event this SDK does not know: nothing to assemble.
+            Ok(Some(_)) => continue,
+            Ok(None) => break,
+            Err(e) => return Err((stream_exception(&e), sent)),
+        };
+        let bytes = part.bytes().map(|b| b.as_ref()).unwrap_or_default();
+        let data = String::from_utf8_lossy(bytes).into_owned();
+        let event = serde_json::from_str::<Value>(&data)
+            .ok()
+            .and_then(|v| v["type"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        match assembler.apply(&claw_spec::sse::Event { event, data }) {
+            Ok(Some(progress)) => {
+                sent = true;
+                crate::stream::send(Some(sink), progress.into()).await;
+            }
+            Ok(None) => {}
+            Err(e) => return Err((stream_error(e), sent)),
+        }
+        if assembler.is_done() {
+            break;
+        }
+    }
+    assembler.finish().map_err(|e| (stream_error(e), sent))
+}
+
+/// An exception in the stream, with the status InvokeModelWithResponseStream's
+/// reference gives it; anything else (a broken connection, a bad frame) as a
+/// transport failure.
+fn stream_exception<R: std::fmt::Debug>(
+    e: &SdkError<aws_sdk_bedrockruntime::types::error::ResponseStreamError, R>,
+) -> ModelError {
+    use aws_sdk_bedrockruntime::error::ProvideErrorMetadata;
+    use aws_sdk_bedrockruntime::types::error::ResponseStreamError as E;
+    let Some(err) = e.as_service_error() else {
+        return ModelError::Transport(crate::aws::describe(e));
+    };
+    let (status, name) = match err {
+        E::ValidationException(_) => (400, "ValidationException"),
+        E::ModelTimeoutException(_) => (408, "ModelTimeoutException"),
+        E::ModelStreamErrorException(_) => (424, "ModelStreamErrorException"),
+        E::ThrottlingException(_) => (429, "ThrottlingException"),
+        E::ServiceUnavailableException(_) => (503, "ServiceUnavailableException"),
+        E::InternalServerException(_) => (500, "InternalServerException"),
+        other => (500, other.code().unwrap_or("UnknownStreamException")),
+    };
+    ModelError::Status {
+        status,
+        error_type: Some(name.to_string()),
     }
 }
 

@@ -35,6 +35,7 @@ use serde_json::{Value, json};
 
 mod bedrock;
 mod cache;
+pub mod eventstream;
 mod mcp;
 pub mod stream;
 
@@ -448,6 +449,7 @@ fn serve(
 
     // Amazon Bedrock's InvokeModel: `POST /model/{modelId}/invoke`, SigV4-signed.
     let bedrock = bedrock::model_id(&method, &path);
+    let bedrock_streams = bedrock::streams(&path);
     let rejection = if let Some(id) = &bedrock {
         bedrock::check(id, &headers, &body, options)
             .err()
@@ -545,7 +547,10 @@ fn serve(
         // then fails to take the answer, which is not the mock's error.
         std::thread::sleep(d);
     }
-    let streamed = bedrock.is_none() && recorded_stream(state);
+    let streamed = match &bedrock {
+        Some(_) => bedrock_streams,
+        None => recorded_stream(state),
+    };
     if status == 200 && streamed {
         let message: Value = serde_json::from_str(&body_out).unwrap_or(Value::Null);
         let mut events = stream::events(&message);
@@ -564,12 +569,23 @@ fn serve(
                 (wait, e.into_bytes())
             })
             .collect();
-        let mut headers = headers_out;
-        headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
-        headers.push(("content-type".into(), "text/event-stream".into()));
         let first = chunks
             .iter()
             .position(|(_, c)| stream::is_delta(&String::from_utf8_lossy(c)));
+        let mut headers = headers_out;
+        headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+        let (kind, chunks) = match &bedrock {
+            // InvokeModelWithResponseStream: the same events, framed.
+            Some(_) => (
+                "application/vnd.amazon.eventstream",
+                chunks
+                    .into_iter()
+                    .map(|(wait, c)| (wait, bedrock::frame(&String::from_utf8_lossy(&c))))
+                    .collect(),
+            ),
+            None => ("text/event-stream", chunks),
+        };
+        headers.push(("content-type".into(), kind.into()));
         let mark = {
             let mut st = lock(state);
             st.marks.push(StreamMark {

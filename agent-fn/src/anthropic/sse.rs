@@ -27,6 +27,15 @@ pub enum Progress {
     ToolUse { id: String, name: String },
 }
 
+impl From<Progress> for Update {
+    fn from(p: Progress) -> Update {
+        match p {
+            Progress::Text(t) => Update::Text(t),
+            Progress::ToolUse { id, name } => Update::ToolUse { id, name },
+        }
+    }
+}
+
 /// Builds the message from the Messages API's stream events.
 #[derive(Debug, Default)]
 pub struct Assembler {
@@ -256,12 +265,8 @@ pub(super) async fn read(
         for event in events {
             match assembler.apply(&event) {
                 Ok(Some(progress)) => {
-                    let update = match progress {
-                        Progress::Text(t) => Update::Text(t),
-                        Progress::ToolUse { id, name } => Update::ToolUse { id, name },
-                    };
                     sent = true;
-                    crate::stream::send(Some(sink), update).await;
+                    crate::stream::send(Some(sink), progress.into()).await;
                 }
                 Ok(None) => {}
                 Err(e) => return Err((stream_error(e), sent)),
@@ -277,7 +282,7 @@ pub(super) async fn read(
 /// An `error` event as the status a buffered call would have had (the
 /// Messages API's error types, https://docs.anthropic.com/en/api/errors);
 /// a malformed or cut stream as a decode failure.
-fn stream_error(e: StreamError) -> ModelError {
+pub(crate) fn stream_error(e: StreamError) -> ModelError {
     let status = match e.error_type.as_deref() {
         None => return ModelError::Decode(e.message),
         Some("invalid_request_error") => 400,

@@ -43,6 +43,7 @@ impl App {
                     self.aws.config().await,
                     self.bedrock_endpoint.as_deref(),
                     self.retry,
+                    self.config.api.stream.is_some(),
                 )
             })
             .await

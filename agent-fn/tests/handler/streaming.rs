@@ -169,3 +169,74 @@ async fn a_function_url_request_streams_and_a_buffered_shape_does_not() {
         &json!({"agent": "a", "message": "m", "stream": false})
     ));
 }
+
+/// On Bedrock with `api.stream` (whose role may call it), a streamed answer
+/// comes from InvokeModelWithResponseStream: the mock frames the Messages API's
+/// events as AWS event-stream `chunk`s, and they reach the caller in pieces.
+#[tokio::test]
+async fn on_bedrock_with_api_stream_the_answer_streams_from_invoke_model_with_response_stream() {
+    let answer = "Lead 42 is qualified: a named buyer, a budget, and a pilot date.";
+    let h = Harness::with_bedrock(
+        vec![
+            Step::tool_use("toolu_1", "crm_lookup", json!({"id": "42"})),
+            Step::text(answer).with_usage(80, 9),
+        ],
+        |c| {
+            super::on_bedrock(c);
+            c["api"] = json!({"stream": {"allow": ["210987654321"]}});
+        },
+    )
+    .await;
+    let events = h.stream(direct("qualify lead 42")).await;
+    assert_eq!(events[0].1, json!({"id": "toolu_1", "name": "crm_lookup"}));
+    assert_eq!(text_of(&events), answer);
+    let texts = events.iter().filter(|(n, _)| n == "text").count();
+    assert!(texts > 3, "the answer came in pieces: {events:?}");
+    let (last, done) = events.last().unwrap();
+    assert_eq!(last, "done", "{events:?}");
+    assert_eq!(done["usage"]["input_tokens"], 90);
+    for r in h.mock.requests() {
+        assert!(
+            r.path.ends_with("/invoke-with-response-stream"),
+            "{}",
+            r.path
+        );
+        // Bedrock takes the stream from the path, never from the body.
+        assert_eq!(r.body.get("stream"), None);
+        assert_eq!(r.body["anthropic_version"], "bedrock-2023-05-31");
+    }
+    assert_eq!(h.audit()["outcome"], "ok");
+}
+
+/// Without `api.stream` the role has InvokeModel only: the same streamed
+/// request is answered turn by turn from InvokeModel.
+#[tokio::test]
+async fn on_bedrock_without_api_stream_each_turn_is_sent_whole() {
+    let h = Harness::with_bedrock(vec![Step::text("whole answer")], super::on_bedrock).await;
+    let events = h.stream(direct("hi")).await;
+    assert_eq!(text_of(&events), "whole answer");
+    assert_eq!(events.iter().filter(|(n, _)| n == "text").count(), 1);
+    assert!(h.mock.requests()[0].path.ends_with("/invoke"));
+}
+
+/// An exception in Bedrock's stream after text went out ends the answer with
+/// an `error` event, and is not retried.
+#[tokio::test]
+async fn a_bedrock_stream_exception_after_text_ends_with_an_error_event() {
+    let h = Harness::with_bedrock(
+        vec![Step::text("a partial answer that will be cut").broken_after(6, "overloaded_error")],
+        |c| {
+            super::on_bedrock(c);
+            c["api"] = json!({"stream": {"allow": ["210987654321"]}});
+        },
+    )
+    .await;
+    let events = h.stream(direct("hi")).await;
+    assert!(!text_of(&events).is_empty(), "{events:?}");
+    let (last, err) = events.last().unwrap();
+    assert_eq!(last, "error", "{events:?}");
+    assert_eq!(err["status"], 500);
+    assert_eq!(h.mock.request_count(), 1);
+    // ModelStreamErrorException is 424 in InvokeModelWithResponseStream's reference.
+    assert_eq!(h.audit()["error"], "model_http_424");
+}

@@ -9,11 +9,41 @@ use serde_json::{Value, json};
 
 use super::MockOptions;
 
-/// The model id of `POST /model/{modelId}/invoke`, percent-decoded.
+/// The model id of `POST /model/{modelId}/invoke` (or of its streaming twin,
+/// `/invoke-with-response-stream`), percent-decoded.
 pub(super) fn model_id(method: &str, path: &str) -> Option<String> {
     let rest = path.split('?').next()?.strip_prefix("/model/")?;
-    let id = rest.strip_suffix("/invoke")?;
+    let id = rest
+        .strip_suffix("/invoke")
+        .or_else(|| rest.strip_suffix(STREAM_SUFFIX))?;
     (method == "POST").then(|| decode(id))
+}
+
+const STREAM_SUFFIX: &str = "/invoke-with-response-stream";
+
+/// Whether the path is InvokeModelWithResponseStream's.
+pub(super) fn streams(path: &str) -> bool {
+    path.split('?')
+        .next()
+        .is_some_and(|p| p.ends_with(STREAM_SUFFIX))
+}
+
+/// The frames of a streamed answer: each of the Messages API's stream events
+/// (`event: NAME\ndata: JSON`) as a `chunk`, an `error` event as a
+/// `modelStreamErrorException`.
+pub(super) fn frame(sse: &str) -> Vec<u8> {
+    let data = sse
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .and_then(|d| serde_json::from_str::<Value>(d).ok())
+        .unwrap_or(Value::Null);
+    if data["type"] == "error" {
+        let message = data["error"]["message"]
+            .as_str()
+            .unwrap_or("mock bedrock: error");
+        return super::eventstream::exception("modelStreamErrorException", message);
+    }
+    super::eventstream::chunk(&data)
 }
 
 fn decode(s: &str) -> String {
