@@ -135,9 +135,99 @@ fn stream_refuses_events_that_cannot_stream() {
         "{}",
         out.stderr
     );
-    let out = claw(dir.path())
-        .args(["invoke", "--stream", "--message", "hi"])
-        .run();
-    assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("--local"), "{}", out.stderr);
+}
+
+/// `claw invoke --stream` without `--local`: Lambda's InvokeWithResponseStream.
+/// moto lacks it; the realism layer answers in its event-stream framing
+/// (`PayloadChunk`s, then `InvokeComplete`) around what the function streams:
+/// here the function's own format, an HTTP prelude and server-sent events,
+/// split where Lambda may split it (inside the prelude, inside an event).
+#[test]
+fn invoke_stream_reads_lambdas_response_stream() {
+    use claw_testkit::realism::response_stream::Streamed;
+    let env = crate::support::Env::new();
+    let function = env.names().function;
+    let prelude = br#"{"statusCode":200,"headers":{"content-type":"text/event-stream"}}"#;
+    let first = prelude[..20].to_vec();
+    let mut second = prelude[20..].to_vec();
+    second.extend_from_slice(&[0u8; 8]);
+    second.extend_from_slice(b"event: tool_use\ndata: {\"id\":\"toolu_1\",\"name\":\"get_lead\"}\n\nevent: text\ndata: {\"text\":\"Lead 42 \"}\n\nevent: te");
+    let third = b"xt\ndata: {\"text\":\"is qualified.\"}\n\nevent: done\ndata: {\"session_id\":\"s-1\",\"stop_reason\":\"end_turn\",\"tool_calls\":1}\n\n".to_vec();
+    env.realism().set_response_stream(
+        &function,
+        Streamed {
+            content_type: "application/vnd.awslambda.http-integration-response".into(),
+            chunks: vec![first.clone(), second.clone(), third.clone()],
+            error: None,
+        },
+    );
+    let ask = ["invoke", "--stream", "--message", "Qualify lead 42"];
+    let out = env
+        .command()
+        .args(ask)
+        .args(["--output", "json"])
+        .run()
+        .ok();
+    let doc = out.json();
+    let stream = &doc["stream"];
+    assert_eq!(stream["text"], "Lead 42 is qualified.", "{doc}");
+    assert_eq!(stream["last_event"], "done", "{doc}");
+    assert_eq!(stream["prelude"]["statusCode"], 200, "{doc}");
+    assert_eq!(
+        stream["chunks"], 2,
+        "the prelude's bytes are not the answer's: {doc}"
+    );
+    assert_eq!(doc["payload"]["stop_reason"], "end_turn", "{doc}");
+    assert_eq!(doc["executed_version"], "$LATEST", "{doc}");
+    assert_eq!(
+        env.realism()
+            .count("lambda: InvokeWithResponseStream served"),
+        1
+    );
+
+    // In text mode the answer is stdout, the tool call stderr.
+    let out = env.command().args(ask).run().ok();
+    assert_eq!(out.stdout.trim(), "Lead 42 is qualified.", "{}", out.stderr);
+    assert!(
+        out.stderr.contains("[tool] get_lead (toolu_1)"),
+        "{}",
+        out.stderr
+    );
+
+    // A stream without a prelude reads the same.
+    let bare = b"event: text\ndata: {\"text\":\"Lead 42 \"}\n\nevent: te".to_vec();
+    env.realism().set_response_stream(
+        &function,
+        Streamed {
+            content_type: "text/event-stream".into(),
+            chunks: vec![bare, third.clone()],
+            error: None,
+        },
+    );
+    let doc = env
+        .command()
+        .args(ask)
+        .args(["--output", "json"])
+        .run()
+        .ok()
+        .json();
+    assert_eq!(doc["stream"]["last_event"], "done", "{doc}");
+    assert_eq!(doc["stream"]["prelude"], serde_json::Value::Null, "{doc}");
+
+    // A function that fails mid-stream: Lambda says so in InvokeComplete.
+    env.realism().set_response_stream(
+        &function,
+        Streamed {
+            content_type: "application/vnd.awslambda.http-integration-response".into(),
+            chunks: vec![first, second],
+            error: Some(("Runtime.ExitError".into(), "the function exited".into())),
+        },
+    );
+    let out = env.command().args(ask).run().code(1);
+    assert!(
+        out.stderr
+            .contains("Runtime.ExitError: the function exited"),
+        "{}",
+        out.stderr
+    );
 }

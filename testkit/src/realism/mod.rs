@@ -28,6 +28,9 @@
 //!   and destination Regions; `ResourceNotFoundException` for any other id.
 //! - Every list call AWS paginates returns one item per page ([`pages`]).
 //! - Tag keys and values: each service's allowed characters ([`tags`]).
+//! - Lambda's InvokeWithResponseStream (which moto lacks), answered in its
+//!   event-stream framing around what a test says the function streams
+//!   ([`response_stream`]).
 //! - A function URL's grants (AddPermission with `FunctionUrlAuthType` or
 //!   `InvokedViaFunctionUrl`) read back as Lambda shows them: conditions and
 //!   an ARN principal ([`url_grants`]).
@@ -40,6 +43,7 @@ mod bedrock;
 mod iam;
 mod lambda;
 mod pages;
+pub mod response_stream;
 mod sqs;
 mod tags;
 mod url_grants;
@@ -96,6 +100,7 @@ struct World {
     sqs: sqs::State,
     pages: pages::State,
     bedrock: bedrock::State,
+    response_streams: response_stream::State,
     counts: BTreeMap<String, u64>,
     /// Whether calls this layer answers itself are recorded (beside moto's own
     /// recorder, which never sees them), and those recorded.
@@ -196,6 +201,14 @@ impl RealAws {
     /// Adds (or replaces) a system-defined inference profile: the Regions it can
     /// be called from and the Regions it routes to (GetInferenceProfile's
     /// `models[].modelArn`).
+    /// What `function` streams to InvokeWithResponseStream.
+    pub fn set_response_stream(&self, function: &str, streamed: response_stream::Streamed) {
+        self.world()
+            .response_streams
+            .functions
+            .insert(function.to_string(), streamed);
+    }
+
     pub fn set_inference_profile(&self, id: &str, sources: &[&str], destinations: &[&str]) {
         let own = |r: &[&str]| r.iter().map(|r| r.to_string()).collect();
         self.world().bedrock.profiles.insert(
@@ -253,7 +266,10 @@ impl RealAws {
                 Some(refusal)
             }
             None => match req.service().as_str() {
-                "lambda" => lambda::before(self, req, forward)?,
+                "lambda" => match response_stream::before(self, req) {
+                    Some(r) => Some(r),
+                    None => lambda::before(self, req, forward)?,
+                },
                 "iam" => iam::before(self, req),
                 "sqs" => sqs::before(self, req),
                 "apigateway" => apigw::before(self, req),

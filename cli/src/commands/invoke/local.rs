@@ -1,6 +1,7 @@
 //! `claw invoke --local`: the built package on this machine, under claw's
 //! embedded Lambda Runtime API.
 
+use super::shown::{Shown, ms};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -221,91 +222,4 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
             report.failed(error)
         }
     })
-}
-
-/// A streamed answer as it is shown: text to stdout as it arrives (unless the
-/// output is JSON), tool calls and results to stderr, the last event kept.
-struct Shown {
-    json: bool,
-    parser: claw_spec::sse::Parser,
-    events: u64,
-    /// Reads handed over by the Runtime API: more than one shows the answer
-    /// was not buffered whole.
-    chunks: u64,
-    text: String,
-    last: Option<(String, serde_json::Value)>,
-    first_byte: Option<std::time::Instant>,
-    broken: Option<String>,
-}
-
-impl Shown {
-    fn new(json: bool) -> Shown {
-        Shown {
-            json,
-            parser: claw_spec::sse::Parser::default(),
-            events: 0,
-            chunks: 0,
-            text: String::new(),
-            last: None,
-            first_byte: None,
-            broken: None,
-        }
-    }
-
-    fn feed(&mut self, bytes: &[u8]) {
-        use std::io::Write as _;
-        self.first_byte.get_or_insert_with(std::time::Instant::now);
-        self.chunks += 1;
-        let events = match self.parser.feed(bytes) {
-            Ok(e) => e,
-            Err(e) => {
-                self.broken.get_or_insert(e);
-                return;
-            }
-        };
-        for e in events {
-            self.events += 1;
-            let data: serde_json::Value =
-                serde_json::from_str(&e.data).unwrap_or(serde_json::Value::Null);
-            match e.event.as_str() {
-                "text" => {
-                    let t = data["text"].as_str().unwrap_or_default();
-                    self.text.push_str(t);
-                    if !self.json {
-                        let mut out = std::io::stdout().lock();
-                        let _ = out.write_all(t.as_bytes());
-                        let _ = out.flush();
-                    }
-                }
-                "tool_use" => eprintln!(
-                    "[tool] {} ({})",
-                    data["name"].as_str().unwrap_or("?"),
-                    data["id"].as_str().unwrap_or("?")
-                ),
-                "tool_result" => eprintln!(
-                    "[tool] {}: {}",
-                    data["name"].as_str().unwrap_or("?"),
-                    data["status"].as_str().unwrap_or("?")
-                ),
-                _ => {}
-            }
-            if matches!(e.event.as_str(), "done" | "error") {
-                self.last = Some((e.event, data));
-            }
-        }
-    }
-
-    /// Ends the answer's line on stdout.
-    fn end(&self) {
-        if !self.json && !self.text.is_empty() && !self.text.ends_with('\n') {
-            println!();
-        }
-        if let Some(e) = &self.broken {
-            eprintln!("warning: the stream could not be read to its end: {e}");
-        }
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 100_000.0).round() / 100.0
 }

@@ -3,6 +3,7 @@
 
 mod local;
 mod remote;
+mod shown;
 
 use std::path::PathBuf;
 
@@ -32,7 +33,9 @@ pub struct Args {
     /// Ask for a streamed answer ("stream": true in the event) and print its text
     /// as it arrives; tool calls and results go to stderr. With --output json, the
     /// report holds the assembled text and the final `done` (or `error`) event.
-    #[arg(long, requires = "local")]
+    /// Without --local, through Lambda's InvokeWithResponseStream (the caller
+    /// needs lambda:InvokeFunction, as for a plain invoke).
+    #[arg(long)]
     pub stream: bool,
     /// Show the function's log output on stderr (remote: the last 4 KB Lambda
     /// returns; local: always shown).
@@ -77,6 +80,8 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
             stream: args.stream,
         };
         local::run(ctx, local, loaded.config, payload).await
+    } else if args.stream {
+        remote::run_stream(ctx, loaded.config, payload).await
     } else {
         remote::run(ctx, args.log, loaded.config, payload).await
     }
