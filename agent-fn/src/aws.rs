@@ -110,13 +110,4 @@ pub fn queue_url(region: &str, account: &str, name: &str) -> String {
 
 /// An SDK error with its whole source chain: the SDK's `Display` alone often says
 /// only "service error". SDK errors never carry secret values.
-pub fn describe<E: std::error::Error>(e: &E) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
-}
+pub use claw_jobs::describe;

@@ -29,7 +29,7 @@ use aws_sdk_bedrockruntime::primitives::Blob;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::anthropic::sse::{Assembler, stream_error};
+use crate::anthropic::sse::{Assembler, forward, stream_error};
 use crate::anthropic::{
     Attempt, MessagesResponse, ModelError, RateLimit, Reply, RetryPolicy, with_retries,
 };
@@ -204,14 +204,8 @@ async fn read(events: &mut Events, sink: &Sink) -> Result<MessagesResponse, (Mod
             .ok()
             .and_then(|v| v["type"].as_str().map(str::to_string))
             .unwrap_or_default();
-        match assembler.apply(&claw_spec::sse::Event { event, data }) {
-            Ok(Some(progress)) => {
-                sent = true;
-                crate::stream::send(Some(sink), progress.into()).await;
-            }
-            Ok(None) => {}
-            Err(e) => return Err((stream_error(e), sent)),
-        }
+        let event = claw_spec::sse::Event { event, data };
+        forward(&mut assembler, &event, sink, &mut sent).await?;
         if assembler.is_done() {
             break;
         }

@@ -77,18 +77,8 @@ impl Jobs<'_> {
 
     /// Puts a job's message on the queue: a new job, or the continuation of one.
     pub async fn send(&self, message: &JobMessage) -> Result<(), String> {
-        let body =
-            serde_json::to_string(message).map_err(|e| format!("encoding the job message: {e}"))?;
-        self.aws
-            .sqs()
-            .await
-            .send_message()
-            .queue_url(queue_url(self.region, self.account, self.queue))
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| format!("queueing the job: {}", describe(&e)))?;
-        Ok(())
+        let url = queue_url(self.region, self.account, self.queue);
+        claw_jobs::send(self.aws.sqs().await, &url, message).await
     }
 
     /// The job as `GET /jobs/{id}` shows it, or `None` when there is no such job.

@@ -274,15 +274,24 @@ impl Store<'_> {
     }
 
     async fn send(&self, message: &JobMessage) -> Result<(), String> {
-        let body =
-            serde_json::to_string(message).map_err(|e| format!("encoding the job message: {e}"))?;
-        self.sqs
-            .send_message()
-            .queue_url(self.queue_url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| format!("queueing the job: {}", describe(&e)))?;
-        Ok(())
+        send(self.sqs, self.queue_url, message).await
     }
+}
+
+/// Puts a job's message on the queue: a new job, a continuation, or the
+/// resumption after a decision.
+pub async fn send(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    message: &JobMessage,
+) -> Result<(), String> {
+    let body =
+        serde_json::to_string(message).map_err(|e| format!("encoding the job message: {e}"))?;
+    sqs.send_message()
+        .queue_url(queue_url)
+        .message_body(body)
+        .send()
+        .await
+        .map_err(|e| format!("queueing the job: {}", describe(&e)))?;
+    Ok(())
 }

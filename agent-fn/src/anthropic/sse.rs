@@ -263,20 +263,32 @@ pub(super) async fn read(
             .feed(&chunk)
             .map_err(|e| (ModelError::Decode(e), sent))?;
         for event in events {
-            match assembler.apply(&event) {
-                Ok(Some(progress)) => {
-                    sent = true;
-                    crate::stream::send(Some(sink), progress.into()).await;
-                }
-                Ok(None) => {}
-                Err(e) => return Err((stream_error(e), sent)),
-            }
+            forward(&mut assembler, &event, sink, &mut sent).await?;
         }
         if assembler.is_done() {
             break;
         }
     }
     assembler.finish().map_err(|e| (stream_error(e), sent))
+}
+
+/// Applies one event, and sends what is worth showing to `sink` (setting
+/// `sent`). A failure comes with whether anything was sent before it.
+pub(crate) async fn forward(
+    assembler: &mut Assembler,
+    event: &Event,
+    sink: &Sink,
+    sent: &mut bool,
+) -> Result<(), (ModelError, bool)> {
+    match assembler.apply(event) {
+        Ok(Some(progress)) => {
+            *sent = true;
+            crate::stream::send(Some(sink), progress.into()).await;
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err((stream_error(e), *sent)),
+    }
 }
 
 /// An `error` event as the status a buffered call would have had (the

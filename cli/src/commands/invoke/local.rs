@@ -1,7 +1,7 @@
 //! `claw invoke --local`: the built package on this machine, under claw's
 //! embedded Lambda Runtime API.
 
-use super::shown::{Shown, ms};
+use super::shown::{Shown, failed_with, ms};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -179,17 +179,7 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
     } else {
         payload
     };
-    let error = error.or_else(|| match &shown.last {
-        Some((name, data)) if name == "error" => Some((
-            "AgentError".into(),
-            data["error"].as_str().unwrap_or("agent error").to_string(),
-        )),
-        None if streamed => Some((
-            "Runtime.InvalidStreamingResponse".into(),
-            "the stream ended without a done or error event".into(),
-        )),
-        _ => None,
-    });
+    let error = error.or_else(|| shown.failure(streamed));
     let report = Report::new(serde_json::json!({
         "stream": streamed.then(|| serde_json::json!({
             "events": shown.events,
@@ -214,12 +204,5 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
         "timeline": (!result.spans.is_empty()).then(|| timeline(&result.spans)),
         "spans": result.spans,
     }));
-    Ok(match error {
-        None => report,
-        Some((ty, msg)) => {
-            let error = format!("the function failed: {ty}: {msg}");
-            out.note(format_args!("error: {error}"));
-            report.failed(error)
-        }
-    })
+    Ok(failed_with(*out, report, error))
 }

@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use claw_spec::Config;
 
-use super::shown::{Shown, ms};
+use super::shown::{Shown, failed_with, ms};
 use crate::aws::AwsResultExt;
 use crate::context::Context;
 use crate::report::Report;
@@ -172,17 +172,7 @@ pub async fn run_stream(ctx: &Context, config: Config, payload: Vec<u8>) -> anyh
                 .clone()
                 .map(|b| ("Runtime.StreamError".to_string(), b))
         })
-        .or_else(|| match &shown.last {
-            Some((name, data)) if name == "error" => Some((
-                "AgentError".into(),
-                data["error"].as_str().unwrap_or("agent error").to_string(),
-            )),
-            None => Some((
-                "Runtime.InvalidStreamingResponse".into(),
-                "the stream ended without a done or error event".into(),
-            )),
-            _ => None,
-        });
+        .or_else(|| shown.failure(true));
     let report = Report::new(serde_json::json!({
         "function": names.function,
         "executed_version": res.executed_version(),
@@ -197,12 +187,5 @@ pub async fn run_stream(ctx: &Context, config: Config, payload: Vec<u8>) -> anyh
         "payload": shown.last.as_ref().map(|(_, d)| d),
         "function_error": error.as_ref().map(|(t, m)| serde_json::json!({"type": t, "message": m})),
     }));
-    Ok(match error {
-        None => report,
-        Some((ty, msg)) => {
-            let error = format!("the function failed: {ty}: {msg}");
-            out.note(format_args!("error: {error}"));
-            report.failed(error)
-        }
-    })
+    Ok(failed_with(out, report, error))
 }

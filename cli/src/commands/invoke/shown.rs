@@ -75,6 +75,22 @@ impl Shown {
         }
     }
 
+    /// How the streamed answer failed, if it did: an `error` event, or (when
+    /// the answer was a stream) no last event at all.
+    pub(super) fn failure(&self, streamed: bool) -> Option<(String, String)> {
+        match &self.last {
+            Some((name, data)) if name == "error" => Some((
+                "AgentError".into(),
+                data["error"].as_str().unwrap_or("agent error").to_string(),
+            )),
+            None if streamed => Some((
+                "Runtime.InvalidStreamingResponse".into(),
+                "the stream ended without a done or error event".into(),
+            )),
+            _ => None,
+        }
+    }
+
     /// Ends the answer's line on stdout.
     pub(super) fn end(&self) {
         if !self.json && !self.text.is_empty() && !self.text.ends_with('\n') {
@@ -88,4 +104,21 @@ impl Shown {
 
 pub(super) fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 100_000.0).round() / 100.0
+}
+
+/// The report, failed with the function's error (type and message) when it
+/// has one, which is also said on stderr.
+pub(super) fn failed_with(
+    out: crate::report::Printer,
+    report: crate::report::Report,
+    error: Option<(String, String)>,
+) -> crate::report::Report {
+    match error {
+        None => report,
+        Some((ty, msg)) => {
+            let error = format!("the function failed: {ty}: {msg}");
+            out.note(format_args!("error: {error}"));
+            report.failed(error)
+        }
+    }
 }
