@@ -294,13 +294,11 @@ async fn async_jobs_queue_run_and_report() {
     assert_eq!(queued["job_id"], job_id.as_str());
     assert_eq!(queued["message"], "later");
 
-    let event = json!({"Records": [{
-        "messageId": msgs[0].message_id().unwrap(), "receiptHandle": "rh",
-        "body": msgs[0].body().unwrap(), "attributes": {}, "messageAttributes": {},
-        "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:ap-southeast-2:123456789012:crm-leads-test-jobs",
-        "awsRegion": "ap-southeast-2"
-    }]});
+    let event = claw_testkit::fixtures::sqs_event(
+        "crm-leads-test-jobs",
+        msgs[0].message_id().unwrap(),
+        msgs[0].body().unwrap(),
+    );
     let resp = app.handle(event, &inv("j3")).await.unwrap();
     assert_eq!(resp, json!({"batchItemFailures": []}));
 
@@ -348,13 +346,8 @@ async fn a_job_result_over_the_item_limit_is_stored_truncated_not_retried() {
         .await
         .unwrap();
     let body_text = json!({"job_id": job_id, "agent": "lead-qualifier", "message": "long"});
-    let event = json!({"Records": [{
-        "messageId": "m1", "receiptHandle": "rh",
-        "body": body_text.to_string(), "attributes": {}, "messageAttributes": {},
-        "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:ap-southeast-2:123456789012:crm-leads-test-jobs",
-        "awsRegion": "ap-southeast-2"
-    }]});
+    let event =
+        claw_testkit::fixtures::sqs_event("crm-leads-test-jobs", "m1", &body_text.to_string());
     let resp = app.handle(event, &inv("b1")).await.unwrap();
     assert_eq!(resp, json!({"batchItemFailures": []}));
     let resp = app

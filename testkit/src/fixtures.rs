@@ -57,3 +57,16 @@ pub fn workdir(config: &str, zip_tag: &str) -> tempfile::TempDir {
     write_zip(&dir.path().join("function.zip"), zip_tag);
     dir
 }
+
+/// The event Lambda's SQS event source mapping delivers for one message of the
+/// queue `queue` (in ap-southeast-2, account 123456789012, where the test
+/// configs live).
+pub fn sqs_event(queue: &str, message_id: &str, body: &str) -> serde_json::Value {
+    serde_json::json!({"Records": [{
+        "messageId": message_id, "receiptHandle": "rh",
+        "body": body, "attributes": {}, "messageAttributes": {},
+        "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": format!("arn:aws:sqs:ap-southeast-2:123456789012:{queue}"),
+        "awsRegion": "ap-southeast-2"
+    }]})
+}

@@ -26,14 +26,7 @@ fn claw(dir: &Path, moto: &Moto) -> Claw {
 }
 
 fn sqs_event(message_id: &str, body: &str) -> String {
-    json!({"Records": [{
-        "messageId": message_id, "receiptHandle": "rh",
-        "body": body, "attributes": {}, "messageAttributes": {},
-        "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": format!("arn:aws:sqs:ap-southeast-2:123456789012:{JOBS}"),
-        "awsRegion": "ap-southeast-2"
-    }]})
-    .to_string()
+    claw_testkit::fixtures::sqs_event(JOBS, message_id, body).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -85,13 +85,7 @@ fn delivery(job_id: &str, message_id: &str) -> Value {
 }
 
 fn sqs_event(message_id: &str, body: &str) -> Value {
-    json!({"Records": [{
-        "messageId": message_id, "receiptHandle": "rh",
-        "body": body, "attributes": {}, "messageAttributes": {},
-        "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": format!("arn:aws:sqs:ap-southeast-2:123456789012:{JOBS}"),
-        "awsRegion": "ap-southeast-2"
-    }]})
+    claw_testkit::fixtures::sqs_event(JOBS, message_id, body)
 }
 
 async fn job_view(app: &App, job_id: &str) -> Value {
