@@ -87,12 +87,16 @@ def not_for_trust_policies(f: dict) -> bool:
 # Actions whose resource types the Service Authorization Reference lists as
 # alternatives, each marked required (one of them names the resource), which
 # parliament reads as "every one required": RESOURCE_MISMATCH on any policy, even
-# the narrowest. bedrock:InvokeModel takes a foundation model, an inference
-# profile, a provisioned model, ...; GetInferenceProfile a system-defined or an
-# application inference profile. Such a finding is dropped only when every
+# the narrowest. bedrock:InvokeModel and InvokeModelWithResponseStream take a
+# foundation model, an inference profile, a provisioned model, ...;
+# GetInferenceProfile a system-defined or an application inference profile. Such a finding is dropped only when every
 # Resource of every statement granting the action matches one of the formats
 # parliament itself lists for it; anything else is still reported.
-ALTERNATIVE_RESOURCE_TYPES = {"bedrock:InvokeModel", "bedrock:GetInferenceProfile"}
+ALTERNATIVE_RESOURCE_TYPES = {
+    "bedrock:InvokeModel",
+    "bedrock:InvokeModelWithResponseStream",
+    "bedrock:GetInferenceProfile",
+}
 
 
 def resources_fit_alternatives(f: dict, doc: object) -> bool:
