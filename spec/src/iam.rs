@@ -139,6 +139,10 @@ pub const STAR_RESOURCE_ALLOWLIST: &[(&str, &str)] = &[
         "has no resource-level permissions; scoped instead by the lambda:FunctionArn condition",
     ),
     (
+        "cloudwatch:GetMetricData",
+        "has no resource-level permissions (Service Authorization Reference, Amazon CloudWatch); claw status reads the stack's figures with it",
+    ),
+    (
         "lambda:GetAccountSettings",
         "has no resource-level permissions; claw checks a reserved concurrency against the account's unreserved minimum",
     ),

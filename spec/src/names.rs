@@ -33,6 +33,10 @@ pub struct Names {
     pub dlq: String,
     pub jobs_table: String,
     pub alarm_prefix: String,
+    /// `{app}-{stage}`: the CloudWatch dashboard. Dashboards are the account's,
+    /// not a Region's (their ARN has no Region), so its body names the Region
+    /// it is for.
+    pub dashboard: String,
     /// The CI role that runs `claw deploy` (made by `claw bootstrap`).
     pub deployer_role: String,
     /// The read-only CI role that runs `claw plan` for pull requests.
@@ -65,6 +69,7 @@ impl Names {
             dlq: format!("{stem}-jobs-dlq"),
             jobs_table: format!("{stem}-jobs"),
             alarm_prefix: format!("{stem}-"),
+            dashboard: stem.clone(),
             deployer_role: format!("{stem}-deployer"),
             plan_role: format!("{stem}-plan"),
         }
@@ -158,6 +163,18 @@ impl Names {
         self.function_arn()
     }
 
+    /// `arn:{partition}:cloudwatch::{account}:dashboard/{name}`: no Region
+    /// (Service Authorization Reference, Amazon CloudWatch, resource type
+    /// `dashboard`).
+    pub fn dashboard_arn(&self) -> String {
+        format!(
+            "arn:{}:cloudwatch::{}:dashboard/{}",
+            self.partition(),
+            self.account,
+            self.dashboard
+        )
+    }
+
     pub fn function_arn(&self) -> String {
         format!(
             "arn:{}:lambda:{}:{}:function:{}",
@@ -241,10 +258,12 @@ impl Names {
     /// `{app}-{stage}-*`: a pattern would also match another stack whose app name
     /// extends this one's (`crm` + `leads` against `crm-leads` + `dev`).
     pub fn alarm_arns(&self) -> Vec<String> {
-        ALARM_SUFFIXES
-            .iter()
-            .map(|s| self.regional("cloudwatch", &format!("alarm:{}", self.alarm_name(s))))
-            .collect()
+        ALARM_SUFFIXES.iter().map(|s| self.alarm_arn(s)).collect()
+    }
+
+    /// The ARN of one of claw's alarms.
+    pub fn alarm_arn(&self, suffix: &str) -> String {
+        self.regional("cloudwatch", &format!("alarm:{}", self.alarm_name(suffix)))
     }
 
     /// The execute-api ARN of a route, for an API id known at deploy time.
@@ -335,6 +354,7 @@ mod tests {
             dlq: "a-dev-jobs-dlq".into(),
             jobs_table: "a-dev-jobs".into(),
             alarm_prefix: "a-dev-".into(),
+            dashboard: "a-dev".into(),
             deployer_role: "a-dev-deployer".into(),
             plan_role: "a-dev-plan".into(),
         }

@@ -365,6 +365,24 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
         ],
         names.alarm_arns(),
     ));
+    // The stack's dashboard, kept in sync by deploy and removed by destroy.
+    s.push(Statement::allow(
+        "ManageDashboard",
+        &[
+            "cloudwatch:GetDashboard",
+            "cloudwatch:PutDashboard",
+            "cloudwatch:DeleteDashboards",
+        ],
+        vec![names.dashboard_arn()],
+    ));
+    // `claw status` reads the stack's figures in one call. GetMetricData has no
+    // resource-level permissions (Service Authorization Reference, Amazon
+    // CloudWatch: no resource type for it), so `*`; it reads metrics only.
+    s.push(Statement::allow(
+        "ReadMetrics",
+        &["cloudwatch:GetMetricData"],
+        vec!["*".into()],
+    ));
     if config.function.reserved_concurrency.is_some() {
         // The plan checks a reservation against the account's unreserved
         // concurrency before any of the stack is created.
