@@ -13,6 +13,7 @@ pub mod bedrock;
 pub mod bootstrap;
 pub mod doc;
 pub mod error;
+pub mod figures;
 pub mod lock;
 pub mod ownership;
 pub mod plan;

@@ -31,6 +31,8 @@ pub enum ResourceKind {
     Stage,
     Permission,
     Alarm,
+    /// The stack's CloudWatch dashboard.
+    Dashboard,
     Secret,
     /// GitHub's OIDC identity provider (`claw bootstrap`).
     OidcProvider,
@@ -58,6 +60,7 @@ impl ResourceKind {
             ResourceKind::Stage => "api stage",
             ResourceKind::Permission => "invoke permission",
             ResourceKind::Alarm => "alarm",
+            ResourceKind::Dashboard => "dashboard",
             ResourceKind::Secret => "secret",
             ResourceKind::OidcProvider => "oidc provider",
             ResourceKind::CiRole => "ci role",

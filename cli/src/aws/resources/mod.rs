@@ -16,6 +16,7 @@ pub mod alarms;
 pub mod api;
 pub mod boundary;
 pub mod concurrency;
+pub mod dashboard;
 pub mod function;
 pub mod function_url;
 pub mod log_group;

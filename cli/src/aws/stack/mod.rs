@@ -4,7 +4,7 @@
 //! resource kind is one module there plus one line in each list here.
 //!
 //! Reads run in parallel (they are independent). Applying follows the dependency
-//! order: boundary → role → function → (concurrency, alarms, API, queue mapping in
+//! order: boundary → role → function → (concurrency, alarms and the dashboard, API, queue mapping in
 //! parallel) → invoke permissions (they need the API id); log groups, tables and
 //! queues go in parallel with the IAM work at the start. Deletions of what the
 //! config no longer wants come last.
@@ -18,8 +18,8 @@ use super::plan::{Plan, Sign};
 use super::progress::ApplyProgress;
 use super::reachability;
 use super::resources::{
-    Ctx, alarms, all, api, boundary, concurrency, function, function_url, log_group, mapping,
-    permissions, queues, role, secrets, tables,
+    Ctx, alarms, all, api, boundary, concurrency, dashboard, function, function_url, log_group,
+    mapping, permissions, queues, role, secrets, tables,
 };
 use super::target::Target;
 
@@ -45,6 +45,7 @@ pub struct Live {
     pub api: api::Found,
     pub permissions: permissions::Live,
     pub alarms: alarms::Found,
+    pub dashboard: dashboard::Found,
     /// Whether a VPC function could reach the internet (read only; a warning).
     pub network: reachability::Found,
     /// The inference profiles' real destinations (read only; a blocker when the
@@ -67,6 +68,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         api,
         permissions,
         alarms,
+        dashboard,
         (account_concurrency, concurrency_note),
         network,
         profiles,
@@ -91,6 +93,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         api::read(aws, t),
         permissions::read(aws, t),
         alarms::read(aws, t),
+        dashboard::read(aws, t),
         concurrency::read_account(aws, t),
         async { anyhow::Ok(reachability::read(aws, t).await) },
         async { anyhow::Ok(bedrock::read(aws, t).await) },
@@ -147,6 +150,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         api,
         permissions,
         alarms,
+        dashboard,
         network,
         profiles,
     })
@@ -174,6 +178,7 @@ pub fn plan(t: &Target, live: &Live) -> Plan {
     api::plan(t, &live.api, &mut p);
     permissions::plan(t, &live.permissions, &mut p);
     alarms::plan(t, &live.alarms, &mut p);
+    dashboard::plan(t, &live.dashboard, &mut p);
     reachability::plan(&live.network, &mut p);
     bedrock::plan(&live.profiles, &mut p);
     collapse_boundary_rows(t, &mut p);
@@ -295,7 +300,13 @@ pub async fn apply(
     // Phase 3: everything that hangs off the function, in parallel.
     let (conc, alarm, api_out, map, url) = futures::join!(
         concurrency::apply(cx, &live.concurrency, plan),
-        alarms::apply(cx, &live.alarms, plan),
+        async {
+            let (a, d) = futures::join!(
+                alarms::apply(cx, &live.alarms, plan),
+                dashboard::apply(cx, &live.dashboard, plan),
+            );
+            all(vec![a, d])
+        },
         api::apply(cx, &live.api, plan),
         mapping::apply(cx, &live.mapping, plan),
         function_url::apply(cx, &live.function_url, plan),
@@ -344,6 +355,7 @@ pub fn destroy_plan(t: &Target, live: &Live, opts: DestroyOptions) -> Plan {
     mapping::plan_destroy(t, &live.mapping, opts, &mut p);
     api::plan_destroy(t, &live.api, opts, &mut p);
     alarms::plan_destroy(t, &live.alarms, opts, &mut p);
+    dashboard::plan_destroy(t, &live.dashboard, opts, &mut p);
     function::plan_destroy(t, &live.function, opts, &mut p);
     concurrency::plan_destroy(t, &live.concurrency, opts, &mut p);
     function_url::plan_destroy(t, &live.function_url, opts, &mut p);
@@ -372,12 +384,13 @@ pub async fn destroy(
     };
     mapping::delete(cx, &live.mapping, plan).await?;
     // The API, the alarms and the function are independent of each other.
-    let (a, b, c) = futures::join!(
+    let (a, b, c, d) = futures::join!(
         api::delete(cx, &live.api, plan),
         alarms::delete(cx, &live.alarms, plan),
         function::delete(cx, &live.function, plan),
+        dashboard::delete(cx, &live.dashboard, plan),
     );
-    all(vec![a, b, c])?;
+    all(vec![a, b, c, d])?;
     concurrency::delete(cx, &live.concurrency, plan).await?;
     function_url::delete(cx, &live.function_url, plan).await?;
     permissions::delete(cx, &live.permissions, plan).await?;

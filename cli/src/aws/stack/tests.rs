@@ -42,6 +42,7 @@ fn empty_live(t: &Target) -> Live {
         api: api::Found::default(),
         permissions: permissions::Live::default(),
         alarms: BTreeMap::new(),
+        dashboard: None,
         network: reachability::Found::NoVpc,
         profiles: crate::aws::bedrock::Found::default(),
     }
@@ -151,4 +152,32 @@ fn destroy_deletes_what_is_ours_and_keeps_the_rest() {
         "{:?}",
         p.notes
     );
+}
+
+#[test]
+fn the_dashboards_alarm_widget_shows_exactly_the_alarms_deploy_makes() {
+    let mut t = target();
+    for with_optional in [false, true] {
+        if with_optional {
+            t.config.alarms.invocations_per_5min = Some(1000);
+            t.config.alarms.output_tokens_per_hour = Some(100_000);
+            t.config.alarms.cost_usd_per_day = Some(5.0);
+        }
+        let mut made: Vec<String> = alarms::desired(&t)
+            .iter()
+            .map(|d| {
+                t.names
+                    .alarm_arn(d.name.trim_start_matches(&t.names.alarm_prefix))
+            })
+            .collect();
+        let mut shown: Vec<String> = dashboard::body(&t)["widgets"][1]["properties"]["alarms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        made.sort();
+        shown.sort();
+        assert_eq!(shown, made);
+    }
 }

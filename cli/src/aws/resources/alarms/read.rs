@@ -77,8 +77,14 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
             statistic = ms.stat.unwrap_or_default();
         }
         per_agent.sort();
+        let state = a
+            .state_value
+            .as_ref()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "INSUFFICIENT_DATA".into());
         anyhow::Ok(Live {
             arn,
+            state,
             spec: Desired {
                 name: name.clone(),
                 namespace,

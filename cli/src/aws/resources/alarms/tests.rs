@@ -11,6 +11,7 @@ fn live_of(t: &Target) -> Found {
                     arn: format!("arn:alarm:{}", d.name),
                     spec: d,
                     tags: t.tags.clone(),
+                    state: "OK".into(),
                 },
             )
         })

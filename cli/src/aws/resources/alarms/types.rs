@@ -46,6 +46,8 @@ pub struct Live {
     pub arn: String,
     pub spec: Desired,
     pub tags: BTreeMap<String, String>,
+    /// `OK`, `ALARM` or `INSUFFICIENT_DATA` (read for `claw status`; never planned).
+    pub state: String,
 }
 
 /// Tags in CloudWatch's shape.
