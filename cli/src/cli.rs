@@ -116,6 +116,17 @@ pub enum Command {
     Invoke(commands::invoke::Args),
     /// Print the function's log events.
     Logs(commands::logs::Args),
+    /// One stage on one screen: resources in sync, alarms, figures, top tools.
+    ///
+    /// Reads the stack as `claw plan` does (in sync means a deploy would change
+    /// nothing), every alarm's state, and from CloudWatch, in one GetMetricData:
+    /// invocations, errors (Lambda's and the agents' own), throttles, p99
+    /// duration, output tokens, cost, and the tools by calls with their average
+    /// latency, each with a sparkline of about 24 points. All reads run at once;
+    /// nothing is changed. `--output json` gives the same as one document.
+    ///
+    /// Example: claw status --since 7d
+    Status(commands::status::Args),
     /// The async jobs (`api.mode: async`): list them, show one, and approve or
     /// reject the call a job waits on (`tools.NAME.approval: required`).
     #[command(subcommand)]
@@ -161,6 +172,7 @@ impl Command {
             Command::Deploy(args) => commands::deploy::run(ctx, args).await,
             Command::Invoke(args) => commands::invoke::run(ctx, args).await,
             Command::Logs(args) => commands::logs::run(ctx, args).await,
+            Command::Status(args) => commands::status::run(ctx, args).await,
             Command::Jobs(cmd) => commands::jobs::run(ctx, cmd).await,
             Command::Destroy(args) => commands::destroy::run(ctx, args).await,
             Command::Secrets(cmd) => commands::secrets::run(ctx, cmd).await,

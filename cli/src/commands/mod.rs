@@ -15,5 +15,6 @@ pub mod plan;
 pub mod policy;
 pub mod schema;
 pub mod secrets;
+pub mod status;
 pub mod unlock;
 pub mod validate;

@@ -9,3 +9,4 @@ pub mod load;
 pub mod lockfile;
 pub mod payload;
 pub mod stack;
+pub mod status;

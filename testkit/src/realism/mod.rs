@@ -31,6 +31,9 @@
 //! - Lambda's InvokeWithResponseStream (which moto lacks), answered in its
 //!   event-stream framing around what a test says the function streams
 //!   ([`response_stream`]).
+//! - CloudWatch's GetMetricData with a percentile statistic (which moto
+//!   cannot compute): the period's maximum, exact for the tests' few samples
+//!   ([`monitoring`]).
 //! - A function URL's grants (AddPermission with `FunctionUrlAuthType` or
 //!   `InvokedViaFunctionUrl`) read back as Lambda shows them: conditions and
 //!   an ARN principal ([`url_grants`]).
@@ -42,6 +45,7 @@ mod apigw;
 mod bedrock;
 mod iam;
 mod lambda;
+mod monitoring;
 mod pages;
 pub mod response_stream;
 mod sqs;
@@ -280,7 +284,10 @@ impl RealAws {
         let response = match early {
             Some(r) => self.serve(req, r),
             None => {
-                let raw = forward(req)?;
+                let raw = match monitoring::rewrite(self, req) {
+                    Some(instead) => forward(&instead)?,
+                    None => forward(req)?,
+                };
                 let Some(parsed) = Response::parse(&raw) else {
                     return Ok(raw);
                 };
