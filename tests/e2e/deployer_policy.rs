@@ -194,8 +194,8 @@ fn every_call_claw_makes_is_allowed_by_the_deployer_policy() {
         root_config(),
         &deploy,
     );
-    // `claw plan` and `claw policy diff` as the plan role (pull requests): every
-    // read they make must be in the plan policy.
+    // `claw plan`, `claw policy diff` and `claw status` as the plan role (pull
+    // requests, dashboards of CI): every read they make must be in the plan policy.
     phase(
         PolicyKind::Plan,
         "plan as the plan role",
@@ -203,6 +203,7 @@ fn every_call_claw_makes_is_allowed_by_the_deployer_policy() {
         &|| {
             env.claw(&["plan", "--zip", &env.zip_arg()]).ok();
             env.claw(&["policy", "diff"]).ok();
+            env.claw(&["status", "--zip", &env.zip_arg()]).ok();
         },
     );
     phase(

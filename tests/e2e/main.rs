@@ -35,4 +35,5 @@ mod prebuilt;
 mod realism;
 mod realism_layer;
 mod stages;
+mod status;
 mod streaming;

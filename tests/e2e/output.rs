@@ -154,6 +154,7 @@ fn every_command_prints_one_json_document_on_failure_and_on_success() {
             None,
         ),
         (&["logs", "--since", "1m"], None),
+        (&["status", "--since", "10s"], None),
         // Outside a claw workspace, building from source fails.
         (&["build", "--from-source"], None),
         // No terminal to ask on: the missing --region and --account are an error.
@@ -228,6 +229,7 @@ fn every_command_prints_one_json_document_on_failure_and_on_success() {
         (&["deploy", "--yes", "--zip", "function.zip"], None),
         (&["deploy", "--yes", "--zip", "function.zip"], None),
         (&["policy", "diff"], None),
+        (&["status", "--zip", "function.zip"], None),
         (&["logs", "--since", "1m"], None),
         (&["unlock"], None),
         (&["destroy", "--yes"], None),
