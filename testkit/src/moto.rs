@@ -259,19 +259,24 @@ impl Moto {
         self.start_recording();
     }
 
+    /// Every request moto recorded, as moto wrote it, in order.
+    ///
+    /// moto's recorder writes a record and its newline in two writes to a file
+    /// opened per request (moto 5.2.5, `Recorder._record_request`), so two
+    /// requests served at once can leave two records on one line: the recording
+    /// is read as a stream of JSON values, not as one value per line.
+    pub fn recorded(&self) -> Vec<serde_json::Value> {
+        let recording = self.download_recording();
+        serde_json::Deserializer::from_str(&recording)
+            .into_iter::<serde_json::Value>()
+            .map(|v| v.unwrap_or_else(|e| panic!("bad recording: {e}")))
+            .collect()
+    }
+
     /// Every recorded call, in order, then the calls the realism layer answered
     /// itself (which never reached moto).
     pub fn calls(&self) -> Vec<Call> {
-        let mut calls: Vec<Call> = self
-            .download_recording()
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l)
-                    .unwrap_or_else(|e| panic!("bad recording line {l:?}: {e}"));
-                classify(&v)
-            })
-            .collect();
+        let mut calls: Vec<Call> = self.recorded().iter().map(classify).collect();
         if let Some(real) = self.realism() {
             calls.extend(real.served());
         }

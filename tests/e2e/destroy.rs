@@ -143,13 +143,7 @@ async fn a_vpc_function_is_detached_from_its_vpc_before_it_is_deleted() {
     env.moto.record();
     env.claw(&["destroy", "--yes"]).ok();
     env.moto.stop_recording();
-    let calls: Vec<serde_json::Value> = env
-        .moto
-        .download_recording()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let calls = env.moto.recorded();
     let function_url = format!("/2015-03-31/functions/{}", n.function);
     let position = |method: &str, suffix: &str| {
         calls.iter().position(|c| {
