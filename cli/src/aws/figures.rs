@@ -65,7 +65,9 @@ fn lambda(t: &Target, metric: &'static str, stat: &'static str) -> Series {
     }
 }
 
-fn per_agent(t: &Target, metric: &'static str, with_none: bool) -> Vec<Series> {
+/// The values of the `agent` dimension the function writes, sorted: every
+/// agent, and with `with_none` the runs that named no agent.
+pub fn agents(t: &Target, with_none: bool) -> Vec<String> {
     let mut agents: Vec<String> = t.config.agents.keys().cloned().collect();
     if with_none {
         agents.push(NO_AGENT.into());
@@ -73,6 +75,10 @@ fn per_agent(t: &Target, metric: &'static str, with_none: bool) -> Vec<Series> {
     agents.sort();
     agents.dedup();
     agents
+}
+
+fn per_agent(t: &Target, metric: &'static str, with_none: bool) -> Vec<Series> {
+    agents(t, with_none)
         .into_iter()
         .map(|agent| Series {
             namespace: CLAW_NAMESPACE,

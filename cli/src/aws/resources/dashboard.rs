@@ -274,29 +274,13 @@ async fn put(aws: &Aws, t: &Target) -> anyhow::Result<()> {
 pub async fn apply(cx: &Ctx<'_>, _: &Found, plan: &Plan) -> anyhow::Result<()> {
     let name = &cx.target.names.dashboard;
     let what = format!("{} {name}", ResourceKind::Dashboard.label());
-    match plan.action(ResourceKind::Dashboard, name) {
-        Action::Create => {
-            step(
-                cx.progress,
-                "creating",
-                "created",
-                &what,
-                put(cx.aws, cx.target),
-            )
-            .await
-        }
-        Action::Update { .. } => {
-            step(
-                cx.progress,
-                "updating",
-                "updated",
-                &what,
-                put(cx.aws, cx.target),
-            )
-            .await
-        }
-        _ => Ok(()),
-    }
+    // PutDashboard creates and replaces alike.
+    let (doing, done) = match plan.action(ResourceKind::Dashboard, name) {
+        Action::Create => ("creating", "created"),
+        Action::Update { .. } => ("updating", "updated"),
+        _ => return Ok(()),
+    };
+    step(cx.progress, doing, done, &what, put(cx.aws, cx.target)).await
 }
 
 pub fn plan_destroy(t: &Target, live: &Found, _: DestroyOptions, p: &mut Plan) {

@@ -2,9 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::types::{
-    COST_METRIC, Desired, ERRORS_METRIC, NO_AGENT, TOKENS_METRIC, TOKENS_NAMESPACE,
-};
+use super::types::{COST_METRIC, Desired, ERRORS_METRIC, TOKENS_METRIC, TOKENS_NAMESPACE};
 use crate::aws::target::Target;
 
 pub fn desired(t: &Target) -> Vec<Desired> {
@@ -61,10 +59,7 @@ pub fn desired(t: &Target) -> Vec<Desired> {
     // The function answers model and tool failures with a 500 and does not fail
     // the invocation, so Lambda's Errors (failed invocations only) misses them:
     // this alarm watches the function's own EMF Errors, summed over its agents.
-    let mut agents: Vec<String> = t.config.agents.keys().cloned().collect();
-    agents.push(NO_AGENT.into());
-    agents.sort();
-    agents.dedup();
+    let agents = crate::aws::figures::agents(t, true);
     out.push(Desired {
         name: n.alarm_name("agent-errors"),
         namespace: TOKENS_NAMESPACE.into(),
@@ -112,7 +107,7 @@ pub fn desired(t: &Target) -> Vec<Desired> {
             namespace: TOKENS_NAMESPACE.into(),
             metric: TOKENS_METRIC.into(),
             dimensions: app_stage.clone(),
-            per_agent: t.config.agents.keys().cloned().collect(),
+            per_agent: crate::aws::figures::agents(t, false),
             statistic: "Sum".into(),
             period: 3600,
             evaluation_periods: 1,
@@ -131,7 +126,7 @@ pub fn desired(t: &Target) -> Vec<Desired> {
             namespace: TOKENS_NAMESPACE.into(),
             metric: COST_METRIC.into(),
             dimensions: app_stage.clone(),
-            per_agent: t.config.agents.keys().cloned().collect(),
+            per_agent: crate::aws::figures::agents(t, false),
             statistic: "Sum".into(),
             // One day, the longest period an alarm may evaluate.
             period: 86_400,

@@ -3,17 +3,15 @@
 use std::collections::BTreeMap;
 
 /// The EMF namespace the function writes its own metrics to, with the
-/// dimensions `app`, `stage` and `agent` (agent-fn's `audit::emf_line`).
-pub const TOKENS_NAMESPACE: &str = "claw";
+/// dimensions `app`, `stage` and `agent` (agent-fn's `audit::emf_line`): the
+/// figures' own.
+pub use crate::aws::figures::CLAW_NAMESPACE as TOKENS_NAMESPACE;
 pub const TOKENS_METRIC: &str = "OutputTokens";
 /// The function's model cost per invocation, in millionths of a US dollar.
 pub const COST_METRIC: &str = "CostMicroUSD";
 /// The function's count of runs that failed (model, tool or internal errors),
 /// which it answers with a status code instead of failing the invocation.
 pub const ERRORS_METRIC: &str = "Errors";
-/// The `agent` dimension of runs that named no known agent, or of a batch of
-/// jobs for several agents.
-pub const NO_AGENT: &str = "none";
 
 /// CloudWatch's limit on metrics in one alarm, the expression included.
 pub const MAX_ALARM_METRICS: usize = 10;
