@@ -232,6 +232,10 @@ async fn status_shows_figures_alarms_and_tools_in_one_round_of_reads() {
     assert_eq!(s["code_compared"], true);
     assert_eq!(s["alarming"], serde_json::json!(["crm-leads-dev-errors"]));
     assert_eq!(
+        s["dashboard"],
+        "https://ap-southeast-2.console.aws.amazon.com/cloudwatch/home?region=ap-southeast-2#dashboards/dashboard/crm-leads-dev"
+    );
+    assert_eq!(
         (
             s["window"]["points"].as_u64(),
             s["window"]["period_s"].as_u64()

@@ -21,6 +21,20 @@ pub use render::render;
 pub use view::{AlarmState, ResourceState, Status};
 
 /// Reads and assembles the status of one stage over the last `since`.
+/// The dashboard's page in the console of the Region's partition.
+fn console_url(n: &claw_spec::Names) -> String {
+    let host = match n.partition() {
+        "aws-cn" => "console.amazonaws.cn",
+        "aws-us-gov" => "console.amazonaws-us-gov.com",
+        _ => "console.aws.amazon.com",
+    };
+    format!(
+        "https://{r}.{host}/cloudwatch/home?region={r}#dashboards/dashboard/{d}",
+        r = n.region,
+        d = n.dashboard
+    )
+}
+
 /// `zip`: the package to compare the code with (else as `claw plan` chooses).
 pub async fn read(
     config: Config,
@@ -83,6 +97,7 @@ pub async fn read(
         resources,
         endpoint: api.map(|a| a.endpoint.clone()).filter(|e| !e.is_empty()),
         function_url: live.function_url.as_ref().map(|u| u.url.clone()),
+        dashboard: live.dashboard.as_ref().map(|_| console_url(&target.names)),
         alarming: alarms
             .iter()
             .filter(|a| a.state == "ALARM")

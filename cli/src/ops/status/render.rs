@@ -112,6 +112,9 @@ pub fn render(s: &Status) -> String {
     if let Some(u) = &s.function_url {
         let _ = writeln!(o, "stream url  {u}");
     }
+    if let Some(d) = &s.dashboard {
+        let _ = writeln!(o, "dashboard   {d}");
+    }
     let ok = s.alarms.iter().filter(|a| a.state == "OK").count();
     let _ = writeln!(
         o,

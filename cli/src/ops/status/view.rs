@@ -42,6 +42,9 @@ pub struct Status {
     pub endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub function_url: Option<String>,
+    /// The stack's dashboard in the CloudWatch console, when deploy made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dashboard: Option<String>,
     pub alarms: Vec<AlarmState>,
     /// Alarms in ALARM.
     pub alarming: Vec<String>,
