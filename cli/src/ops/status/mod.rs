@@ -20,7 +20,6 @@ pub use metrics::Window;
 pub use render::render;
 pub use view::{AlarmState, ResourceState, Status};
 
-/// Reads and assembles the status of one stage over the last `since`.
 /// The dashboard's page in the console of the Region's partition.
 fn console_url(n: &claw_spec::Names) -> String {
     let host = match n.partition() {
@@ -35,7 +34,8 @@ fn console_url(n: &claw_spec::Names) -> String {
     )
 }
 
-/// `zip`: the package to compare the code with (else as `claw plan` chooses).
+/// Reads and assembles the status of one stage over the last `since`. `zip`:
+/// the package to compare the code with (else as `claw plan` chooses).
 pub async fn read(
     config: Config,
     config_path: &std::path::Path,
@@ -92,7 +92,8 @@ pub async fn read(
         stage: target.config.stage.clone(),
         region: target.config.region.clone(),
         window,
-        in_sync: resources.iter().all(|r| r.state == "in_sync"),
+        // A resource in claw's way (a blocker) is not in sync either.
+        in_sync: resources.iter().all(|r| r.state == "in_sync") && plan.blockers.is_empty(),
         code_compared,
         resources,
         endpoint: api.map(|a| a.endpoint.clone()).filter(|e| !e.is_empty()),

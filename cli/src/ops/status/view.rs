@@ -33,7 +33,7 @@ pub struct Status {
     pub stage: String,
     pub region: String,
     pub window: Window,
-    /// Every resource claw keeps is as agent.yaml says.
+    /// Every resource claw keeps is as agent.yaml says, and nothing blocks a deploy.
     pub in_sync: bool,
     /// Whether the function's code was compared (a package was at hand).
     pub code_compared: bool,
