@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 
 use crate::support::BIN;
 
-const API_KEY: &str = "sk-ant-e2e-cargo-lambda-2b7e";
+const API_KEY: &str = "sk-ant-e2e-cl-2b7e";
 const ANSWER: &str = "Lead L-9 is qualified: budget approved, a named buyer, a pilot in March.";
 
 /// Kills the process when the test ends, however it ends.
