@@ -147,17 +147,26 @@ fn num(item: &HashMap<String, AttributeValue>, k: &str) -> Option<u64> {
 pub const CHECKPOINT_LIMIT: usize = RESULT_LIMIT + 40 * 1024;
 
 impl Jobs<'_> {
-    /// Marks the job running and reads where it is. A job that has ended is not
-    /// claimed; one whose last delivery failed with `retrying` is.
-    pub async fn claim(&self, job_id: &str, agent: &str) -> Result<Claim, String> {
-        let now = now_epoch_s();
-        let out = self
-            .aws
+    /// An UpdateItem of the job's record that also stamps it updated
+    /// (`#u = :now` for the caller's expression).
+    async fn update(&self, job_id: &str, now: u64) -> UpdateBuilder {
+        self.aws
             .dynamodb()
             .await
             .update_item()
             .table_name(self.table)
             .key(JOBS_KEY, AttributeValue::S(job_id.into()))
+            .expression_attribute_names("#u", job::UPDATED_AT)
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+    }
+
+    /// Marks the job running and reads where it is. A job that has ended is not
+    /// claimed; one whose last delivery failed with `retrying` is.
+    pub async fn claim(&self, job_id: &str, agent: &str) -> Result<Claim, String> {
+        let now = now_epoch_s();
+        let out = self
+            .update(job_id, now)
+            .await
             .update_expression(
                 "SET #s = :running, #u = :now, #st = if_not_exists(#st, :now), \
                  #a = if_not_exists(#a, :agent), #t = :ttl ADD #i :one REMOVE #r",
@@ -167,7 +176,6 @@ impl Jobs<'_> {
             )
             .expression_attribute_names("#k", JOBS_KEY)
             .expression_attribute_names("#s", job::STATUS)
-            .expression_attribute_names("#u", job::UPDATED_AT)
             .expression_attribute_names("#st", job::STARTED_AT)
             .expression_attribute_names("#a", job::AGENT)
             .expression_attribute_names("#t", TTL_ATTR)
@@ -182,7 +190,6 @@ impl Jobs<'_> {
                 ":failed",
                 AttributeValue::S(JobStatus::Failed.as_str().into()),
             )
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .expression_attribute_values(":agent", AttributeValue::S(agent.into()))
             .expression_attribute_values(":ttl", AttributeValue::N(ttl(now)))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
@@ -235,20 +242,14 @@ impl Jobs<'_> {
             .to_string();
         let now = now_epoch_s();
         let mut req = self
-            .aws
-            .dynamodb()
+            .update(job_id, now)
             .await
-            .update_item()
-            .table_name(self.table)
-            .key(JOBS_KEY, AttributeValue::S(job_id.into()))
             .expression_attribute_names("#c", job::CHECKPOINT)
-            .expression_attribute_names("#u", job::UPDATED_AT)
             .expression_attribute_names("#turns", job::TURNS)
             .expression_attribute_names("#tools", job::TOOL_CALLS)
             .expression_attribute_names("#in", job::INPUT_TOKENS)
             .expression_attribute_names("#out", job::OUTPUT_TOKENS)
             .expression_attribute_values(":c", AttributeValue::S(text))
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .expression_attribute_values(":turns", AttributeValue::N(p.turns.to_string()))
             .expression_attribute_values(
                 ":tools",
@@ -283,17 +284,11 @@ impl Jobs<'_> {
         let now = now_epoch_s();
         let mut expr = "SET #s = :s, #u = :now, #t = :ttl".to_string();
         let mut req = self
-            .aws
-            .dynamodb()
+            .update(job_id, now)
             .await
-            .update_item()
-            .table_name(self.table)
-            .key(JOBS_KEY, AttributeValue::S(job_id.into()))
             .expression_attribute_names("#s", job::STATUS)
-            .expression_attribute_names("#u", job::UPDATED_AT)
             .expression_attribute_names("#t", TTL_ATTR)
             .expression_attribute_values(":s", AttributeValue::S(f.status.as_str().into()))
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .expression_attribute_values(":ttl", AttributeValue::N(ttl(now)));
         if let Some(r) = f.result {
             expr.push_str(", #res = :res");
