@@ -18,6 +18,7 @@ pub mod policy_diff;
 pub mod policy_url;
 pub mod pricing;
 mod resolve;
+pub mod rollout;
 mod rules;
 pub mod sse;
 pub mod stages;

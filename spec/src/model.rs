@@ -67,6 +67,11 @@ pub struct Config<T = Tool> {
     /// CloudWatch alarms on the function.
     #[serde(default)]
     pub alarms: Alarms,
+    /// Roll changes out through the alias `live`: publish a version, move a share
+    /// of traffic to it, watch the gate alarms, promote or roll back. Without it
+    /// a deploy replaces the code for every caller at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::rollout::Rollout>,
     /// Tags added to every resource, beside claw's own `claw:app` and `claw:stage`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
@@ -397,6 +402,7 @@ impl RawConfig {
             tools,
             api: self.api,
             alarms: self.alarms,
+            rollout: self.rollout,
             tags: self.tags,
         })
     }
@@ -405,7 +411,11 @@ impl RawConfig {
 impl Names {
     /// The names of the stack a config describes.
     pub fn new<T>(config: &Config<T>) -> Names {
-        Names::for_stack(&config.app, &config.stage, &config.region, &config.account)
+        let mut n = Names::for_stack(&config.app, &config.stage, &config.region, &config.account);
+        if config.rollout.is_some() {
+            n.alias = Some(crate::rollout::ALIAS.to_string());
+        }
+        n
     }
 }
 

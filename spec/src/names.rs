@@ -41,6 +41,9 @@ pub struct Names {
     pub deployer_role: String,
     /// The read-only CI role that runs `claw plan` for pull requests.
     pub plan_role: String,
+    /// With `rollout:`, the alias every caller invokes (`live`); `None` when
+    /// callers invoke the function itself.
+    pub alias: Option<String>,
 }
 
 /// The IAM path under which claw keeps its roles and boundary policies.
@@ -72,6 +75,7 @@ impl Names {
             dashboard: stem.clone(),
             deployer_role: format!("{stem}-deployer"),
             plan_role: format!("{stem}-plan"),
+            alias: None,
         }
     }
 
@@ -158,9 +162,25 @@ impl Names {
         self.apigateway_arn(&format!("/apis/{api_id}/stages/{stage}"))
     }
 
-    /// The Lambda integration URI API Gateway calls: the function's ARN.
+    /// The Lambda integration URI API Gateway calls: what callers invoke.
     pub fn integration_uri(&self) -> String {
-        self.function_arn()
+        self.invoked_arn()
+    }
+
+    /// What every caller invokes: the alias's ARN (`function:NAME:live`) with
+    /// `rollout:`, else the function's.
+    pub fn invoked_arn(&self) -> String {
+        match &self.alias {
+            Some(a) => format!("{}:{a}", self.function_arn()),
+            None => self.function_arn(),
+        }
+    }
+
+    /// Every version and alias of the function (`function:NAME:*`): the
+    /// resource of qualified calls (Service Authorization Reference, AWS
+    /// Lambda: resource types `function alias` and `function version`).
+    pub fn function_qualified_arns(&self) -> String {
+        format!("{}:*", self.function_arn())
     }
 
     /// `arn:{partition}:cloudwatch::{account}:dashboard/{name}`: no Region
@@ -357,6 +377,7 @@ mod tests {
             dashboard: "a-dev".into(),
             deployer_role: "a-dev-deployer".into(),
             plan_role: "a-dev-plan".into(),
+            alias: None,
         }
     }
 

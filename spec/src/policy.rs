@@ -208,6 +208,20 @@ pub fn trust(names: &Names) -> PolicyDocument {
 pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
     let role_arn = names.role_arn();
     let fn_arn = names.function_arn();
+    // With `rollout:`, versions and the alias too (`function:NAME:*`): deleting
+    // old versions, and the alias's own resource policy and function URL.
+    let mut fn_arns = vec![fn_arn.clone()];
+    // What an event source mapping may name: the function, or with `rollout:`
+    // the alias (and the function while a mapping moves to it).
+    let mut mapped = vec![fn_arn.clone()];
+    if config.rollout.is_some() {
+        fn_arns.push(names.function_qualified_arns());
+        mapped.push(names.invoked_arn());
+    }
+    let mapped = match mapped.as_slice() {
+        [one] => json!(one),
+        many => json!(many),
+    };
     let mut s = vec![
         Statement::allow(
             "ReadCallerIdentity",
@@ -275,7 +289,7 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                 "lambda:GetFunctionConcurrency",
                 "lambda:InvokeFunction",
             ],
-            vec![fn_arn.clone()],
+            fn_arns.clone(),
         ),
         // Invoke permissions only for the principals claw grants: a stolen CI
         // credential cannot make the function invokable by another account.
@@ -284,10 +298,10 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
         Statement::allow(
             "GrantInvokeToApiGatewayOnly",
             &["lambda:AddPermission"],
-            vec![fn_arn.clone()],
+            fn_arns.clone(),
         )
         .when("StringEquals", "lambda:Principal", json!(INVOKE_PRINCIPALS)),
-        crate::policy_url::read_and_remove(&fn_arn),
+        crate::policy_url::read_and_remove(&fn_arns),
         Statement::allow(
             "ManageLogGroups",
             &[
@@ -383,6 +397,22 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
         &["cloudwatch:GetMetricData"],
         vec!["*".into()],
     ));
+    if config.rollout.is_some() {
+        // A rollout publishes versions and moves the alias between them; old
+        // versions are deleted with lambda:DeleteFunction (ManageFunction).
+        s.push(Statement::allow(
+            "PublishVersionsAndMoveAlias",
+            &[
+                "lambda:PublishVersion",
+                "lambda:ListVersionsByFunction",
+                "lambda:GetAlias",
+                "lambda:CreateAlias",
+                "lambda:UpdateAlias",
+                "lambda:DeleteAlias",
+            ],
+            fn_arns.clone(),
+        ));
+    }
     if config.function.reserved_concurrency.is_some() {
         // The plan checks a reservation against the account's unreserved
         // concurrency before any of the stack is created.
@@ -426,7 +456,7 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                 &["lambda:CreateEventSourceMapping"],
                 vec!["*".into()],
             )
-            .when("ArnEquals", "lambda:FunctionArn", json!(fn_arn)),
+            .when("ArnEquals", "lambda:FunctionArn", mapped.clone()),
         );
         s.push(Statement::allow(
             "FindQueueMapping",
@@ -443,7 +473,7 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                 ],
                 vec![names.event_source_mapping_arn_pattern()],
             )
-            .when("ArnEquals", "lambda:FunctionArn", json!(fn_arn)),
+            .when("ArnEquals", "lambda:FunctionArn", mapped.clone()),
         );
     }
     if !tables.is_empty() {
@@ -486,7 +516,7 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
             .api
             .stream
             .iter()
-            .flat_map(|st| crate::policy_url::deployer_statements(st, &fn_arn)),
+            .flat_map(|st| crate::policy_url::deployer_statements(st, &fn_arns)),
     );
     PolicyDocument::new(s)
 }

@@ -25,7 +25,7 @@ pub fn invoke(config: &Config, names: &Names, api_id: &str) -> PolicyDocument {
             Statement::allow(
                 &Names::permission_sid(route),
                 &["lambda:InvokeFunction"],
-                vec![names.function_arn()],
+                vec![names.invoked_arn()],
             )
             .principal(json!({"Service": API_GATEWAY_PRINCIPAL}))
             .when(
@@ -76,7 +76,7 @@ pub fn statements(st: &Stream, names: &Names) -> Vec<Statement> {
                 Statement::allow(
                     &sid,
                     &["lambda:InvokeFunctionUrl"],
-                    vec![names.function_arn()],
+                    vec![names.invoked_arn()],
                 )
                 .principal(principal.clone())
                 .when(
@@ -87,7 +87,7 @@ pub fn statements(st: &Stream, names: &Names) -> Vec<Statement> {
                 Statement::allow(
                     &format!("{sid}-invoke"),
                     &["lambda:InvokeFunction"],
-                    vec![names.function_arn()],
+                    vec![names.invoked_arn()],
                 )
                 .principal(principal)
                 .when("Bool", "lambda:InvokedViaFunctionUrl", json!("true")),
@@ -125,14 +125,14 @@ pub fn url_sid(who: &str) -> String {
 
 /// Read and removed always, so a plan sees a URL and a deploy can remove one
 /// the config no longer has.
-pub fn read_and_remove(fn_arn: &str) -> Statement {
+pub fn read_and_remove(fn_arns: &[String]) -> Statement {
     Statement::allow(
         "ReadAndRemoveFunctionUrl",
         &[
             "lambda:GetFunctionUrlConfig",
             "lambda:DeleteFunctionUrlConfig",
         ],
-        vec![fn_arn.to_string()],
+        fn_arns.to_vec(),
     )
 }
 
@@ -140,7 +140,7 @@ pub fn read_and_remove(fn_arn: &str) -> Statement {
 /// its callers: a stolen CI credential cannot open it to the internet
 /// (`lambda:FunctionUrlAuthType` and `lambda:Principal` are the condition keys
 /// these actions support, Service Authorization Reference, AWS Lambda).
-pub fn deployer_statements(st: &Stream, fn_arn: &str) -> Vec<Statement> {
+pub fn deployer_statements(st: &Stream, fn_arns: &[String]) -> Vec<Statement> {
     let callers: Vec<&str> = if st.public {
         vec!["*"]
     } else {
@@ -153,7 +153,7 @@ pub fn deployer_statements(st: &Stream, fn_arn: &str) -> Vec<Statement> {
                 "lambda:CreateFunctionUrlConfig",
                 "lambda:UpdateFunctionUrlConfig",
             ],
-            vec![fn_arn.to_string()],
+            fn_arns.to_vec(),
         )
         .when(
             "StringEquals",
@@ -163,7 +163,7 @@ pub fn deployer_statements(st: &Stream, fn_arn: &str) -> Vec<Statement> {
         Statement::allow(
             "GrantInvokeToUrlCallersOnly",
             &["lambda:AddPermission"],
-            vec![fn_arn.to_string()],
+            fn_arns.to_vec(),
         )
         .when("StringEquals", "lambda:Principal", json!(callers)),
     ]

@@ -28,6 +28,7 @@ const CONFIGS: &[(&str, &str)] = &[
     ("jwt", "tests/fixtures/variants/jwt.yaml"),
     ("bedrock", "tests/fixtures/variants/bedrock.yaml"),
     ("stream", "tests/fixtures/variants/stream.yaml"),
+    ("rollout", "tests/fixtures/variants/rollout.yaml"),
 ];
 
 #[test]

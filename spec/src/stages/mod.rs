@@ -15,7 +15,7 @@ use crate::yaml::{Mark, Node, PathSeg, Value, suggest};
 
 /// The top-level keys a stage may override (`api` only through `api.throttle`).
 pub const OVERRIDABLE: &[&str] = &[
-    "account", "region", "function", "model", "api", "alarms", "tags",
+    "account", "region", "function", "model", "api", "alarms", "rollout", "tags",
 ];
 /// The keys of `api` a stage may override.
 const API_OVERRIDABLE: &[&str] = &["throttle"];

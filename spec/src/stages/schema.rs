@@ -27,6 +27,8 @@ pub struct StageOverride {
     api: Option<ApiOverride>,
     /// Alarm settings for this stage.
     alarms: Option<Alarms>,
+    /// How this stage's changes reach callers (a canary in `prod`, say).
+    rollout: Option<crate::rollout::Rollout>,
     /// Tags for this stage, merged with the top-level `tags`.
     tags: Option<BTreeMap<String, String>>,
 }

@@ -159,7 +159,7 @@ fn keys_a_stage_may_not_override_are_named() {
         "    acount: \"210987654321\"\n    agents: {}\n    api:\n      routes: []",
     );
     let e = errors(&text, &stage("prod"));
-    let allowed = "a stage may override `account`, `region`, `function`, `model`, `alarms`, `tags`, and `api.throttle`";
+    let allowed = "a stage may override `account`, `region`, `function`, `model`, `alarms`, `rollout`, `tags`, and `api.throttle`";
     assert_eq!(
         e,
         [

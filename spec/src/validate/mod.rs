@@ -4,7 +4,8 @@
 //!
 //! One file per section of agent.yaml: [`function`] (function, vpc), [`model`]
 //! (model, limits, sessions, secrets), [`agents`] (agents and tools; each tool
-//! kind's own rules are in `crate::tools`), [`api`] and [`alarms`] (alarms, tags).
+//! kind's own rules are in `crate::tools`), [`api`], [`alarms`] (alarms, tags) and
+//! [`rollout`].
 //! [`check`] holds what they share; this module runs them all and checks the
 //! identity keys.
 
@@ -14,6 +15,7 @@ mod api;
 mod check;
 mod function;
 mod model;
+mod rollout;
 pub mod sizes;
 
 use crate::model::RawConfig;
@@ -40,6 +42,7 @@ pub fn check(config: &RawConfig) -> Vec<Finding> {
     agents::tools(&mut c);
     api::api(&mut c);
     alarms::alarms(&mut c);
+    rollout::rollout(&mut c);
     alarms::tags(&mut c);
     c.out
 }
