@@ -204,24 +204,12 @@ pub fn trust(names: &Names) -> PolicyDocument {
     PolicyDocument::new(vec![st])
 }
 
+pub use crate::policy_url::with_api_id;
+
 /// What a CI role needs to deploy and destroy exactly this app and stage.
 pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
     let role_arn = names.role_arn();
-    let fn_arn = names.function_arn();
-    // With `rollout:`, versions and the alias too (`function:NAME:*`): deleting
-    // old versions, and the alias's own resource policy and function URL.
-    let mut fn_arns = vec![fn_arn.clone()];
-    // What an event source mapping may name: the function, or with `rollout:`
-    // the alias (and the function while a mapping moves to it).
-    let mut mapped = vec![fn_arn.clone()];
-    if config.rollout.is_some() {
-        fn_arns.push(names.function_qualified_arns());
-        mapped.push(names.invoked_arn());
-    }
-    let mapped = match mapped.as_slice() {
-        [one] => json!(one),
-        many => json!(many),
-    };
+    let (fn_arns, mapped) = crate::rollout::deployer_resources(config.rollout.is_some(), names);
     let mut s = vec![
         Statement::allow(
             "ReadCallerIdentity",
@@ -397,22 +385,12 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
         &["cloudwatch:GetMetricData"],
         vec!["*".into()],
     ));
-    if config.rollout.is_some() {
-        // A rollout publishes versions and moves the alias between them; old
-        // versions are deleted with lambda:DeleteFunction (ManageFunction).
-        s.push(Statement::allow(
-            "PublishVersionsAndMoveAlias",
-            &[
-                "lambda:PublishVersion",
-                "lambda:ListVersionsByFunction",
-                "lambda:GetAlias",
-                "lambda:CreateAlias",
-                "lambda:UpdateAlias",
-                "lambda:DeleteAlias",
-            ],
-            fn_arns.clone(),
-        ));
-    }
+    s.extend(
+        config
+            .rollout
+            .as_ref()
+            .map(|_| crate::rollout::deployer_statement(&fn_arns)),
+    );
     if config.function.reserved_concurrency.is_some() {
         // The plan checks a reservation against the account's unreserved
         // concurrency before any of the stack is created.
@@ -519,10 +497,4 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
             .flat_map(|st| crate::policy_url::deployer_statements(st, &fn_arns)),
     );
     PolicyDocument::new(s)
-}
-
-/// Fills the API id into a generated invoke policy.
-pub fn with_api_id(doc: &PolicyDocument, api_id: &str) -> PolicyDocument {
-    let text = serde_json::to_string(doc).unwrap_or_default();
-    serde_json::from_str(&text.replace(API_ID_PLACEHOLDER, api_id)).unwrap_or_else(|_| doc.clone())
 }

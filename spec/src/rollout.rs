@@ -115,6 +115,43 @@ fn default_keep() -> u32 {
     3
 }
 
+/// The resources of the deployer's function statements: the function, and with
+/// `rollout:` its versions and alias too (`function:NAME:*`: deleting old
+/// versions, the alias's own resource policy and function URL); and the
+/// `lambda:FunctionArn` an event source mapping may name: the function, or with
+/// `rollout:` the alias (and the function while a mapping moves to it).
+pub fn deployer_resources(
+    rollout: bool,
+    names: &crate::names::Names,
+) -> (Vec<String>, serde_json::Value) {
+    let fn_arn = names.function_arn();
+    if !rollout {
+        return (vec![fn_arn.clone()], serde_json::json!(fn_arn));
+    }
+    (
+        vec![fn_arn.clone(), names.function_qualified_arns()],
+        serde_json::json!([fn_arn, names.invoked_arn()]),
+    )
+}
+
+/// What the deployer needs to roll out: publish versions and move the alias
+/// between them (old versions are deleted with `lambda:DeleteFunction`, which
+/// ManageFunction grants on the same resources).
+pub fn deployer_statement(fn_arns: &[String]) -> crate::iam::Statement {
+    crate::iam::Statement::allow(
+        "PublishVersionsAndMoveAlias",
+        &[
+            "lambda:PublishVersion",
+            "lambda:ListVersionsByFunction",
+            "lambda:GetAlias",
+            "lambda:CreateAlias",
+            "lambda:UpdateAlias",
+            "lambda:DeleteAlias",
+        ],
+        fn_arns.to_vec(),
+    )
+}
+
 /// One step of a rollout: the new version's share of traffic (100 = promoted)
 /// and how long it is held before the next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -8,8 +8,11 @@
 mod destroy;
 mod ready;
 mod replace;
+mod settings;
 
-use std::collections::{BTreeMap, BTreeSet};
+pub use settings::{Desired, Field, desired, settings_changes};
+
+use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use aws_sdk_lambda::primitives::Blob;
@@ -17,7 +20,6 @@ use aws_sdk_lambda::types::{
     Architecture as LArch, Environment, LastUpdateStatus, Runtime, State, TracingConfig,
     TracingMode, VpcConfig,
 };
-use claw_spec::model::Tracing;
 
 use super::{Ctx, DestroyOptions, Tagged, destroy_owned};
 use crate::aws::Aws;
@@ -29,23 +31,6 @@ use crate::aws::propagation::while_iam_propagates;
 use crate::aws::target::Target;
 use ready::{wait_applied, wait_until_changeable};
 
-pub const RUNTIME: &str = "provided.al2023";
-pub const HANDLER: &str = "bootstrap";
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Desired {
-    pub role: String,
-    pub runtime: String,
-    pub handler: String,
-    pub architecture: String,
-    pub memory_mb: i32,
-    pub timeout_s: i32,
-    pub environment: BTreeMap<String, String>,
-    pub subnets: BTreeSet<String>,
-    pub security_groups: BTreeSet<String>,
-    pub tracing: String,
-}
-
 #[derive(Debug, Clone)]
 pub struct Live {
     pub arn: String,
@@ -56,39 +41,6 @@ pub struct Live {
     pub last_update: Option<LastUpdateStatus>,
     pub tags: BTreeMap<String, String>,
     pub reserved_concurrency: Option<i32>,
-}
-
-fn tracing_name(t: Tracing) -> &'static str {
-    match t {
-        Tracing::Active => "Active",
-        Tracing::PassThrough => "PassThrough",
-    }
-}
-
-pub fn desired(t: &Target) -> Desired {
-    let f = &t.config.function;
-    Desired {
-        role: t.names.role_arn(),
-        runtime: RUNTIME.into(),
-        handler: HANDLER.into(),
-        architecture: f.architecture.lambda_name().into(),
-        memory_mb: f.memory_mb as i32,
-        timeout_s: f.timeout_s as i32,
-        environment: f.environment.clone(),
-        subnets: t
-            .config
-            .vpc
-            .iter()
-            .flat_map(|v| v.subnet_ids.iter().cloned())
-            .collect(),
-        security_groups: t
-            .config
-            .vpc
-            .iter()
-            .flat_map(|v| v.security_group_ids.iter().cloned())
-            .collect(),
-        tracing: tracing_name(f.tracing).into(),
-    }
 }
 
 pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
@@ -107,44 +59,12 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
     let c = out
         .configuration
         .context("GetFunction returned no configuration")?;
-    let vpc = c.vpc_config();
     Ok(Some(Live {
         arn: c
             .function_arn
             .clone()
             .unwrap_or_else(|| t.names.function_arn()),
-        settings: Desired {
-            role: c.role.clone().unwrap_or_default(),
-            runtime: c
-                .runtime
-                .as_ref()
-                .map(|r| r.as_str().to_string())
-                .unwrap_or_default(),
-            handler: c.handler.clone().unwrap_or_default(),
-            architecture: c
-                .architectures()
-                .first()
-                .map(|a| a.as_str().to_string())
-                .unwrap_or_else(|| "x86_64".into()),
-            memory_mb: c.memory_size.unwrap_or_default(),
-            timeout_s: c.timeout.unwrap_or_default(),
-            environment: c
-                .environment()
-                .and_then(|e| e.variables())
-                .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default(),
-            subnets: vpc
-                .map(|v| v.subnet_ids().iter().cloned().collect())
-                .unwrap_or_default(),
-            security_groups: vpc
-                .map(|v| v.security_group_ids().iter().cloned().collect())
-                .unwrap_or_default(),
-            tracing: c
-                .tracing_config()
-                .and_then(|t| t.mode())
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_else(|| "PassThrough".into()),
-        },
+        settings: settings::of(&c),
         code_sha256: c.code_sha256.clone().unwrap_or_default(),
         state: c.state.clone(),
         state_reason: c.state_reason.clone().unwrap_or_default(),
@@ -154,41 +74,6 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
             .concurrency
             .and_then(|c| c.reserved_concurrent_executions),
     }))
-}
-
-/// The function's updatable attributes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
-    Code,
-    Architecture,
-    Memory,
-    Timeout,
-    Environment,
-    Vpc,
-    Tracing,
-    Role,
-    Runtime,
-    Handler,
-    Tags,
-}
-
-impl crate::aws::plan::Field for Field {
-    fn label(&self) -> String {
-        match self {
-            Field::Code => "code",
-            Field::Architecture => "architecture",
-            Field::Memory => "memory_mb",
-            Field::Timeout => "timeout_s",
-            Field::Environment => "environment",
-            Field::Vpc => "vpc",
-            Field::Tracing => "tracing",
-            Field::Role => "role",
-            Field::Runtime => "runtime",
-            Field::Handler => "handler",
-            Field::Tags => "tags",
-        }
-        .into()
-    }
 }
 
 /// The calls an update needs. Every field names its call here, so a new field
@@ -238,81 +123,6 @@ pub fn changes(t: &Target, live: &Live) -> Vec<Changed<Field>> {
     }
     out.extend(settings_changes(&live.settings, &desired(t)));
     out.extend(Changed::tags(Field::Tags, &live.tags, &t.tags));
-    out
-}
-
-/// The fields that differ, in a stable order. Environment values are not shown,
-/// only which variables change: the live side may hold values set by hand.
-pub fn settings_changes(live: &Desired, want: &Desired) -> Vec<Changed<Field>> {
-    let mut out = Vec::new();
-    let set = |s: &BTreeSet<String>| {
-        if s.is_empty() {
-            "(none)".to_string()
-        } else {
-            s.iter().cloned().collect::<Vec<_>>().join(",")
-        }
-    };
-    if live.architecture != want.architecture {
-        out.push(Changed::new(
-            Field::Architecture,
-            &live.architecture,
-            &want.architecture,
-        ));
-    }
-    if live.memory_mb != want.memory_mb {
-        out.push(Changed::new(Field::Memory, live.memory_mb, want.memory_mb));
-    }
-    if live.timeout_s != want.timeout_s {
-        out.push(Changed::new(Field::Timeout, live.timeout_s, want.timeout_s));
-    }
-    if live.environment != want.environment {
-        let mut keys = Vec::new();
-        for k in want.environment.keys() {
-            match live.environment.get(k) {
-                None => keys.push(format!("+{k}")),
-                Some(v) if Some(v) != want.environment.get(k) => keys.push(format!("~{k}")),
-                _ => {}
-            }
-        }
-        for k in live
-            .environment
-            .keys()
-            .filter(|k| !want.environment.contains_key(*k))
-        {
-            keys.push(format!("-{k}"));
-        }
-        out.push(Changed::new(
-            Field::Environment,
-            format!("{} variables", live.environment.len()),
-            format!("{} variables ({})", want.environment.len(), keys.join(" ")),
-        ));
-    }
-    if live.subnets != want.subnets || live.security_groups != want.security_groups {
-        let show = |s: &Desired| {
-            if s.subnets.is_empty() && s.security_groups.is_empty() {
-                "(none)".to_string()
-            } else {
-                format!(
-                    "subnets {} sgs {}",
-                    set(&s.subnets),
-                    set(&s.security_groups)
-                )
-            }
-        };
-        out.push(Changed::new(Field::Vpc, show(live), show(want)));
-    }
-    if live.tracing != want.tracing {
-        out.push(Changed::new(Field::Tracing, &live.tracing, &want.tracing));
-    }
-    if live.role != want.role {
-        out.push(Changed::new(Field::Role, &live.role, &want.role));
-    }
-    if live.runtime != want.runtime {
-        out.push(Changed::new(Field::Runtime, &live.runtime, &want.runtime));
-    }
-    if live.handler != want.handler {
-        out.push(Changed::new(Field::Handler, &live.handler, &want.handler));
-    }
     out
 }
 

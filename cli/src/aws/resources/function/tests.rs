@@ -1,5 +1,6 @@
 use super::*;
 use crate::aws::resources::testing;
+use std::collections::BTreeSet;
 
 fn live(t: &Target) -> Live {
     Live {
