@@ -24,6 +24,19 @@ GetAuthorizer shows each, in one page. (The end-to-end tests' realism proxy
 serves the call itself, from what it saw; this is for the demo and the
 benchmarks, which talk to moto directly.)
 
+Two Lambda behaviours a rollout (`rollout:`) depends on are made AWS's:
+
+- Version numbers are never reused. "Lambda doesn't reuse version numbers"
+  (https://docs.aws.amazon.com/lambda/latest/dg/configuration-versions.html);
+  moto numbers a new version len(versions) + 1, so after an old version is
+  deleted it publishes a number that already exists.
+- An alias has its own resource-based policy. "You can grant permissions to
+  ... an alias" and a permission added with `Qualifier` applies to that alias
+  only (https://docs.aws.amazon.com/lambda/latest/dg/access-control-resource-based.html,
+  AddPermission `Qualifier`); moto puts it on the version the alias points
+  at (so it vanishes when the alias moves) and RemovePermission ignores the
+  qualifier.
+
     .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p 5000
 """
 
@@ -33,6 +46,9 @@ import sys
 import threading
 
 from moto.apigatewayv2.responses import ApiGatewayV2Response
+from moto.awslambda import models as lambda_models
+from moto.awslambda.policy import Policy
+from moto.awslambda.responses import LambdaResponse
 from moto.dynamodb.responses import DynamoHandler
 from moto.server import main
 
@@ -57,6 +73,76 @@ def _get_authorizers(self):
 
 
 ApiGatewayV2Response.get_authorizers = _get_authorizers
+
+_publish_version = lambda_models.LambdaStorage.publish_version
+
+
+def _publish_never_reusing(self, name_or_arn, description=""):
+    function = self.get_function_by_name_or_arn_forbid_qualifier(name_or_arn)
+    before = list(self._functions.get(function.function_name, {}).get("versions", []))
+    fn = _publish_version(self, name_or_arn, description)
+    if fn is None or not before or any(fn is v for v in before):
+        return fn
+    number = max(int(v.version) for v in before) + 1
+    if int(fn.version) != number:
+        # moto filed it under an existing version's ARN: give that back.
+        for v in before:
+            if v.function_arn == fn.function_arn:
+                self._arns[v.function_arn] = v
+        fn.set_version(number)
+        self._arns[fn.function_arn] = fn
+    return fn
+
+
+lambda_models.LambdaStorage.publish_version = _publish_never_reusing
+
+
+def _alias_of(backend, function_name, qualifier):
+    """The alias a qualifier names (not a version number, not $LATEST)."""
+    if not qualifier or qualifier == "$LATEST" or qualifier.isdigit():
+        return None
+    name = function_name.split(":")[-1] if function_name.startswith("arn:") else function_name
+    alias = backend.get_alias(qualifier, name)
+    if not hasattr(alias, "claw_policy"):
+        fn = backend.get_function(name)
+        alias.claw_policy = Policy(fn)
+    return alias
+
+
+_add_permission = lambda_models.LambdaBackend.add_permission
+_get_policy = lambda_models.LambdaBackend.get_policy
+
+
+def _add_permission_per_alias(self, function_name, qualifier, raw):
+    alias = _alias_of(self, function_name, qualifier)
+    if alias is None:
+        return _add_permission(self, function_name, qualifier, raw)
+    statement, _ = alias.claw_policy.add_statement(raw, qualifier)
+    return statement
+
+
+def _get_policy_per_alias(self, function_name, qualifier=None):
+    alias = _alias_of(self, function_name, qualifier)
+    if alias is None:
+        return _get_policy(self, function_name, qualifier)
+    return alias.claw_policy.wire_format()
+
+
+def _remove_permission_per_alias(self):
+    function_name = self.path.split("/")[-3]
+    sid = self.path.split("/")[-1].split("?")[0]
+    qualifier = self.querystring.get("Qualifier", [None])[0]
+    alias = _alias_of(self.backend, function_name, qualifier)
+    if alias is None:
+        return _remove_permission(self)
+    alias.claw_policy.del_statement(sid, "")
+    return 204, {"status": 204}, "{}"
+
+
+_remove_permission = LambdaResponse.remove_permission
+lambda_models.LambdaBackend.add_permission = _add_permission_per_alias
+lambda_models.LambdaBackend.get_policy = _get_policy_per_alias
+LambdaResponse.remove_permission = _remove_permission_per_alias
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -127,6 +127,21 @@ pub enum Command {
     ///
     /// Example: claw status --since 7d
     Status(commands::status::Args),
+    /// A stage's rollout (`rollout:`): where the alias `live` is, go on, or back.
+    ///
+    /// `status` reads the alias (its version, the version traffic moves to and
+    /// its share, the step) and the gate alarms; `promote` goes on with a
+    /// rollout under way, watching as `claw deploy` does (`--now`: all traffic
+    /// at once); `abort` moves all traffic back. Example, in CI after
+    /// `claw deploy --no-wait`: claw rollout status --output json
+    #[command(subcommand)]
+    Rollout(commands::rollout::RolloutCommand),
+    /// Move the alias `live` back to the version before (`rollout:`).
+    ///
+    /// The version the last rollout started from, else the newest older one.
+    /// Asks first on a terminal; `--yes` in CI. The next `claw deploy` rolls out
+    /// what agent.yaml and the package say again.
+    Rollback(commands::rollout::RollbackArgs),
     /// The async jobs (`api.mode: async`): list them, show one, and approve or
     /// reject the call a job waits on (`tools.NAME.approval: required`).
     #[command(subcommand)]
@@ -174,6 +189,8 @@ impl Command {
             Command::Logs(args) => commands::logs::run(ctx, args).await,
             Command::Status(args) => commands::status::run(ctx, args).await,
             Command::Jobs(cmd) => commands::jobs::run(ctx, cmd).await,
+            Command::Rollout(cmd) => commands::rollout::run(ctx, cmd).await,
+            Command::Rollback(args) => commands::rollout::rollback(ctx, args).await,
             Command::Destroy(args) => commands::destroy::run(ctx, args).await,
             Command::Secrets(cmd) => commands::secrets::run(ctx, cmd).await,
             Command::Unlock(args) => commands::unlock::run(ctx, args).await,

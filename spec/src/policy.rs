@@ -264,6 +264,9 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                 "lambda:CreateFunction",
                 "lambda:GetFunction",
                 "lambda:GetFunctionConfiguration",
+                // Every deploy looks for the alias `live`: one left from a
+                // `rollout:` since removed is deleted.
+                "lambda:GetAlias",
                 "lambda:UpdateFunctionCode",
                 "lambda:UpdateFunctionConfiguration",
                 "lambda:DeleteFunction",

@@ -89,7 +89,7 @@ impl Gate {
             Gate::DurationP99 => "duration-p99",
             Gate::Invocations => "invocations-per-5min",
             Gate::OutputTokens => "output-tokens-per-hour",
-            Gate::Cost => "cost-usd-per-day",
+            Gate::Cost => "cost-per-day",
         }
     }
 
@@ -143,7 +143,6 @@ pub fn deployer_statement(fn_arns: &[String]) -> crate::iam::Statement {
         &[
             "lambda:PublishVersion",
             "lambda:ListVersionsByFunction",
-            "lambda:GetAlias",
             "lambda:CreateAlias",
             "lambda:UpdateAlias",
             "lambda:DeleteAlias",

@@ -34,6 +34,7 @@ mod output;
 mod prebuilt;
 mod realism;
 mod realism_layer;
+mod rollout;
 mod stages;
 mod status;
 mod streaming;

@@ -21,6 +21,7 @@ pub mod progress;
 pub mod propagation;
 pub mod reachability;
 pub mod resources;
+pub mod rollout;
 pub mod stack;
 pub mod target;
 

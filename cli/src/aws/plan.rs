@@ -18,6 +18,8 @@ pub enum ResourceKind {
     Role,
     LogGroup,
     Function,
+    /// The alias `live` and its published versions (`rollout:`).
+    Alias,
     Concurrency,
     /// The function URL (`api.stream`).
     FunctionUrl,
@@ -48,6 +50,7 @@ impl ResourceKind {
             ResourceKind::Role => "execution role",
             ResourceKind::LogGroup => "log group",
             ResourceKind::Function => "lambda function",
+            ResourceKind::Alias => "alias",
             ResourceKind::Concurrency => "reserved concurrency",
             ResourceKind::FunctionUrl => "function url",
             ResourceKind::Table => "dynamodb table",

@@ -43,6 +43,11 @@ pub struct Args {
     /// finish (`30s`, `5m`); by default claw stops at once and says who holds the lock.
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
     pub lock_timeout: std::time::Duration,
+    /// With `rollout:`, start the rollout (the first step's traffic) and return
+    /// without watching it; `claw rollout status` shows it, `claw rollout
+    /// promote` goes on, and the next `claw deploy` resumes it.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 /// The JSON document of a deploy.
@@ -156,7 +161,21 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
         let plan = relocked;
         out.line("\nApplying:");
         let progress = ApplyProgress::new(out.is_json());
-        let applied = stack::apply(&aws, &target, &live, &plan, &progress).await;
+        let mut applied = stack::apply(&aws, &target, &live, &plan, &progress).await;
+        // With `rollout:`, the published version's traffic moves under the same
+        // lock (its heartbeat keeps it while the steps are watched).
+        if let Ok(o) = &mut applied
+            && let Some(p) = o.pending
+        {
+            let say = |line: String| out.line(format_args!("  {line}"));
+            match crate::aws::rollout::run(&aws, &target, p, !args.no_wait, &say).await {
+                Ok(r) => o.rollout = Some(r),
+                Err(e) => applied = Err(e.context(format!(
+                    "the rollout of version {} stopped; the alias is where the last line above says: `claw rollout status` shows it, `claw deploy` or `claw rollout promote` goes on, `claw rollout abort` moves all traffic back",
+                    p.to
+                ))),
+            }
+        }
         // A lock that cannot be released now goes stale after its heartbeat stops;
         // the apply error, if any, is the one to report.
         let released = lock.release().await;
@@ -186,6 +205,29 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
         out.line(format_args!("Stream URL:  {url}"));
     }
     out.line(format_args!("Function:    {}", outcome.function_arn));
+    if let Some(r) = &outcome.rollout {
+        out.line(format_args!(
+            "Alias:       live → version {}{}",
+            if r.percent == 100 || r.result == crate::aws::rollout::Result::Unchanged {
+                r.to.to_string()
+            } else if r.percent == 0 {
+                r.from.to_string()
+            } else {
+                format!(
+                    "{} ({}%) and {} ({}%)",
+                    r.from,
+                    100 - r.percent,
+                    r.to,
+                    r.percent
+                )
+            },
+            match r.result {
+                crate::aws::rollout::Result::Started =>
+                    "; rollout started (--no-wait): `claw rollout status` follows it",
+                _ => "",
+            }
+        ));
+    }
     out.line(format_args!("CodeSha256:  {}", outcome.code_sha256));
     let build = if args.zip.is_none() {
         format!("build {build_secs:.1} s, ")
@@ -197,11 +239,34 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
         calls.reads + calls.mutations,
         calls.mutations
     ));
-    Ok(Report::new(DeployReport {
+    let failed = outcome.rollout.as_ref().and_then(rollout_failure);
+    let report = Report::new(DeployReport {
         plan,
         outcome,
         api_calls: calls,
         seconds: secs,
         build_seconds: args.zip.is_none().then_some(build_secs),
-    }))
+    });
+    Ok(match failed {
+        Some(why) => report.failed(why),
+        None => report,
+    })
+}
+
+/// A rollout that did not end on the new version fails the deploy (exit 1):
+/// rolled back by a gate, or held for want of traffic.
+fn rollout_failure(r: &crate::aws::rollout::Outcome) -> Option<String> {
+    use crate::aws::rollout::Result as R;
+    let why = r.reason.clone().unwrap_or_default();
+    match r.result {
+        R::RolledBack => Some(format!(
+            "rolled back: version {} takes all traffic again, version {} none: {why}",
+            r.from, r.to
+        )),
+        R::Held => Some(format!(
+            "rollout held with version {} at {}%: {why}",
+            r.to, r.percent
+        )),
+        R::Promoted | R::Started | R::Unchanged => None,
+    }
 }

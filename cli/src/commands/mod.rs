@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod logs;
 pub mod plan;
 pub mod policy;
+pub mod rollout;
 pub mod schema;
 pub mod secrets;
 pub mod status;

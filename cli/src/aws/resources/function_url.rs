@@ -20,6 +20,8 @@ pub const INVOKE_MODE: &str = "RESPONSE_STREAM";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Live {
     pub url: String,
+    /// The alias it belongs to (`live`), or `None` for the function's own.
+    pub qualifier: Option<String>,
     pub auth_type: String,
     pub invoke_mode: String,
 }
@@ -33,11 +35,24 @@ pub async fn read(aws: &Aws, t: &Target, exists: bool) -> anyhow::Result<Found> 
     if !exists {
         return Ok(None);
     }
+    // With `rollout:` the URL is the alias's; one still on the function is
+    // found too, to be moved.
+    let alias = t.names.alias.as_deref();
+    if let Some(a) = alias
+        && let Some(l) = read_one(aws, t, Some(a)).await?
+    {
+        return Ok(Some(l));
+    }
+    read_one(aws, t, None).await
+}
+
+async fn read_one(aws: &Aws, t: &Target, qualifier: Option<&str>) -> anyhow::Result<Found> {
     let name = &t.names.function;
     let Some(o) = aws
         .lambda
         .get_function_url_config()
         .function_name(name)
+        .set_qualifier(qualifier.map(str::to_string))
         .send()
         .await
         .ctx("GetFunctionUrlConfig", name)
@@ -47,6 +62,7 @@ pub async fn read(aws: &Aws, t: &Target, exists: bool) -> anyhow::Result<Found> 
     };
     Ok(Some(Live {
         url: o.function_url,
+        qualifier: qualifier.map(str::to_string),
         auth_type: o.auth_type.as_str().to_string(),
         invoke_mode: o
             .invoke_mode
@@ -109,6 +125,21 @@ pub fn plan(t: &Target, live: &Found, plan: &mut Plan) {
             });
             Action::Delete
         }
+        (Some(l), Some(_)) if l.qualifier != t.names.alias => {
+            let to = match &t.names.alias {
+                Some(a) => format!("the alias `{a}`"),
+                None => "the function".into(),
+            };
+            plan.push(
+                ResourceChange::new(ResourceKind::FunctionUrl, name, Action::Create).with_note(
+                    format!(
+                        "a new address: the URL moves to {to}; {} stops working",
+                        l.url
+                    ),
+                ),
+            );
+            return;
+        }
         (Some(l), Some(auth)) => {
             let mut changes = Vec::new();
             if l.auth_type != auth {
@@ -138,13 +169,25 @@ pub async fn apply(cx: &Ctx<'_>, live: &Found, plan: &Plan) -> anyhow::Result<Op
     let auth = desired(t).unwrap_or("AWS_IAM");
     let auth_type = aws_sdk_lambda::types::FunctionUrlAuthType::from(auth);
     let mode = aws_sdk_lambda::types::InvokeMode::from(INVOKE_MODE);
+    let qualifier = t.names.alias.clone();
     match plan.action(ResourceKind::FunctionUrl, name) {
         Action::Create => {
             step(progress, "creating", "created", &label, async {
+                if let Some(old) = live.as_ref().filter(|l| l.qualifier != qualifier) {
+                    aws.lambda
+                        .delete_function_url_config()
+                        .function_name(name)
+                        .set_qualifier(old.qualifier.clone())
+                        .send()
+                        .await
+                        .ctx("DeleteFunctionUrlConfig", &old.url)
+                        .optional()?;
+                }
                 let o = aws
                     .lambda
                     .create_function_url_config()
                     .function_name(name)
+                    .set_qualifier(qualifier.clone())
                     .auth_type(auth_type)
                     .invoke_mode(mode)
                     .send()
@@ -160,6 +203,7 @@ pub async fn apply(cx: &Ctx<'_>, live: &Found, plan: &Plan) -> anyhow::Result<Op
                     .lambda
                     .update_function_url_config()
                     .function_name(name)
+                    .set_qualifier(qualifier.clone())
                     .auth_type(auth_type)
                     .invoke_mode(mode)
                     .send()
@@ -174,6 +218,7 @@ pub async fn apply(cx: &Ctx<'_>, live: &Found, plan: &Plan) -> anyhow::Result<Op
                 aws.lambda
                     .delete_function_url_config()
                     .function_name(name)
+                    .set_qualifier(live.as_ref().and_then(|l| l.qualifier.clone()))
                     .send()
                     .await
                     .ctx("DeleteFunctionUrlConfig", name)
@@ -210,6 +255,7 @@ mod tests {
     fn live(auth: &str, mode: &str) -> Found {
         Some(Live {
             url: "https://abc.lambda-url.us-east-1.on.aws/".into(),
+            qualifier: None,
             auth_type: auth.into(),
             invoke_mode: mode.into(),
         })

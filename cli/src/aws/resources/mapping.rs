@@ -34,6 +34,8 @@ pub struct Live {
     pub response_types: Vec<String>,
     pub state: String,
     pub maximum_concurrency: Option<i32>,
+    /// What it invokes: the function, or with `rollout:` the alias.
+    pub function_arn: String,
 }
 
 /// What the read found, and a note when sync mode could not look.
@@ -47,6 +49,8 @@ pub struct Found {
 /// maximum concurrency.
 pub struct Desired {
     pub wanted: bool,
+    /// What the queue invokes ([`claw_spec::Names::invoked_arn`]).
+    pub function: String,
     pub maximum_concurrency: Option<i32>,
 }
 
@@ -54,6 +58,7 @@ pub fn desired(t: &Target) -> Desired {
     let (lo, hi) = MAX_CONCURRENCY_RANGE;
     Desired {
         wanted: t.config.api.mode == ApiMode::Async,
+        function: t.names.invoked_arn(),
         maximum_concurrency: t
             .config
             .function
@@ -88,11 +93,11 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
 async fn read_mapping(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
     let name = &t.names.function;
     let queue_arn = t.names.queue_arn(&t.names.queue);
+    let fn_arn = t.names.function_arn();
     // Paged (Marker/NextMarker): every page is read.
     let Some(mappings) = aws
         .lambda
         .list_event_source_mappings()
-        .function_name(name)
         .event_source_arn(&queue_arn)
         .into_paginator()
         .items()
@@ -106,7 +111,15 @@ async fn read_mapping(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
     };
     Ok(mappings
         .into_iter()
-        .find(|m| m.event_source_arn.as_deref() == Some(queue_arn.as_str()))
+        // The function's, or its alias's (`FUNCTION:live`).
+        .find(|m| {
+            m.event_source_arn.as_deref() == Some(queue_arn.as_str())
+                && m.function_arn.as_deref().is_some_and(|f| {
+                    f == fn_arn
+                        || f.strip_prefix(fn_arn.as_str())
+                            .is_some_and(|q| q.starts_with(':'))
+                })
+        })
         .map(|m| Live {
             uuid: m.uuid.unwrap_or_default(),
             batch_size: m.batch_size.unwrap_or_default(),
@@ -118,6 +131,7 @@ async fn read_mapping(aws: &Aws, t: &Target) -> anyhow::Result<Option<Live>> {
                 .collect(),
             state: m.state.unwrap_or_default(),
             maximum_concurrency: m.scaling_config.and_then(|s| s.maximum_concurrency),
+            function_arn: m.function_arn.unwrap_or_default(),
         }))
 }
 
@@ -128,6 +142,7 @@ pub enum Field {
     ResponseTypes,
     Enabled,
     MaximumConcurrency,
+    Function,
 }
 
 impl crate::aws::plan::Field for Field {
@@ -137,6 +152,7 @@ impl crate::aws::plan::Field for Field {
             Field::ResponseTypes => "response_types",
             Field::Enabled => "enabled",
             Field::MaximumConcurrency => "maximum_concurrency",
+            Field::Function => "function",
         }
         .into()
     }
@@ -162,6 +178,13 @@ pub fn changes(want: &Desired, m: &Live) -> Vec<Changed<Field>> {
     }
     if m.state == "Disabled" {
         out.push(Changed::new(Field::Enabled, false, true));
+    }
+    if m.function_arn != want.function {
+        out.push(Changed::new(
+            Field::Function,
+            &m.function_arn,
+            &want.function,
+        ));
     }
     if m.maximum_concurrency != want.maximum_concurrency {
         let show = |v: Option<i32>| v.map_or("(none)".to_string(), |v| v.to_string());
@@ -204,7 +227,7 @@ pub async fn apply(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<(
                 while_iam_propagates("CreateEventSourceMapping", &name, || {
                     aws.lambda
                         .create_event_source_mapping()
-                        .function_name(&t.names.function)
+                        .function_name(t.names.invoked_arn())
                         .event_source_arn(t.names.queue_arn(&t.names.queue))
                         .batch_size(BATCH_SIZE)
                         .function_response_types(FunctionResponseType::ReportBatchItemFailures)
@@ -227,6 +250,7 @@ pub async fn apply(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<(
                 aws.lambda
                     .update_event_source_mapping()
                     .uuid(&m.uuid)
+                    .function_name(t.names.invoked_arn())
                     .batch_size(BATCH_SIZE)
                     .function_response_types(FunctionResponseType::ReportBatchItemFailures)
                     .scaling_config(scaling(max))
@@ -289,6 +313,7 @@ mod tests {
             response_types: vec![],
             state: "Disabled".into(),
             maximum_concurrency: Some(50),
+            function_arn: t.names.function_arn(),
         };
         let mut p = testing::plan(&t);
         plan(
@@ -337,6 +362,7 @@ mod tests {
             response_types: vec![RESPONSE_TYPE.into()],
             state: "Enabled".into(),
             maximum_concurrency: None,
+            function_arn: t.names.function_arn(),
         };
         let mut p = testing::plan(&t);
         let found = Found {

@@ -29,7 +29,12 @@ pub const PRINCIPAL: &str = "apigateway.amazonaws.com";
 
 #[derive(Debug, Clone, Default)]
 pub struct Live {
+    /// The policy of what callers invoke: the alias's with `rollout:`, else the
+    /// function's.
     pub statements: Vec<Statement>,
+    /// With `rollout:`, claw's statements still on the function itself (from
+    /// before callers moved to the alias): removed.
+    pub moved: Vec<String>,
     /// The id of the API the statements should name: the live API's, filled in
     /// by the stack after its reads (none before the API exists). Apply uses the
     /// id of the API as applied.
@@ -45,26 +50,62 @@ impl Live {
     }
 }
 
-/// Reads the function's policy; a function without one (or no function) has none.
+/// Reads the policy callers go through (and with `rollout:` the function's own,
+/// for claw statements left there); none without a function or a policy.
 pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
+    let alias = t.names.alias.as_deref();
+    let (statements, old) = futures::try_join!(read_policy(aws, t, alias), async {
+        match alias {
+            Some(_) => read_policy(aws, t, None).await,
+            None => Ok(Vec::new()),
+        }
+    })?;
+    let mut moved: Vec<String> = old
+        .into_iter()
+        .filter_map(|s| s.sid)
+        .filter(|sid| is_claws(sid))
+        .collect();
+    moved.dedup();
+    Ok(Live {
+        statements,
+        moved,
+        api_id: None,
+    })
+}
+
+fn is_claws(sid: &str) -> bool {
+    sid.starts_with(SID_PREFIX) || sid.starts_with(claw_spec::policy_url::URL_SID_PREFIX)
+}
+
+/// The name of the plan row removing a statement left on the function.
+fn moved_name(t: &Target, sid: &str) -> String {
+    format!("{sid} on {}", t.names.function)
+}
+
+async fn read_policy(
+    aws: &Aws,
+    t: &Target,
+    qualifier: Option<&str>,
+) -> anyhow::Result<Vec<Statement>> {
     let name = &t.names.function;
+    let what = match qualifier {
+        Some(q) => format!("{name}:{q}"),
+        None => name.clone(),
+    };
     let Some(o) = aws
         .lambda
         .get_policy()
         .function_name(name)
+        .set_qualifier(qualifier.map(str::to_string))
         .send()
         .await
-        .ctx("GetPolicy", name)
+        .ctx("GetPolicy", &what)
         .optional()?
     else {
-        return Ok(Live::default());
+        return Ok(Vec::new());
     };
     let raw = o.policy.unwrap_or_default();
-    let d = doc::parse(&raw, &format!("resource policy of function {name}"))?;
-    Ok(Live {
-        statements: d.statement,
-        api_id: None,
-    })
+    Ok(doc::parse(&raw, &format!("resource policy of {what}"))?.statement)
 }
 
 /// The statements claw wants, one per route.
@@ -118,7 +159,16 @@ pub fn changes(want: &Statement, have: &[&Statement]) -> Vec<Changed<Field>> {
 }
 
 pub fn plan(t: &Target, live: &Live, plan: &mut Plan) {
-    let resource = format!("function {} resource policy", t.names.function);
+    for sid in &live.moved {
+        plan.push(
+            ResourceChange::new(ResourceKind::Permission, moved_name(t, sid), Action::Delete)
+                .with_note("callers invoke the alias `live` now, which has its own"),
+        );
+    }
+    let resource = match &t.names.alias {
+        Some(a) => format!("alias {}:{a} resource policy", t.names.function),
+        None => format!("function {} resource policy", t.names.function),
+    };
     let want = desired(t, live.api_id.as_deref());
     for st in &want {
         let sid = st.sid.clone().unwrap_or_default();
@@ -158,8 +208,7 @@ pub fn plan(t: &Target, live: &Live, plan: &mut Plan) {
             continue;
         }
         seen.push(sid.clone());
-        let ours =
-            sid.starts_with(SID_PREFIX) || sid.starts_with(claw_spec::policy_url::URL_SID_PREFIX);
+        let ours = is_claws(&sid);
         let mut change = ResourceChange::new(
             ResourceKind::Permission,
             if sid.is_empty() { "(no sid)" } else { &sid },
@@ -198,10 +247,27 @@ pub async fn apply(cx: &Ctx<'_>, live: &Live, plan: &Plan) -> anyhow::Result<()>
     let (aws, t, progress) = (cx.aws, cx.target, cx.progress);
     let name = &t.names.function;
     let api_id = live.api_id.as_deref().unwrap_or(API_ID_PLACEHOLDER);
+    let qualifier = t.names.alias.as_deref();
+    for sid in &live.moved {
+        let row = moved_name(t, sid);
+        if plan.action(ResourceKind::Permission, &row) == Action::Delete {
+            let what = format!("{} {row}", ResourceKind::Permission.label());
+            step(
+                progress,
+                "removing",
+                "removed",
+                &what,
+                remove(aws, name, None, sid, 2),
+            )
+            .await?;
+        }
+    }
     // Removals first: a changed statement is removed and added again under its Sid.
     let mut removed = Vec::new();
     for c in plan.of_kind(ResourceKind::Permission) {
-        if matches!(c.action, Action::Delete | Action::Update { .. }) && !removed.contains(&c.name)
+        if matches!(c.action, Action::Delete | Action::Update { .. })
+            && !removed.contains(&c.name)
+            && !live.moved.iter().any(|sid| moved_name(t, sid) == c.name)
         {
             let n = live.with_sid(&c.name).len().max(1);
             let verb = if matches!(c.action, Action::Delete) {
@@ -216,11 +282,11 @@ pub async fn apply(cx: &Ctx<'_>, live: &Live, plan: &Plan) -> anyhow::Result<()>
                     verb,
                     "removed",
                     &what,
-                    remove(aws, name, &c.name, n),
+                    remove(aws, name, qualifier, &c.name, n),
                 )
                 .await?;
             } else {
-                remove(aws, name, &c.name, n).await?;
+                remove(aws, name, qualifier, &c.name, n).await?;
             }
             removed.push(c.name.clone());
         }
@@ -250,6 +316,7 @@ pub async fn apply(cx: &Ctx<'_>, live: &Live, plan: &Plan) -> anyhow::Result<()>
                         .lambda
                         .add_permission()
                         .function_name(name)
+                        .set_qualifier(qualifier.map(str::to_string))
                         .statement_id(&sid);
                     let add = if sid.starts_with(claw_spec::policy_url::URL_SID_PREFIX) {
                         url_grant(add, &st)
@@ -303,12 +370,19 @@ fn url_grant(
 }
 
 /// Removes every statement with this Sid (moto may hold several).
-async fn remove(aws: &Aws, function: &str, sid: &str, count: usize) -> anyhow::Result<()> {
+async fn remove(
+    aws: &Aws,
+    function: &str,
+    qualifier: Option<&str>,
+    sid: &str,
+    count: usize,
+) -> anyhow::Result<()> {
     for _ in 0..count {
         let removed = aws
             .lambda
             .remove_permission()
             .function_name(function)
+            .set_qualifier(qualifier.map(str::to_string))
             .statement_id(sid)
             .send()
             .await
@@ -341,6 +415,7 @@ mod tests {
         let want = desired(&t, Some("abc123"));
         let mut live = Live {
             statements: vec![],
+            moved: vec![],
             api_id: Some("abc123".into()),
         };
         let mut p = testing::plan(&t);
@@ -378,6 +453,7 @@ mod tests {
         assert_eq!(fields, [Field::SourceArn, Field::Statements]);
         let live = Live {
             statements: vec![old[0].clone()],
+            moved: vec![],
             api_id: Some("abc123".into()),
         };
         let mut p = testing::plan(&t);

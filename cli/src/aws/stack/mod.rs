@@ -14,8 +14,9 @@ use anyhow::Context as _;
 use super::Aws;
 use super::bedrock;
 use super::error::AwsResultExt;
-use super::plan::{Plan, Sign};
+use super::plan::{Action, Plan, ResourceKind, Sign};
 use super::progress::ApplyProgress;
+use super::progress::step;
 use super::reachability;
 use super::resources::{
     Ctx, alarms, all, api, boundary, concurrency, dashboard, function, function_url, log_group,
@@ -37,6 +38,8 @@ pub struct Live {
     pub role: Option<role::Live>,
     pub log_groups: log_group::Found,
     pub function: Option<function::Live>,
+    /// The alias `live` and published versions (`rollout:`).
+    pub versions: function::versions::Found,
     pub concurrency: concurrency::Found,
     pub function_url: function_url::Found,
     pub tables: tables::Found,
@@ -73,6 +76,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         network,
         profiles,
         function_url,
+        versions,
     ) = futures::try_join!(
         async {
             aws.sts
@@ -98,16 +102,20 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         async { anyhow::Ok(reachability::read(aws, t).await) },
         async { anyhow::Ok(bedrock::read(aws, t).await) },
         function_url::read(aws, t, true),
+        function::versions::read(aws, t),
     )?;
     // Two kinds come with another's read: the reservation with GetFunction, the
     // API id the invoke permissions name with the API.
     // A function in state Failed is deleted and created again: its permissions
     // and reservation go with it, so they are planned as absent.
     let replaced = function.as_ref().is_some_and(function::is_replaced);
-    let permissions = if replaced {
-        permissions::Live::default()
+    let (permissions, versions) = if replaced {
+        (
+            permissions::Live::default(),
+            function::versions::Found::default(),
+        )
     } else {
-        permissions
+        (permissions, versions)
     };
     let concurrency = concurrency::Found {
         live: function
@@ -130,11 +138,17 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
             .is_some_and(|f| !replaced && super::ownership::is_ours(&f.tags, &t.config))
     });
     Ok(Live {
-        notes: [&queues.note, &mapping.note, &tables.note, &concurrency_note]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect(),
+        notes: [
+            &queues.note,
+            &mapping.note,
+            &tables.note,
+            &concurrency_note,
+            &versions.note,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect(),
         account: ident.account.unwrap_or_default(),
         caller_arn: ident.arn.unwrap_or_default(),
         secrets,
@@ -142,6 +156,7 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Live> {
         role,
         log_groups,
         function,
+        versions,
         concurrency,
         function_url,
         tables,
@@ -170,6 +185,7 @@ pub fn plan(t: &Target, live: &Live) -> Plan {
     role::plan(t, &live.role, &mut p);
     log_group::plan(t, &live.log_groups, &mut p);
     function::plan(t, &live.function, &mut p);
+    function::versions::plan(t, &live.versions, &mut p);
     concurrency::plan(t, &live.concurrency, &mut p);
     function_url::plan(t, &live.function_url, &mut p);
     tables::plan(t, &live.tables, &mut p);
@@ -224,6 +240,13 @@ pub struct DeployOutcome {
     /// The function URL (`api.stream`), streaming answers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub function_url: Option<String>,
+    /// With `rollout:`, the version published and waiting for its traffic
+    /// (the deploy then runs the rollout).
+    #[serde(skip)]
+    pub pending: Option<function::versions::Pending>,
+    /// With `rollout:`, how the rollout went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<super::rollout::Outcome>,
 }
 
 impl DeployOutcome {
@@ -240,6 +263,8 @@ impl DeployOutcome {
             endpoint,
             api_id,
             function_url,
+            pending: None,
+            rollout: None,
             function_arn: live
                 .function
                 .as_ref()
@@ -294,8 +319,26 @@ pub async fn apply(
     );
     all(vec![iam, groups, tabs, qs])?;
 
-    // Phase 2: the function (needs the role).
+    // Phase 2: the function (needs the role); with `rollout:` the version
+    // callers run now is published first when they move to the alias, and the
+    // change after.
+    let created =
+        function::versions::publish::before_function(aws, t, &live.versions, plan).await?;
     function::apply(cx, &live.function, plan).await?;
+    let alias = function::versions::change_name(t);
+    let pending = match plan.action(ResourceKind::Alias, &alias) {
+        Action::Create | Action::Update { .. } => {
+            step(
+                progress,
+                "publishing",
+                "published",
+                &format!("{} {alias}", ResourceKind::Alias.label()),
+                function::versions::publish::after_function(aws, t, &live.versions, created, plan),
+            )
+            .await?
+        }
+        Action::NoChange | Action::Delete => None,
+    };
 
     // Phase 3: everything that hangs off the function, in parallel.
     let (conc, alarm, api_out, map, url) = futures::join!(
@@ -333,19 +376,17 @@ pub async fn apply(
     permissions::apply(cx, &permissions, plan).await?;
 
     // Phase 5: what the config no longer wants (a retired log group only after
-    // the stage logs elsewhere).
+    // the stage logs elsewhere; the alias after callers moved back).
+    function::versions::publish::delete(aws, t, plan).await?;
     mapping::delete(cx, &live.mapping, plan).await?;
     log_group::delete(cx, &live.log_groups, plan).await?;
     queues::delete(cx, &live.queues, plan).await?;
     tables::delete(cx, &live.tables, plan).await?;
 
-    Ok(DeployOutcome::new(
-        t,
-        live,
-        api_out.id,
-        api_out.endpoint,
-        url,
-    ))
+    Ok(DeployOutcome {
+        pending,
+        ..DeployOutcome::new(t, live, api_out.id, api_out.endpoint, url)
+    })
 }
 
 /// The destroy plan: a Delete for every resource tagged for this app and stage;

@@ -25,6 +25,7 @@ fn empty_live(t: &Target) -> Live {
             })
             .collect(),
         boundary: None,
+        versions: Default::default(),
         role: None,
         log_groups: log_group::Found {
             groups: log_group::desired(t)

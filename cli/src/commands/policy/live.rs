@@ -160,6 +160,7 @@ mod tests {
     fn perms(t: &Target) -> permissions::Live {
         permissions::Live {
             statements: policy::invoke(&t.config, &t.names, "abc123").statement,
+            moved: Vec::new(),
             api_id: None,
         }
     }

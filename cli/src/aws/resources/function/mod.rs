@@ -9,6 +9,7 @@ mod destroy;
 mod ready;
 mod replace;
 mod settings;
+pub mod versions;
 
 pub use settings::{Desired, Field, desired, settings_changes};
 
