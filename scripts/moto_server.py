@@ -36,6 +36,13 @@ Two Lambda behaviours a rollout (`rollout:`) depends on are made AWS's:
   AddPermission `Qualifier`); moto puts it on the version the alias points
   at (so it vanishes when the alias moves) and RemovePermission ignores the
   qualifier.
+- An alias has its own function URL ("You can create a function URL for a
+  function alias or for $LATEST",
+  https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html); moto
+  ignores `Qualifier` on the URL calls and keeps one URL per function.
+- An event source mapping on an alias invokes the alias and reports its ARN as
+  FunctionArn (CreateEventSourceMapping `FunctionName`: "Version or Alias
+  ARN"); moto records the version the alias pointed at then.
 
     .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p 5000
 """
@@ -140,6 +147,81 @@ def _remove_permission_per_alias(self):
 
 
 _remove_permission = LambdaResponse.remove_permission
+
+
+def _url_call(original, status):
+    @functools.wraps(original)
+    def call(self):
+        qualifier = self.querystring.get("Qualifier", [None])[0]
+        function_name = self.path.split("/")[-2]
+        alias = _alias_of(self.backend, function_name, qualifier)
+        if alias is None:
+            return original(self)
+        current = getattr(alias, "claw_url", None)
+        missing = (
+            404,
+            {"status": 404, "x-amzn-errortype": "ResourceNotFoundException"},
+            json.dumps({"Type": "User", "Message": "The resource you requested does not exist."}),
+        )
+        if self.method == "POST":
+            fn = self.backend.get_function(function_name)
+            alias.claw_url = lambda_models.FunctionUrlConfig(function=fn, config=self.json_body)
+        elif current is None:
+            return missing
+        elif self.method == "PUT":
+            current.update(self.json_body)
+        elif self.method == "DELETE":
+            alias.claw_url = None
+            return 204, {"status": 204}, "{}"
+        body = alias.claw_url.to_dict()
+        body["FunctionArn"] = f"{alias.claw_url.function.function_arn}:{qualifier}"
+        return status, {"status": status}, json.dumps(body)
+
+    return call
+
+
+LambdaResponse.create_function_url_config = _url_call(
+    LambdaResponse.create_function_url_config, 201
+)
+LambdaResponse.get_function_url_config = _url_call(LambdaResponse.get_function_url_config, 200)
+LambdaResponse.update_function_url_config = _url_call(
+    LambdaResponse.update_function_url_config, 200
+)
+LambdaResponse.delete_function_url_config = _url_call(
+    LambdaResponse.delete_function_url_config, 204
+)
+
+_create_esm = lambda_models.LambdaBackend.create_event_source_mapping
+_update_esm = lambda_models.LambdaBackend.update_event_source_mapping
+
+
+def _alias_arn(backend, name_or_arn):
+    """The alias ARN a FunctionName names, when it names an alias."""
+    parts = name_or_arn.split(":")
+    name, qualifier = (parts[6], parts[7] if len(parts) > 7 else None) if name_or_arn.startswith("arn:") else (parts[0], parts[1] if len(parts) > 1 else None)
+    if _alias_of(backend, name, qualifier) is None:
+        return None
+    return f"{backend.get_function(name).function_arn}:{qualifier}"
+
+
+def _create_esm_on_alias(self, spec):
+    alias = _alias_arn(self, spec.get("FunctionName", ""))
+    esm = _create_esm(self, spec)
+    if alias:
+        esm.function_arn = alias
+    return esm
+
+
+def _update_esm_on_alias(self, uuid, spec):
+    esm = _update_esm(self, uuid, spec)
+    alias = _alias_arn(self, spec.get("FunctionName", "")) if spec.get("FunctionName") else None
+    if esm is not None and alias:
+        esm.function_arn = alias
+    return esm
+
+
+lambda_models.LambdaBackend.create_event_source_mapping = _create_esm_on_alias
+lambda_models.LambdaBackend.update_event_source_mapping = _update_esm_on_alias
 lambda_models.LambdaBackend.add_permission = _add_permission_per_alias
 lambda_models.LambdaBackend.get_policy = _get_policy_per_alias
 LambdaResponse.remove_permission = _remove_permission_per_alias

@@ -204,8 +204,6 @@ pub fn trust(names: &Names) -> PolicyDocument {
     PolicyDocument::new(vec![st])
 }
 
-pub use crate::policy_url::with_api_id;
-
 /// What a CI role needs to deploy and destroy exactly this app and stage.
 pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
     let role_arn = names.role_arn();
@@ -264,8 +262,7 @@ pub fn deployer(config: &Config, names: &Names) -> PolicyDocument {
                 "lambda:CreateFunction",
                 "lambda:GetFunction",
                 "lambda:GetFunctionConfiguration",
-                // Every deploy looks for the alias `live`: one left from a
-                // `rollout:` since removed is deleted.
+                // Every deploy looks for an alias `live` a removed `rollout:` left.
                 "lambda:GetAlias",
                 "lambda:UpdateFunctionCode",
                 "lambda:UpdateFunctionConfiguration",

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::iam::{PolicyDocument, Statement};
 use crate::model::{Config, Stream};
-use crate::names::{API_ID_PLACEHOLDER, Names};
+use crate::names::Names;
 
 /// The principals claw grants invoke permissions to (the deployer may add
 /// permissions for these only).
@@ -167,10 +167,4 @@ pub fn deployer_statements(st: &Stream, fn_arns: &[String]) -> Vec<Statement> {
         )
         .when("StringEquals", "lambda:Principal", json!(callers)),
     ]
-}
-
-/// Fills the API id into a generated invoke policy.
-pub fn with_api_id(doc: &PolicyDocument, api_id: &str) -> PolicyDocument {
-    let text = serde_json::to_string(doc).unwrap_or_default();
-    serde_json::from_str(&text.replace(API_ID_PLACEHOLDER, api_id)).unwrap_or_else(|_| doc.clone())
 }

@@ -293,3 +293,108 @@ async fn a_deploy_killed_mid_shift_is_resumed_by_the_next_and_old_versions_go() 
         .collect();
     assert_eq!(versions, ["3", "4"], "{doc}");
 }
+
+/// The async queue's mapping and the function URL move to the alias with the
+/// rest (the URL gets a new address), a no-op deploy then changes nothing, and
+/// removing `rollout:` moves every caller back to the function and deletes the
+/// alias.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_queue_mapping_and_the_function_url_follow_the_alias_there_and_back() {
+    let env = Env::with_secrets();
+    let aws = env.aws().await;
+    let f = env.names().function;
+    let plain = claw_testkit::fixtures::edit(
+        &crate::support::async_config(),
+        "  throttle: { rate: 10, burst: 20 }\n",
+        "  throttle: { rate: 10, burst: 20 }\n  stream:\n    allow: [\"210987654321\"]\n",
+    );
+    env.set_config(&plain);
+    deploy(&env, &[]).ok();
+    let old_url = aws
+        .lambda
+        .get_function_url_config()
+        .function_name(&f)
+        .send()
+        .await
+        .expect("the function's own URL")
+        .function_url()
+        .to_string();
+
+    env.set_config(&format!("{plain}{CANARY}"));
+    let plan = env.plan_json();
+    let url_row = plan["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "function_url")
+        .unwrap()
+        .clone();
+    assert_eq!(url_row["action"], "create", "{url_row}");
+    assert!(
+        url_row["note"].as_str().unwrap().contains(&old_url),
+        "the plan names the address that stops working: {url_row}"
+    );
+    let doc = deploy(&env, &["--output", "json"]).ok().json();
+    let alias_arn = format!("{}:live", env.names().function_arn());
+    let mappings = aws.event_source_mappings(None).await;
+    assert_eq!(mappings.len(), 1, "{mappings:?}");
+    assert_eq!(mappings[0].function_arn(), Some(alias_arn.as_str()));
+    let on_alias = aws
+        .lambda
+        .get_function_url_config()
+        .function_name(&f)
+        .qualifier("live")
+        .send()
+        .await
+        .expect("the alias's URL");
+    assert_ne!(on_alias.function_url(), old_url);
+    assert_eq!(doc["function_url"], on_alias.function_url(), "{doc}");
+    assert!(
+        aws.lambda
+            .get_function_url_config()
+            .function_name(&f)
+            .send()
+            .await
+            .is_err(),
+        "the function's own URL is deleted"
+    );
+    let calls = env.mutations_during(|| {
+        deploy(&env, &[]).ok();
+    });
+    assert!(calls.is_empty(), "{calls:?}");
+    // `claw status` shows the alias.
+    let status = env
+        .claw(&["status", "--output", "json", "--zip", &env.zip_arg()])
+        .ok()
+        .json();
+    assert_eq!(status["alias"]["version"], "1", "{status}");
+    assert!(status["in_sync"].as_bool().unwrap(), "{status}");
+
+    // Without `rollout:` again: callers back on the function, the alias gone.
+    env.set_config(&plain);
+    deploy(&env, &[]).ok();
+    assert!(
+        aws.lambda
+            .get_alias()
+            .function_name(&f)
+            .name("live")
+            .send()
+            .await
+            .is_err()
+    );
+    let mappings = aws.event_source_mappings(None).await;
+    assert_eq!(
+        mappings[0].function_arn(),
+        Some(env.names().function_arn().as_str())
+    );
+    aws.lambda
+        .get_function_url_config()
+        .function_name(&f)
+        .send()
+        .await
+        .expect("the function has its own URL again");
+    let calls = env.mutations_during(|| {
+        deploy(&env, &[]).ok();
+    });
+    assert!(calls.is_empty(), "{calls:?}");
+}

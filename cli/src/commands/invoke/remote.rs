@@ -24,6 +24,8 @@ pub async fn run(
         .lambda
         .invoke()
         .function_name(&names.function)
+        // With `rollout:`, what callers invoke: the alias.
+        .set_qualifier(names.alias.clone())
         .payload(aws_sdk_lambda::primitives::Blob::new(payload));
     if log {
         req = req.log_type(aws_sdk_lambda::types::LogType::Tail);
@@ -98,6 +100,7 @@ pub async fn run_stream(ctx: &Context, config: Config, payload: Vec<u8>) -> anyh
         .lambda
         .invoke_with_response_stream()
         .function_name(&names.function)
+        .set_qualifier(names.alias.clone())
         .payload(aws_sdk_lambda::primitives::Blob::new(payload))
         .send()
         .await

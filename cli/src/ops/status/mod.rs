@@ -18,7 +18,7 @@ use crate::aws::target::Target;
 
 pub use metrics::Window;
 pub use render::render;
-pub use view::{AlarmState, ResourceState, Status};
+pub use view::{AlarmState, AliasState, ResourceState, Status};
 
 /// The dashboard's page in the console of the Region's partition.
 fn console_url(n: &claw_spec::Names) -> String {
@@ -99,6 +99,12 @@ pub async fn read(
         endpoint: api.map(|a| a.endpoint.clone()).filter(|e| !e.is_empty()),
         function_url: live.function_url.as_ref().map(|u| u.url.clone()),
         dashboard: live.dashboard.as_ref().map(|_| console_url(&target.names)),
+        alias: live.versions.alias.as_ref().map(|a| AliasState {
+            version: a.version.clone(),
+            shifting_to: a
+                .shifting_to()
+                .map(|(v, w)| (v, (w * 1000.0).round() / 10.0)),
+        }),
         alarming: alarms
             .iter()
             .filter(|a| a.state == "ALARM")

@@ -115,6 +115,17 @@ pub fn render(s: &Status) -> String {
     if let Some(d) = &s.dashboard {
         let _ = writeln!(o, "dashboard   {d}");
     }
+    if let Some(a) = &s.alias {
+        let _ = match a.shifting_to {
+            Some((v, p)) => writeln!(
+                o,
+                "alias live  version {} {:.0}%, version {v} {p:.0}% (rolling out: `claw rollout status`)",
+                a.version,
+                100.0 - p
+            ),
+            None => writeln!(o, "alias live  version {} (all traffic)", a.version),
+        };
+    }
     let ok = s.alarms.iter().filter(|a| a.state == "OK").count();
     let _ = writeln!(
         o,

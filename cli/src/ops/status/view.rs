@@ -26,6 +26,16 @@ pub struct AlarmState {
     pub state: String,
 }
 
+/// With `rollout:`, the alias `live` and its traffic split.
+#[derive(Debug, Clone, Serialize)]
+pub struct AliasState {
+    /// The version taking the rest of the traffic.
+    pub version: String,
+    /// The version a rollout moves traffic to, and its share in percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shifting_to: Option<(u64, f64)>,
+}
+
 /// What `claw status` shows, as its JSON document.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -45,6 +55,8 @@ pub struct Status {
     /// The stack's dashboard in the CloudWatch console, when deploy made it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dashboard: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<AliasState>,
     pub alarms: Vec<AlarmState>,
     /// Alarms in ALARM.
     pub alarming: Vec<String>,
