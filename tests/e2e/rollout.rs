@@ -398,3 +398,73 @@ async fn the_queue_mapping_and_the_function_url_follow_the_alias_there_and_back(
     });
     assert!(calls.is_empty(), "{calls:?}");
 }
+
+/// The new version's own errors (`ExecutedVersion`, seeded into moto, which
+/// has no Lambda metrics of its own) roll it back; `claw rollout abort` and
+/// `claw rollout promote --now` move a shift by hand; destroy takes the alias
+/// and versions with the function.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_new_version_s_own_errors_roll_it_back_and_abort_and_promote_move_by_hand() {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let env = Env::with_secrets();
+    let aws = env.aws().await;
+    let f = env.names().function;
+    with_rollout(&env);
+    deploy(&env, &[]).ok();
+    write_zip(&env.zip, "v2");
+    deploy(&env, &["--no-wait"]).ok();
+    let now = aws_sdk_cloudwatch::primitives::DateTime::from(std::time::SystemTime::now());
+    let datum = |metric: &str, version: &str, value: f64| {
+        MetricDatum::builder()
+            .metric_name(metric)
+            .set_dimensions(Some(
+                [
+                    ("FunctionName", f.clone()),
+                    ("Resource", format!("{f}:live")),
+                    ("ExecutedVersion", version.to_string()),
+                ]
+                .into_iter()
+                .map(|(k, v)| Dimension::builder().name(k).value(v).build())
+                .collect(),
+            ))
+            .timestamp(now)
+            .value(value)
+            .build()
+    };
+    aws.cloudwatch
+        .put_metric_data()
+        .namespace("AWS/Lambda")
+        .metric_data(datum("Invocations", "2", 10.0))
+        .metric_data(datum("Errors", "2", 3.0))
+        .metric_data(datum("Invocations", "1", 90.0))
+        .metric_data(datum("Errors", "1", 0.0))
+        .send()
+        .await
+        .unwrap();
+    let doc = deploy(&env, &["--output", "json"]).code(1).json();
+    assert_eq!(doc["rollout"]["result"], "rolled_back", "{doc}");
+    let reason = doc["rollout"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("version 2 failed 3 of 10") && reason.contains("version 1 0 of 90"),
+        "{reason}"
+    );
+    assert_eq!(alias(&aws, &f).await.weights.len(), 0);
+
+    // By hand: a new shift, aborted; another, promoted at once.
+    write_zip(&env.zip, "v3");
+    deploy(&env, &["--no-wait"]).ok();
+    let a = alias(&aws, &f).await;
+    assert_eq!(a.weights.len(), 1);
+    let to = a.weights[0].0.clone();
+    env.claw(&["rollout", "abort"]).ok();
+    let a = alias(&aws, &f).await;
+    assert_eq!((a.version.as_str(), a.weights.len()), ("1", 0));
+    deploy(&env, &["--no-wait"]).ok();
+    assert_eq!(alias(&aws, &f).await.weights.len(), 1);
+    env.claw(&["rollout", "promote", "--now"]).ok();
+    let a = alias(&aws, &f).await;
+    assert_eq!((a.version, a.weights.len()), (to, 0));
+
+    env.claw(&["destroy", "--yes"]).ok();
+    assert!(!aws.function_exists(&f).await);
+}

@@ -213,6 +213,15 @@ pub fn plan(t: &Target, found: &Found, plan: &mut Plan) {
     ));
 }
 
+/// What the mapping names as its function: the function's name, or with
+/// `rollout:` the alias's ARN.
+fn invoked(t: &Target) -> String {
+    match &t.names.alias {
+        Some(_) => t.names.invoked_arn(),
+        None => t.names.function.clone(),
+    }
+}
+
 /// Creates or updates the mapping (after the queue and the function exist).
 pub async fn apply(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<()> {
     let (aws, t, progress) = (cx.aws, cx.target, cx.progress);
@@ -227,7 +236,7 @@ pub async fn apply(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<(
                 while_iam_propagates("CreateEventSourceMapping", &name, || {
                     aws.lambda
                         .create_event_source_mapping()
-                        .function_name(t.names.invoked_arn())
+                        .function_name(invoked(t))
                         .event_source_arn(t.names.queue_arn(&t.names.queue))
                         .batch_size(BATCH_SIZE)
                         .function_response_types(FunctionResponseType::ReportBatchItemFailures)
@@ -250,7 +259,7 @@ pub async fn apply(cx: &Ctx<'_>, found: &Found, plan: &Plan) -> anyhow::Result<(
                 aws.lambda
                     .update_event_source_mapping()
                     .uuid(&m.uuid)
-                    .function_name(t.names.invoked_arn())
+                    .function_name(invoked(t))
                     .batch_size(BATCH_SIZE)
                     .function_response_types(FunctionResponseType::ReportBatchItemFailures)
                     .scaling_config(scaling(max))
