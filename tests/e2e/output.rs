@@ -155,6 +155,9 @@ fn every_command_prints_one_json_document_on_failure_and_on_success() {
         ),
         (&["logs", "--since", "1m"], None),
         (&["status", "--since", "10s"], None),
+        // The root agent.yaml has no `rollout:`: there is no alias to read or move.
+        (&["rollout", "status"], None),
+        (&["rollback", "--yes"], None),
         // Outside a claw workspace, building from source fails.
         (&["build", "--from-source"], None),
         // No terminal to ask on: the missing --region and --account are an error.

@@ -73,7 +73,8 @@ pub async fn hold(
     let length = minute * step.minutes;
     // Real time since the step began (a resumed step keeps its clock).
     let elapsed = Duration::from_secs(now().saturating_sub(since));
-    let started = Instant::now() - elapsed.min(length * 2);
+    let now_i = Instant::now();
+    let started = now_i.checked_sub(elapsed.min(length * 2)).unwrap_or(now_i);
     let poll = minute / 2;
     loop {
         let waited = started.elapsed();
