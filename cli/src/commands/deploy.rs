@@ -240,6 +240,9 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
         calls.mutations
     ));
     let failed = outcome.rollout.as_ref().and_then(rollout_failure);
+    if let Some(why) = &failed {
+        out.note(format_args!("error: {why}"));
+    }
     let report = Report::new(DeployReport {
         plan,
         outcome,

@@ -126,7 +126,9 @@ pub async fn run(ctx: &Context, cmd: &RolloutCommand) -> anyhow::Result<Report> 
             let report = Report::new(json!({ "rollout": o }));
             Ok(match o.result {
                 rollout::Result::RolledBack | rollout::Result::Held => {
-                    report.failed(o.reason.clone().unwrap_or_default())
+                    let why = o.reason.clone().unwrap_or_default();
+                    out.note(format_args!("error: {why}"));
+                    report.failed(why)
                 }
                 _ => report,
             })

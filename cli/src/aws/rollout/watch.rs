@@ -76,10 +76,15 @@ pub async fn hold(
     let now_i = Instant::now();
     let started = now_i.checked_sub(elapsed.min(length * 2)).unwrap_or(now_i);
     let poll = minute / 2;
+    // A look at once (a resumed step may already be failing), then every
+    // half minute until the step's end.
+    let mut first = true;
     loop {
-        let waited = started.elapsed();
-        let left = length.saturating_sub(waited);
-        tokio::time::sleep(poll.min(left.max(Duration::from_millis(1)))).await;
+        if !first {
+            let left = length.saturating_sub(started.elapsed());
+            tokio::time::sleep(poll.min(left.max(Duration::from_millis(1)))).await;
+        }
+        first = false;
         if let Some(alarm) = gate_alarm(aws, t).await? {
             return Ok(Verdict::Fail(alarm));
         }
@@ -244,7 +249,9 @@ async fn figures(
             .iter()
             .filter(|r| r.id() == Some(id))
             .flat_map(|r| r.values().iter())
-            .sum()
+            // An empty sum is -0.0; + 0.0 makes it read 0.
+            .sum::<f64>()
+            + 0.0
     };
     Ok((
         Figures {

@@ -328,10 +328,19 @@ pub async fn apply(
     let alias = function::versions::change_name(t);
     let pending = match plan.action(ResourceKind::Alias, &alias) {
         Action::Create | Action::Update { .. } => {
+            // Resuming a rollout under way publishes nothing.
+            let resuming = plan
+                .get(ResourceKind::Alias, &alias)
+                .is_some_and(|c| c.fields().iter().any(|f| f.field == "rollout"));
+            let (verb, done) = if resuming {
+                ("reading", "found mid-shift")
+            } else {
+                ("publishing", "published")
+            };
             step(
                 progress,
-                "publishing",
-                "published",
+                verb,
+                done,
                 &format!("{} {alias}", ResourceKind::Alias.label()),
                 function::versions::publish::after_function(aws, t, &live.versions, created, plan),
             )
