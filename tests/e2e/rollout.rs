@@ -53,6 +53,16 @@ async fn alias(aws: &Aws, function: &str) -> AliasNow {
     }
 }
 
+async fn has_alias(aws: &Aws, function: &str) -> bool {
+    aws.lambda
+        .get_alias()
+        .function_name(function)
+        .name("live")
+        .send()
+        .await
+        .is_ok()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stack_moves_to_the_alias_and_a_canary_publishes_shifts_and_promotes() {
     let env = Env::with_secrets();
@@ -60,15 +70,7 @@ async fn a_stack_moves_to_the_alias_and_a_canary_publishes_shifts_and_promotes()
     let f = env.names().function;
     deploy(&env, &[]).ok();
     // The first stack has no alias: callers invoke the function.
-    assert!(
-        aws.lambda
-            .get_alias()
-            .function_name(&f)
-            .name("live")
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(!has_alias(&aws, &f).await);
 
     // `rollout:` added with no code change: callers move to the alias, on the
     // code live now, and the plan says so.
@@ -373,15 +375,7 @@ async fn the_queue_mapping_and_the_function_url_follow_the_alias_there_and_back(
     // Without `rollout:` again: callers back on the function, the alias gone.
     env.set_config(&plain);
     deploy(&env, &[]).ok();
-    assert!(
-        aws.lambda
-            .get_alias()
-            .function_name(&f)
-            .name("live")
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(!has_alias(&aws, &f).await);
     let mappings = aws.event_source_mappings(None).await;
     assert_eq!(
         mappings[0].function_arn(),

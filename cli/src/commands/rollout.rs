@@ -56,12 +56,7 @@ async fn connect(ctx: &Context) -> anyhow::Result<(Aws, Target)> {
 /// The status document of an alias.
 fn describe(t: &Target, a: &Alias, alarms: &[rollout::GateState]) -> serde_json::Value {
     let shift = Shift::parse(&a.description);
-    let steps = t
-        .config
-        .rollout
-        .as_ref()
-        .map(|r| r.steps())
-        .unwrap_or_default();
+    let steps = rollout::steps(t);
     json!({
         "alias": claw_spec::rollout::ALIAS,
         "version": a.version_number(),

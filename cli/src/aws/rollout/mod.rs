@@ -167,6 +167,15 @@ pub async fn run(
     }
 }
 
+/// The stage's rollout steps (none without `rollout:`).
+pub fn steps(t: &Target) -> Vec<claw_spec::rollout::Step> {
+    t.config
+        .rollout
+        .as_ref()
+        .map(|r| r.steps())
+        .unwrap_or_default()
+}
+
 fn gate_list(t: &Target) -> String {
     let gate: Vec<&str> = t
         .config
@@ -189,12 +198,7 @@ async fn set_step(
     since: u64,
     revision: &str,
 ) -> anyhow::Result<String> {
-    let steps = t
-        .config
-        .rollout
-        .as_ref()
-        .map(|r| r.steps())
-        .unwrap_or_default();
+    let steps = steps(t);
     let percent = steps.get(index).map(|s| s.percent).unwrap_or(100);
     let shift = Shift {
         from: p.from,
