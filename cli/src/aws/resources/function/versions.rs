@@ -222,8 +222,9 @@ impl Found {
     }
 }
 
-/// What the alias's row in the plan says; `function` is the function's own
-/// planned action (a code or configuration change means a new version).
+/// What the alias's row in the plan says: created with the function or when
+/// callers move to it, a new version when the alias's is not what agent.yaml
+/// and the package say, a rollout under way resumed.
 pub fn plan(t: &Target, found: &Found, plan: &mut Plan) {
     let name = change_name(t);
     let function = plan.action(ResourceKind::Function, &t.names.function);
@@ -261,7 +262,10 @@ pub fn plan(t: &Target, found: &Found, plan: &mut Plan) {
     let mut fields = Vec::new();
     let mut note = None;
     match alias.shifting_to() {
-        Some((to, w)) if wanted(to) && function == Action::NoChange => {
+        // Whether a version is wanted is judged on the version itself (its code
+        // and settings), not on `$LATEST`: a tag change publishes nothing, and
+        // `$LATEST` put back by hand needs no new version.
+        Some((to, w)) if wanted(to) => {
             fields.push(FieldChange::new(
                 "rollout",
                 format!("version {to} at {:.0}%", w * 100.0),
@@ -269,7 +273,7 @@ pub fn plan(t: &Target, found: &Found, plan: &mut Plan) {
             ));
         }
         shifting => {
-            if function != Action::NoChange || !on.is_some_and(wanted) || shifting.is_some() {
+            if !on.is_some_and(wanted) || shifting.is_some() {
                 fields.push(FieldChange::new(
                     "version",
                     alias.version.as_str(),

@@ -140,7 +140,6 @@ pub async fn after_function(
             resumed: true,
         }));
     }
-    let function_changed = plan.action(ResourceKind::Function, name) != Action::NoChange;
     let wanted = found.version(on).is_some_and(|v| is_wanted(t, v));
     if alias.shifting_to().is_some() {
         move_alias(
@@ -152,7 +151,7 @@ pub async fn after_function(
             &alias.revision_id,
         )
         .await?;
-    } else if wanted && !function_changed {
+    } else if wanted {
         // Only old versions to delete: the engine's cleanup does it.
         return Ok(Some(Pending {
             from: on,

@@ -66,10 +66,25 @@ fn an_alias_on_the_wanted_version_is_left_alone_and_a_change_publishes_a_new_one
         Action::NoChange
     );
 
+    // `$LATEST` changing only its tags (or put back after a hand edit) needs no
+    // new version: the alias's is still what agent.yaml says.
     let p = planned(
         &t,
         &found,
-        Action::update(vec![FieldChange::new("code", "a", "b")]),
+        Action::update(vec![FieldChange::new("tags", "a", "b")]),
+    );
+    assert_eq!(
+        p.action(ResourceKind::Alias, &change_name(&t)),
+        Action::NoChange
+    );
+
+    // The alias's version is not what agent.yaml says (another timeout).
+    let mut found = found;
+    found.versions[1].settings.timeout_s += 1;
+    let p = planned(
+        &t,
+        &found,
+        Action::update(vec![FieldChange::new("timeout_s", "a", "b")]),
     );
     let row = p.get(ResourceKind::Alias, &change_name(&t)).unwrap();
     assert_eq!(
