@@ -292,7 +292,7 @@ async fn cleanup(aws: &Aws, t: &Target, say: Say<'_>) -> anyhow::Result<Vec<u64>
 
 /// The alias as it is now (a rollout needs its current revision).
 pub async fn read_alias(aws: &Aws, t: &Target) -> anyhow::Result<Alias> {
-    versions::read(aws, t).await?.alias.ok_or_else(|| {
+    versions::read_alias(aws, t).await?.ok_or_else(|| {
         anyhow::anyhow!(
             "{} has no alias `live`: run `claw deploy`",
             t.names.function

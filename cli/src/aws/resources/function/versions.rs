@@ -117,9 +117,11 @@ pub fn change_name(t: &Target) -> String {
     format!("{}:{}", t.names.function, claw_spec::rollout::ALIAS)
 }
 
-pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
+/// The alias alone (GetAlias): what the rollout engine and `claw rollout`
+/// need between steps.
+pub async fn read_alias(aws: &Aws, t: &Target) -> anyhow::Result<Option<Alias>> {
     let name = &t.names.function;
-    let alias = aws
+    let a = aws
         .lambda
         .get_alias()
         .function_name(name)
@@ -127,19 +129,25 @@ pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
         .send()
         .await
         .ctx("GetAlias", format!("{name}:{}", claw_spec::rollout::ALIAS))
-        .optional();
-    let alias = match alias.map_err(anyhow::Error::from) {
-        Ok(a) => a.map(|a| Alias {
-            version: a.function_version.unwrap_or_default(),
-            weights: a
-                .routing_config
-                .and_then(|r| r.additional_version_weights)
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-            description: a.description.unwrap_or_default(),
-            revision_id: a.revision_id.unwrap_or_default(),
-        }),
+        .optional()?;
+    Ok(a.map(|a| Alias {
+        version: a.function_version.unwrap_or_default(),
+        weights: a
+            .routing_config
+            .and_then(|r| r.additional_version_weights)
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        description: a.description.unwrap_or_default(),
+        revision_id: a.revision_id.unwrap_or_default(),
+    }))
+}
+
+pub async fn read(aws: &Aws, t: &Target) -> anyhow::Result<Found> {
+    let name = &t.names.function;
+    let alias = read_alias(aws, t).await;
+    let alias = match alias {
+        Ok(a) => a,
         // A deployer made for a stage without `rollout:` may not read aliases;
         // there is then none of claw's to move callers back from.
         Err(e) if t.config.rollout.is_none() && is_access_denied(&e) => {
