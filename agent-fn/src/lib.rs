@@ -19,6 +19,7 @@ pub mod event;
 pub mod jobs;
 pub mod mcp;
 pub mod outcome;
+pub mod replay;
 pub mod request;
 pub mod runtime;
 pub mod secrets;

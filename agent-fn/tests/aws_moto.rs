@@ -116,6 +116,7 @@ fn app_with(
             xray_daemon: None,
             bedrock_endpoint: None,
             on_checkpoint,
+            replay: None,
         },
     );
     (app, lines)

@@ -111,6 +111,7 @@ fn app(config: claw_spec::Config, mock: &MockModel, env: &Env) -> (App, Lines) {
             xray_daemon: None,
             bedrock_endpoint: None,
             on_checkpoint: None,
+            replay: None,
         },
     );
     (app, lines)

@@ -86,6 +86,7 @@ impl Harness {
                 sink: Some(sink),
                 bedrock_endpoint: sdk.as_ref().map(|_| mock.base_url()),
                 on_checkpoint: None,
+                replay: None,
                 aws_config: sdk,
                 xray_daemon: None,
             },

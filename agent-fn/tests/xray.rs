@@ -140,6 +140,7 @@ impl Harness {
                 xray_daemon: Some(daemon.local_addr().unwrap()),
                 bedrock_endpoint: None,
                 on_checkpoint: None,
+                replay: None,
             },
         );
         Harness {

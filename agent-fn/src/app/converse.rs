@@ -235,7 +235,7 @@ impl App {
                 category: outcome.stats.refusal_category.clone(),
             });
         }
-        if let Some(s) = &self.config.sessions {
+        if let Some(s) = self.config.sessions.as_ref().filter(|_| !self.replay) {
             let mut history = outcome.messages;
             sessions::trim(&mut history, sessions::MAX_HISTORY_BYTES);
             let ddb = self.aws.dynamodb().await;
@@ -266,7 +266,7 @@ impl App {
     /// session's, and the caller's when the API authorises with JWTs.
     async fn budgets<'s>(&'s self, session_id: &'s str, req: &AgentRequest) -> Option<Budgets<'s>> {
         let limits = &self.config.limits;
-        let sessions = self.config.sessions.as_ref()?;
+        let sessions = self.config.sessions.as_ref().filter(|_| !self.replay)?;
         if !limits.has_budget() {
             return None;
         }
@@ -285,7 +285,7 @@ impl App {
     }
 
     async fn load_session(&self, session_id: &str) -> Result<sessions::Loaded, RunError> {
-        let Some(s) = &self.config.sessions else {
+        let Some(s) = self.config.sessions.as_ref().filter(|_| !self.replay) else {
             return Ok(sessions::Loaded::default());
         };
         let ddb = self.aws.dynamodb().await;

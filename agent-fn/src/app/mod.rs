@@ -81,6 +81,9 @@ pub struct Options {
     /// Called with the new version after each job checkpoint lands, and awaited
     /// (tests stop a run there, as a killed process would).
     pub on_checkpoint: Option<CheckpointHook>,
+    /// `CLAW_REPLAY_URL`: model requests and tool calls answered by `claw test`
+    /// from a recording (see `crate::replay`).
+    pub replay: Option<String>,
 }
 
 /// See [`Options::on_checkpoint`].
@@ -88,8 +91,10 @@ pub type CheckpointHook = Arc<dyn Fn(u64) -> futures::future::BoxFuture<'static,
 
 impl Options {
     pub fn from_env() -> Options {
-        let base = std::env::var("ANTHROPIC_BASE_URL")
-            .ok()
+        let replay = crate::replay::from_env();
+        let base = replay
+            .clone()
+            .or_else(|| std::env::var("ANTHROPIC_BASE_URL").ok())
             .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(|| anthropic::DEFAULT_BASE_URL.to_string());
         Options {
@@ -105,6 +110,7 @@ impl Options {
                 .and_then(|a| daemon_address(&a)),
             bedrock_endpoint: None,
             on_checkpoint: None,
+            replay,
         }
     }
 }
@@ -145,6 +151,8 @@ pub struct App {
     sink: Sink,
     tracer: Tracer,
     on_checkpoint: Option<CheckpointHook>,
+    /// Under `claw test`: no sessions or budgets (tools are the toolbox's).
+    replay: bool,
 }
 
 impl App {
@@ -155,13 +163,24 @@ impl App {
             Some(c) => Aws::from_config(&config.region, c),
             None => Aws::new(&config.region),
         });
-        let secrets = Arc::new(Secrets::new(match options.static_secrets {
-            Some(m) => Source::Static(m),
-            None => Source::Aws(Arc::clone(&aws)),
-        }));
+        let secrets = Arc::new(Secrets::new(
+            match (options.static_secrets, &options.replay) {
+                (_, Some(_)) => Source::Placeholder(crate::replay::PLACEHOLDER),
+                (Some(m), None) => Source::Static(m),
+                (None, None) => Source::Aws(Arc::clone(&aws)),
+            },
+        ));
         let mut toolbox = Toolbox::new(Arc::clone(&config), Arc::clone(&aws), Arc::clone(&secrets));
         if let Some(p) = options.address_policy {
             toolbox = toolbox.with_address_policy(p);
+        }
+        let sink = options.sink.unwrap_or_else(|| Arc::new(stdout_line));
+        if let Some(url) = &options.replay {
+            toolbox = toolbox.with_replay(crate::replay::Replay::new(url));
+            sink(&json!({"type": "note", "detail": format!(
+                "replay: model requests and tool calls are answered by {url} ({}); no session is kept",
+                crate::replay::ENV
+            )}).to_string());
         }
         let tool_defs = config
             .agents
@@ -190,7 +209,8 @@ impl App {
             on_checkpoint: options.on_checkpoint,
             retry: options.retry,
             margin,
-            sink: options.sink.unwrap_or_else(|| Arc::new(stdout_line)),
+            sink,
+            replay: options.replay.is_some(),
             tracer: Tracer::new(
                 config.function.tracing == Tracing::Active,
                 options.xray_daemon,

@@ -17,6 +17,7 @@ use crate::agent::{ToolOutput, ToolRunner};
 use crate::anthropic::ToolDef;
 use crate::aws::Aws;
 use crate::deadline::Deadline;
+use crate::replay::Replay;
 use crate::secrets::Secrets;
 use http::AddressPolicy;
 
@@ -31,6 +32,8 @@ pub struct Toolbox {
     http_clients: Mutex<HashMap<String, reqwest::Client>>,
     /// Replaces every http tool's address policy (tests of the guard).
     policy_override: Option<AddressPolicy>,
+    /// Under `claw test`: every call is answered from the recording.
+    replay: Option<Replay>,
 }
 
 impl Toolbox {
@@ -41,7 +44,14 @@ impl Toolbox {
             secrets,
             http_clients: Mutex::new(HashMap::new()),
             policy_override: None,
+            replay: None,
         }
+    }
+
+    /// Answers every call from `claw test`'s recording instead of running it.
+    pub fn with_replay(mut self, replay: Replay) -> Toolbox {
+        self.replay = Some(replay);
+        self
     }
 
     /// Applies `policy` to every http tool instead of the one its config implies.
@@ -111,6 +121,9 @@ impl ToolRunner for Toolbox {
             return ToolOutput::error(format!(
                 "`{name}` is an MCP server: the Messages API runs its tools, not this function"
             ));
+        }
+        if let Some(replay) = &self.replay {
+            return replay.tool(name, input).await;
         }
         if let ToolSpec::Http(tool) = &tool.spec {
             let policy = self
