@@ -114,6 +114,27 @@ pub enum Command {
     /// AWS_SESSION_TOKEN, AWS_ENDPOINT_URL[_*] and ANTHROPIC_BASE_URL reach the function
     /// (Lambda passes the role's credentials the same way).
     Invoke(commands::invoke::Args),
+    /// Replay recorded agent conversations against the built function, and check them.
+    ///
+    /// Every tests/agents/NAME.json (made with `claw invoke --local --record
+    /// tests/agents/NAME.json -m TEXT`) is a case. The current agent.yaml is packaged
+    /// as `claw build` does and run under claw's Lambda Runtime API; its model requests
+    /// are answered with the recorded responses while each request is the recorded one
+    /// (same system prompt, tools and messages), and its tool calls with the recorded
+    /// results. No token is spent, no tool runs, nothing reaches AWS (the function gets
+    /// no credentials; sessions are off). When a prompt or tool change makes the
+    /// function send another request, the case fails with the difference and where
+    /// the conversation diverged; `--update` records it again with the live model.
+    ///
+    /// tests/agents/NAME.yaml adds checks to NAME.json: tools that must (or must not)
+    /// be called, with input constraints, and the final answer (contains, matches, a
+    /// JSON schema); see docs/testing.md. `--live` runs those checks on new
+    /// conversations with the live model (costs tokens, and says how many).
+    ///
+    /// One line per case; exit 1 when any fails; --junit FILE for CI.
+    ///
+    /// Example: claw test --junit target/claw-test.xml
+    Test(commands::test::Args),
     /// Print the function's log events.
     Logs(commands::logs::Args),
     /// One stage on one screen: resources in sync, alarms, figures, top tools.
@@ -186,6 +207,7 @@ impl Command {
             Command::Plan(args) => commands::plan::run(ctx, args).await,
             Command::Deploy(args) => commands::deploy::run(ctx, args).await,
             Command::Invoke(args) => commands::invoke::run(ctx, args).await,
+            Command::Test(args) => commands::test::run(ctx, args).await,
             Command::Logs(args) => commands::logs::run(ctx, args).await,
             Command::Status(args) => commands::status::run(ctx, args).await,
             Command::Jobs(cmd) => commands::jobs::run(ctx, cmd).await,

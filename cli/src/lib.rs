@@ -12,6 +12,7 @@ mod commands;
 mod context;
 mod exit;
 mod ops;
+mod replay;
 mod report;
 
 // The library's surface for claw's own tests and benchmarks (other crates); all

@@ -7,6 +7,7 @@
 mod support;
 
 mod accounts;
+mod agent_tests;
 mod approval;
 mod async_mode;
 mod bad_input;

@@ -17,5 +17,6 @@ pub mod rollout;
 pub mod schema;
 pub mod secrets;
 pub mod status;
+pub mod test;
 pub mod unlock;
 pub mod validate;

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod approve;
 pub mod load;
+pub mod local;
 pub mod lockfile;
 pub mod payload;
 pub mod stack;

@@ -10,6 +10,15 @@ const AGENT_YAML: &str = include_str!("agent.yaml");
 /// The GitHub Actions workflow, with `__APP__`-style placeholders.
 const WORKFLOW: &str = include_str!("claw.yml");
 
+/// A recorded conversation with the example agent, for `claw test` to replay
+/// (made against the mock model by the `agent_tests` end-to-end test, which also
+/// proves it replays green against the agent.yaml above), and checks on it.
+pub const EXAMPLE_RECORDING: &str = include_str!("example.json");
+pub const EXAMPLE_CHECKS: &str = include_str!("example.yaml");
+/// Where they go, relative to the directory.
+pub const EXAMPLE_RECORDING_PATH: &str = "tests/agents/repository.json";
+pub const EXAMPLE_CHECKS_PATH: &str = "tests/agents/repository.yaml";
+
 /// Where the workflow goes, relative to the directory.
 pub const WORKFLOW_PATH: &str = ".github/workflows/claw.yml";
 /// Where the policy lockfile goes, relative to the directory (as `claw policy

@@ -64,6 +64,15 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
         // Asked (and checked) before anything is created.
         let (text, config) = new_config(ctx, args)?;
         planned.push(("agent.yaml".into(), Some(text)));
+        // The example conversation is with this agent.yaml's agent: written with it only.
+        planned.push((
+            files::EXAMPLE_RECORDING_PATH.into(),
+            Some(files::EXAMPLE_RECORDING.into()),
+        ));
+        planned.push((
+            files::EXAMPLE_CHECKS_PATH.into(),
+            Some(files::EXAMPLE_CHECKS.into()),
+        ));
         (config.clone(), vec![config])
     };
     planned.push((".gitignore".into(), Some(files::gitignore())));
@@ -332,6 +341,10 @@ fn next_steps(dir: &Path, config: &Config) -> Vec<String> {
         ));
     }
     steps.push("claw validate".into());
+    steps.push(format!(
+        "claw test    # replays {}; record your own with `claw invoke --local --record tests/agents/NAME.json -m TEXT`",
+        files::EXAMPLE_RECORDING_PATH
+    ));
     steps.push("claw deploy    # with credentials for the account in agent.yaml".into());
     steps.push(format!(
         "CI ({}): an administrator runs `claw bootstrap --github-repo ORG/REPO` per account and stage; then set the variables the workflow's header lists",

@@ -311,6 +311,7 @@ fn every_claw_command_in_the_workflow_parses() {
         [
             "check: claw validate",
             "check: claw policy diff --against policies",
+            "check: claw test --arch x86_64 --junit claw-test.xml",
             "plan: claw --stage EXPR plan --detailed-exitcode",
             "deploy-dev: claw --stage dev deploy --yes --require-approval never",
             "deploy-prod: claw --stage prod deploy --yes --require-approval never",

@@ -10,11 +10,10 @@ use std::time::Duration;
 use claw_spec::Config;
 use claw_spec::model::Architecture;
 
+use super::record::Recorder;
 use crate::context::Context;
-use crate::local::{
-    InvocationResult, Launcher, LocalFunction, LocalOptions, LogSink, Package, timeline,
-};
-use crate::package::{self, BuildParams};
+use crate::local::{InvocationResult, timeline};
+use crate::ops::local::{self as ops_local, Which};
 use crate::report::Report;
 
 /// What `--local` runs: `--zip`, else the current agent.yaml packaged for `--arch`
@@ -25,6 +24,8 @@ pub struct Options {
     pub from_source: bool,
     /// Print a streamed answer as it arrives.
     pub stream: bool,
+    /// `--record FILE`: keep the conversation there.
+    pub record: Option<PathBuf>,
 }
 
 /// Runs the package once, stopping it with claw on Ctrl-C.
@@ -42,6 +43,7 @@ pub async fn run(
         arch: opts.arch,
         from_source: opts.from_source,
         stream: opts.stream,
+        record: opts.record,
         out: ctx.out,
     };
     let pid = Arc::new(AtomicU32::new(0));
@@ -70,6 +72,7 @@ struct LocalRun {
     arch: Option<Architecture>,
     from_source: bool,
     stream: bool,
+    record: Option<PathBuf>,
     payload: Vec<u8>,
     out: crate::report::Printer,
 }
@@ -83,57 +86,23 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
         arch,
         from_source,
         stream,
+        record,
         payload,
         out,
     } = run;
-    let arch = *arch;
-    let (zip, expected) = match zip {
-        Some(z) => (z.clone(), arch),
-        None => {
-            // What runs is what agent.yaml says now: packaging is incremental
-            // (cargo's no-op check from source, nothing with the prebuilt function).
-            let params = BuildParams::new(config, config_path, arch, *from_source)?;
-            let built = package::ensure_built(&params)?;
-            (built.zip_path, Some(built.arch))
-        }
+    let which = Which {
+        zip: zip.clone(),
+        arch: *arch,
+        from_source: *from_source,
     };
-    let pkg = Package::open(&zip, expected)?;
-    if let Some(packaged) = &pkg.agent_json
-        && *packaged != serde_json::to_vec(config)?
-    {
-        eprintln!(
-            "warning: {} holds a different agent.yaml than the current one (or \
-             --stage/--region); running it as built. Without --zip, claw packages the \
-             current one.",
-            zip.display()
-        );
-    }
-    let mut opts = LocalOptions::from_config(config);
-    opts.logs = LogSink::Stderr;
-    if !opts
-        .passthrough
-        .iter()
-        .any(|(k, _)| k == "AWS_ACCESS_KEY_ID")
-    {
-        eprintln!(
-            "note: no AWS credentials in the environment, so the function cannot call AWS \
-             (Secrets Manager, tools). Export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY \
-             (e.g. `eval \"$(aws configure export-credentials --format env)\"`)."
-        );
-    }
-    let mut f = LocalFunction::start(&pkg, &opts)?;
+    let pkg = ops_local::package(config, config_path, &which)?;
+    let mut opts = ops_local::options(config, true);
+    let recorder = match record {
+        Some(_) => Some(Recorder::start(&mut opts)?),
+        None => None,
+    };
+    let mut f = ops_local::start(&pkg, &opts)?;
     pid.store(f.pid(), Ordering::SeqCst);
-    if let Launcher::Qemu { qemu, .. } = f.launcher() {
-        eprintln!(
-            "note: running the {} package under {}: durations and memory below are the \
-             emulator's, not Lambda's",
-            pkg.arch.lambda_name(),
-            qemu.display()
-        );
-    }
-    // Init output comes before START, as in Lambda's logs; a failed init is
-    // reported by the invocation below.
-    let _ = f.wait_ready();
     let request_id = crate::local::new_request_id();
     eprintln!("START RequestId: {request_id} Version: $LATEST");
     let mut shown = Shown::new(out.is_json());
@@ -174,13 +143,29 @@ fn invoke_local(run: &LocalRun, pid: &AtomicU32) -> anyhow::Result<Report> {
             .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(b).into()))
     });
     let streamed = matches!(result.outcome, InvocationResult::Streamed { .. });
+    let event = run.payload.as_slice();
     let payload = if streamed {
         shown.last.clone().map(|(_, data)| data)
     } else {
         payload
     };
     let error = error.or_else(|| shown.failure(streamed));
+    let recorded = match (recorder, record) {
+        (Some(r), Some(path)) => {
+            Some(r.finish(path, event, payload.as_ref().filter(|_| error.is_none()))?)
+        }
+        _ => None,
+    };
+    if let Some(r) = &recorded {
+        out.note(format_args!(
+            "recorded {} model request(s) and {} tool call(s) to {}",
+            r["model_requests"],
+            r["tool_calls"],
+            r["path"].as_str().unwrap_or_default()
+        ));
+    }
     let report = Report::new(serde_json::json!({
+        "recorded": recorded,
         "stream": streamed.then(|| serde_json::json!({
             "events": shown.events,
             "chunks": shown.chunks,

@@ -2,6 +2,7 @@
 //! package locally ([`local`]).
 
 mod local;
+mod record;
 mod remote;
 mod shown;
 
@@ -41,6 +42,13 @@ pub struct Args {
     /// returns; local: always shown).
     #[arg(long)]
     pub log: bool,
+    /// Record the conversation to FILE for `claw test` to replay (with --local): the
+    /// event, every model request and response, every tool call and its result. No
+    /// header is kept, so no API key; MCP tokens are redacted. The model requests go
+    /// to the real API (ANTHROPIC_BASE_URL, else api.anthropic.com) through claw.
+    /// Usually FILE is tests/agents/NAME.json.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
     /// (--local) Which built package to run; default `function.architecture`.
     #[arg(long, value_enum, requires = "local")]
     pub arch: Option<ArchArg>,
@@ -69,6 +77,15 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     // agent.yaml is read once, and the event is checked before anything runs.
     let loaded = ctx.load()?;
     let mut payload = crate::ops::payload::event(&args.event_source(), &loaded.config)?;
+    if args.record.is_some() {
+        record::check(
+            &loaded.config,
+            args.local,
+            args.stream,
+            args.session.is_some(),
+            &payload,
+        )?;
+    }
     if args.stream {
         payload = streamed(&payload)?;
     }
@@ -78,6 +95,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
             arch: args.arch.map(Into::into),
             from_source: args.from_source,
             stream: args.stream,
+            record: args.record.clone(),
         };
         local::run(ctx, local, loaded.config, payload).await
     } else if args.stream {
