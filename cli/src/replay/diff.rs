@@ -182,11 +182,11 @@ mod tests {
             "{d}"
         );
         assert!(
-            d.contains("    - …company, and answer with a score from 0 to 100.\n"),
+            d.contains("    - … registry, and answer with a score from 0 to 100.\n"),
             "{d}"
         );
         assert!(
-            d.contains("    + …company, and answer with a score from 1 to 10.\n"),
+            d.contains("    + … registry, and answer with a score from 1 to 10.\n"),
             "{d}"
         );
     }
