@@ -17,6 +17,7 @@ mod cargo_lambda;
 mod deploy;
 mod deployer_policy;
 mod destroy;
+mod dev;
 mod drift;
 mod faults;
 mod from_scratch;
