@@ -25,8 +25,6 @@ pub struct Origin {
     pub arch: Option<Architecture>,
     pub zip: Option<PathBuf>,
     pub from_source: bool,
-    /// Collect X-Ray subsegments (for `-v`).
-    pub trace: bool,
 }
 
 pub struct Warm {
@@ -50,7 +48,6 @@ impl Warm {
         let (package, source_stamp) = package_for(config, origin)?;
         let mut opts = LocalOptions::from_config(config);
         opts.logs = LogSink::Channel(logs);
-        opts.tracing |= origin.trace;
         Ok(Warm {
             package,
             opts,
@@ -66,6 +63,11 @@ impl Warm {
 
     pub fn timeout(&self) -> Duration {
         self.opts.timeout
+    }
+
+    /// Whether the function sends its X-Ray subsegments (`function.tracing: active`).
+    pub fn traced(&self) -> bool {
+        self.opts.tracing
     }
 
     pub fn memory_mb(&self) -> u32 {

@@ -141,7 +141,7 @@ impl Summary {
 }
 
 /// `-v`: each model turn and tool call of the request, from the function's
-/// X-Ray subsegments (claw samples every request when `-v` is given).
+/// X-Ray subsegments (sent with `function.tracing: active`).
 pub fn span_lines(spans: &[TraceSpan]) -> Vec<String> {
     spans
         .iter()

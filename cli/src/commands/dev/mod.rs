@@ -103,7 +103,6 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
             arch: args.arch.map(Into::into),
             zip: args.zip.clone(),
             from_source: args.from_source,
-            trace: ctx.verbose() > 0,
         },
         jwt: auth::JwtOptions {
             dev_token: args.dev_token.clone(),
@@ -224,6 +223,7 @@ fn banner(server: &Server, st: &server::State, port: u16, url_port: Option<u16>)
         "async_queue": (c.api.mode == claw_spec::model::ApiMode::Async).then_some(names.queue),
         "auth": st.auth.describe(),
         "config": server.settings.origin.config_path.display().to_string(),
+        "turns_shown": server.settings.verbose && st.warm.traced(),
     })
 }
 
@@ -267,6 +267,12 @@ fn print_banner(server: &Server, b: Value, jwks_error: Option<String>) {
         s.push_str(&format!(
             "  warning: the issuer's JWKS is not reachable ({e}); only --dev-token passes until it is\n"
         ));
+    }
+    if server.settings.verbose && b["turns_shown"] != true {
+        s.push_str(
+            "  note: -v shows each model turn and tool call from the function's X-Ray \
+             subsegments, which it sends with `function.tracing: active` only\n",
+        );
     }
     s.push_str("  Edits to agent.yaml apply from the next request. Ctrl-C stops.");
     out.line(s);
