@@ -150,12 +150,20 @@ pub enum Command {
     ///
     /// Example session:
     ///
-    ///   $ export AWS_ENDPOINT_URL=http://127.0.0.1:5000 ANTHROPIC_BASE_URL=...   # optional
-    ///   $ claw dev --port 8787
-    ///   $ curl -s localhost:8787/agents/lead-qualifier -d '{"message":"Qualify lead L-42"}' \
-    ///          -H 'content-type: application/json'
-    ///   {"agent":"lead-qualifier","response":"...","session_id":"..."}
-    ///   POST /agents/lead-qualifier → POST /agents/{agent}  200  1.42 s  2 turns  1 tool  1234→85 tokens  $0.0049
+    ///   $ claw dev                       # in the directory of agent.yaml
+    ///   claw dev: crm-leads-dev (arm64 package, 256 MB, timeout 120 s), agent.yaml
+    ///     API           http://127.0.0.1:8787
+    ///                     POST /agents/{agent}
+    ///   ...
+    ///   POST /agents/scorer → POST /agents/{agent}  200  1.42 s  2 turns  1 tool  824→76 tokens  $0.0024
+    ///
+    ///   $ curl -s localhost:8787/agents/scorer -H 'content-type: application/json' \
+    ///          -d '{"message": "Qualify lead L-42"}'
+    ///   {"response":"...","session_id":"...","tool_calls":1,"usage":{...},"stop_reason":"end_turn"}
+    ///
+    /// The function needs what `claw invoke --local` needs: AWS credentials (or
+    /// AWS_ENDPOINT_URL for a local emulator) for its secret and tools, and
+    /// ANTHROPIC_BASE_URL to talk to another Messages API than Anthropic's.
     #[command(verbatim_doc_comment)]
     Dev(commands::dev::Args),
     /// One stage on one screen: resources in sync, alarms, figures, top tools.

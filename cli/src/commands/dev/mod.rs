@@ -58,7 +58,8 @@ pub struct Args {
     pub from_source: bool,
     /// (auth: jwt) Accept `Authorization: Bearer TOKEN` with exactly this token,
     /// without checking it, as a caller with --dev-claims (for work offline).
-    #[arg(long, value_name = "TOKEN")]
+    /// From $CLAW_DEV_TOKEN when not given, to keep it off the command line.
+    #[arg(long, value_name = "TOKEN", env = "CLAW_DEV_TOKEN", hide_env_values = true)]
     pub dev_token: Option<String>,
     /// (auth: jwt) The claims a --dev-token request carries, as a JSON object,
     /// over the default {"sub": "dev", "iss": ISSUER, "aud": FIRST_AUDIENCE}.
