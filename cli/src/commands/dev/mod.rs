@@ -59,7 +59,12 @@ pub struct Args {
     /// (auth: jwt) Accept `Authorization: Bearer TOKEN` with exactly this token,
     /// without checking it, as a caller with --dev-claims (for work offline).
     /// From $CLAW_DEV_TOKEN when not given, to keep it off the command line.
-    #[arg(long, value_name = "TOKEN", env = "CLAW_DEV_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "CLAW_DEV_TOKEN",
+        hide_env_values = true
+    )]
     pub dev_token: Option<String>,
     /// (auth: jwt) The claims a --dev-token request carries, as a JSON object,
     /// over the default {"sub": "dev", "iss": ISSUER, "aud": FIRST_AUDIENCE}.
@@ -221,6 +226,7 @@ fn banner(server: &Server, st: &server::State, port: u16, url_port: Option<u16>)
         "api": format!("http://127.0.0.1:{port}"),
         "routes": st.routes.keys().collect::<Vec<_>>(),
         "function_url": url_port.map(|p| format!("http://127.0.0.1:{p}/")),
+        "function_url_public": c.api.stream.as_ref().is_some_and(|u| u.public),
         "async_queue": (c.api.mode == claw_spec::model::ApiMode::Async).then_some(names.queue),
         "auth": st.auth.describe(),
         "config": server.settings.origin.config_path.display().to_string(),
@@ -250,6 +256,11 @@ fn print_banner(server: &Server, b: Value, jwks_error: Option<String>) {
         s.push_str(&format!(
             "  function URL  {u}  (api.stream: any path; answers stream as server-sent events)\n"
         ));
+        if b["function_url_public"] != true {
+            s.push_str(
+                "  warning: the function URL (AuthType AWS_IAM) accepts UNSIGNED requests here\n",
+            );
+        }
     }
     if let Some(q) = b["async_queue"].as_str() {
         s.push_str(&format!(
