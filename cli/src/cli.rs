@@ -143,8 +143,10 @@ pub enum Command {
     /// config kept. In a claw checkout a change under agent-fn/ rebuilds it.
     ///
     /// Each request prints one line: method, path, route, status, duration, and from
-    /// the function's audit line its turns, tool calls, tokens and cost. With -v, each
-    /// model turn and tool call of the request too, and the function's own output.
+    /// the function's audit line its turns, tool calls, tokens and cost. With -v, the
+    /// function's own output too, each model turn and tool call of the request (from
+    /// its X-Ray subsegments, sent with `function.tracing: active`), and the tool
+    /// calls of a streamed answer as they pass.
     /// --output json prints each line as a JSON object. Ctrl-C stops the server and
     /// the function.
     ///

@@ -508,7 +508,7 @@ fn dev_checks_jwts_and_accepts_the_dev_token() {
 
 /// Async mode: POST /jobs queues (the queue and table are created in moto),
 /// claw drains the queue into the function, GET /jobs/{id} reads the result.
-/// The function URL streams server-sent events.
+/// The function URL streams server-sent events; -v shows its tool calls.
 #[test]
 fn dev_runs_async_jobs_and_streams_through_the_function_url() {
     let dir = tempfile::tempdir().unwrap();
@@ -519,10 +519,11 @@ fn dev_runs_async_jobs_and_streams_through_the_function_url() {
         API_KEY,
         vec![
             Step::text("job answer"),
+            Step::tool_use("toolu_1", "crm_lookup", json!({"id": "L-7"})),
             Step::text("streamed answer, in pieces").paced(Duration::from_millis(10)),
         ],
     );
-    let mut dev = start(dir.path(), &moto, &mock, &[], &[]);
+    let mut dev = start(dir.path(), &moto, &mock, &["-v"], &[]);
     let r = dev.call(
         "POST",
         "/jobs",
@@ -572,6 +573,17 @@ fn dev_runs_async_jobs_and_streams_through_the_function_url() {
     assert!(
         dev.line_with("function URL", Duration::from_secs(5))
             .contains("200")
+    );
+    // -v: the tool call, as it streamed past.
+    assert!(
+        dev.stderr().contains("├ tool crm_lookup (toolu_1)"),
+        "{}",
+        dev.stderr()
+    );
+    assert!(
+        dev.stderr().contains("├ tool crm_lookup: error"),
+        "{}",
+        dev.stderr()
     );
 }
 

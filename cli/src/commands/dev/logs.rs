@@ -171,6 +171,46 @@ pub fn span_lines(spans: &[TraceSpan]) -> Vec<String> {
         .collect()
 }
 
+/// `-v` on a streamed answer: the tool calls and results among the function's
+/// server-sent events, shown as they pass through.
+#[derive(Default)]
+pub struct StreamWatch {
+    pending: String,
+}
+
+impl StreamWatch {
+    /// Takes the next piece of the stream; returns a line per tool event it completes.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
+        self.pending.push_str(&String::from_utf8_lossy(bytes));
+        let mut lines = Vec::new();
+        while let Some(end) = self.pending.find("\n\n") {
+            let event: String = self.pending.drain(..end + 2).collect();
+            let mut name = "";
+            let mut data = Value::Null;
+            for l in event.lines() {
+                if let Some(n) = l.strip_prefix("event: ") {
+                    name = n;
+                } else if let Some(d) = l.strip_prefix("data: ") {
+                    data = serde_json::from_str(d).unwrap_or(Value::Null);
+                }
+            }
+            let tool = data["name"].as_str().unwrap_or("?");
+            match name {
+                "tool_use" => lines.push(format!(
+                    "  ├ tool {tool} ({})",
+                    data["id"].as_str().unwrap_or("?")
+                )),
+                "tool_result" => lines.push(format!(
+                    "  ├ tool {tool}: {}",
+                    data["status"].as_str().unwrap_or("?")
+                )),
+                _ => {}
+            }
+        }
+        lines
+    }
+}
+
 fn secs(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         format!("{} ms", d.as_millis())
@@ -216,5 +256,24 @@ mod tests {
         audits.follow(rx, false);
         assert_eq!(audits.take("r-9", Duration::ZERO).unwrap()["turns"], 1);
         assert!(audits.take("r-9", Duration::from_millis(10)).is_none());
+    }
+
+    #[test]
+    fn tool_events_are_seen_across_pieces() {
+        let mut w = StreamWatch::default();
+        assert!(
+            w.feed(
+                b"event: text\ndata: {\"text\":\"hi\"}\n\nevent: tool_use\ndata: {\"id\":\"t1\","
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            w.feed(b"\"name\":\"get_lead\"}\n\n"),
+            ["  ├ tool get_lead (t1)"]
+        );
+        assert_eq!(
+            w.feed(b"event: tool_result\ndata: {\"id\":\"t1\",\"name\":\"get_lead\",\"status\":\"ok\"}\n\n"),
+            ["  ├ tool get_lead: ok"]
+        );
     }
 }

@@ -17,7 +17,7 @@ use super::auth::{Auth, JwtOptions, Refused};
 use super::event::{self, HttpIn, HttpOut};
 use super::function::{Origin, Warm};
 use super::http::Responder;
-use super::logs::{Audits, Summary, span_lines};
+use super::logs::{Audits, StreamWatch, Summary, span_lines};
 use super::routes::Routes;
 use crate::local::{InvocationReport, InvocationResult};
 use crate::report::Printer;
@@ -150,9 +150,16 @@ impl Server {
             ("content-type".to_string(), "text/event-stream".to_string()),
             ("cache-control".to_string(), "no-cache".to_string()),
         ];
+        let verbose = self.settings.verbose;
+        let mut watch = StreamWatch::default();
         let result = st.warm.invoke(&request_id, &payload, &mut |chunk| {
             w.start_stream(200, &sse);
             w.chunk(chunk);
+            if verbose {
+                for l in watch.feed(chunk) {
+                    eprintln!("{l}");
+                }
+            }
         });
         let timeout = st.warm.timeout();
         drop(st);
