@@ -170,3 +170,37 @@ fn newest_source(root: &Path) -> Option<SystemTime> {
     }
     newest
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_touched_source_file_changes_the_stamp() {
+        let root = tempfile::tempdir().unwrap();
+        let src = root.path().join("agent-fn/src");
+        std::fs::create_dir_all(&src).unwrap();
+        assert_eq!(newest_source(root.path()), None);
+        std::fs::write(src.join("main.rs"), "fn main() {}").unwrap();
+        let before = newest_source(root.path()).unwrap();
+        let later = before + Duration::from_secs(5);
+        let f = std::fs::File::options()
+            .append(true)
+            .open(src.join("main.rs"))
+            .unwrap();
+        f.set_modified(later).unwrap();
+        assert_eq!(newest_source(root.path()), Some(later));
+        // The crates the function uses count too.
+        std::fs::create_dir_all(root.path().join("spec/src")).unwrap();
+        let spec = root.path().join("spec/src/lib.rs");
+        std::fs::write(&spec, "").unwrap();
+        let newer = later + Duration::from_secs(5);
+        std::fs::File::options()
+            .append(true)
+            .open(&spec)
+            .unwrap()
+            .set_modified(newer)
+            .unwrap();
+        assert_eq!(newest_source(root.path()), Some(newer));
+    }
+}
