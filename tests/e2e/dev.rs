@@ -557,6 +557,16 @@ fn dev_runs_async_jobs_and_streams_through_the_function_url() {
         br#"{"message":"stream it"}"#,
     );
     assert_eq!(r.status, 200);
+    // The head is the stream's prelude, as a function URL sends it.
+    let header = |name: &str| {
+        r.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(header("content-type"), Some("text/event-stream"));
+    assert_eq!(header("cache-control"), Some("no-cache"));
+    assert_eq!(header("transfer-encoding"), Some("chunked"));
     let sse = String::from_utf8_lossy(&r.body);
     let text: String = sse
         .split("\n\n")

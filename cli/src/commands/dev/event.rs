@@ -247,6 +247,42 @@ pub fn response(payload: &[u8]) -> HttpOut {
     }
 }
 
+/// A streamed answer's status and headers.
+pub type StreamHead = (u16, Vec<(String, String)>);
+
+/// The status and headers of a streamed answer, from its HTTP prelude as a
+/// function URL reads it (`statusCode`, `headers`, `cookies`); without one,
+/// 200 and `application/octet-stream`
+/// (https://docs.aws.amazon.com/lambda/latest/dg/config-rs-write-functions.html).
+pub fn stream_head(prelude: Option<&Value>) -> StreamHead {
+    let Some(p) = prelude else {
+        return (
+            200,
+            vec![("content-type".into(), "application/octet-stream".into())],
+        );
+    };
+    let status = p["statusCode"]
+        .as_u64()
+        .and_then(|s| u16::try_from(s).ok())
+        .unwrap_or(200);
+    let mut headers = Vec::new();
+    if let Some(h) = p["headers"].as_object() {
+        for (k, v) in h {
+            let v = v
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| v.to_string());
+            headers.push((k.to_ascii_lowercase(), v));
+        }
+    }
+    for c in p["cookies"].as_array().into_iter().flatten() {
+        if let Some(c) = c.as_str() {
+            headers.push(("set-cookie".into(), c.to_string()));
+        }
+    }
+    (status, headers)
+}
+
 fn json_body(payload: &[u8]) -> HttpOut {
     HttpOut {
         status: 200,

@@ -91,18 +91,19 @@ impl Warm {
         Ok(())
     }
 
-    /// One invocation; chunks of a streamed answer go to `on_chunk` as they
-    /// arrive. After a timeout, an exit or an init failure the process is gone,
+    /// One invocation; a streamed answer's prelude goes to `on_start`, its
+    /// chunks to `on_chunk` as they arrive. After a timeout, an exit or an init failure the process is gone,
     /// and the next invocation starts a new one, as Lambda does.
     pub fn invoke(
         &mut self,
         request_id: &str,
         payload: &[u8],
+        on_start: &mut dyn FnMut(Option<&serde_json::Value>),
         on_chunk: &mut dyn FnMut(&[u8]),
     ) -> anyhow::Result<InvocationReport> {
         self.start()?;
         let f = self.running.as_mut().expect("started above");
-        let report = f.invoke_streaming(request_id, payload, on_chunk)?;
+        let report = f.invoke_streaming_with(request_id, payload, on_start, on_chunk)?;
         match report.outcome {
             InvocationResult::TimedOut { .. }
             | InvocationResult::Exited { .. }

@@ -113,7 +113,10 @@ pub fn drain(server: Arc<Server>, rt: tokio::runtime::Handle) {
         let event = serde_json::to_vec(&json!({ "Records": records })).unwrap_or_default();
         let started = Instant::now();
         let request_id = crate::local::new_request_id();
-        let report = server.state().warm.invoke(&request_id, &event, &mut |_| {});
+        let report = server
+            .state()
+            .warm
+            .invoke(&request_id, &event, &mut |_| {}, &mut |_| {});
         let mut s = Summary {
             method: "SQS".into(),
             path: names.queue.clone(),

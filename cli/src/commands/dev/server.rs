@@ -146,21 +146,35 @@ impl Server {
         let payload = serde_json::to_vec(&payload).unwrap_or_default();
         let request_id = crate::local::new_request_id();
         s.request_id = request_id.clone();
-        let sse = [
-            ("content-type".to_string(), "text/event-stream".to_string()),
-            ("cache-control".to_string(), "no-cache".to_string()),
-        ];
         let verbose = self.settings.verbose;
         let mut watch = StreamWatch::default();
-        let result = st.warm.invoke(&request_id, &payload, &mut |chunk| {
-            w.start_stream(200, &sse);
-            w.chunk(chunk);
-            if verbose {
-                for l in watch.feed(chunk) {
-                    eprintln!("{l}");
+        // Set by the prelude, which comes before the first chunk.
+        let head: std::cell::RefCell<Option<event::StreamHead>> = Default::default();
+        let result = st.warm.invoke(
+            &request_id,
+            &payload,
+            &mut |prelude| *head.borrow_mut() = Some(event::stream_head(prelude)),
+            &mut |chunk| {
+                let mut head = head.borrow_mut();
+                let (status, headers) = head.get_or_insert_with(|| event::stream_head(None));
+                w.start_stream(*status, headers);
+                w.chunk(chunk);
+                if verbose {
+                    for l in watch.feed(chunk) {
+                        eprintln!("{l}");
+                    }
                 }
-            }
-        });
+            },
+        );
+        if let Ok(r) = &result
+            && matches!(r.outcome, InvocationResult::Streamed { .. })
+        {
+            // A stream with no body still has its head.
+            let (status, headers) = head
+                .into_inner()
+                .unwrap_or_else(|| event::stream_head(None));
+            w.start_stream(status, &headers);
+        }
         let timeout = st.warm.timeout();
         drop(st);
         match result {

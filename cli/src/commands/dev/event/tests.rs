@@ -164,3 +164,20 @@ fn clf_time_is_api_gateways() {
     assert_eq!(clf_time(0), "01/Jan/1970:00:00:00 +0000");
     assert_eq!(clf_time(951_782_400), "29/Feb/2000:00:00:00 +0000");
 }
+
+#[test]
+fn a_stream_prelude_gives_the_status_headers_and_cookies() {
+    let p = json!({"statusCode": 201, "headers": {"Content-Type": "text/event-stream"},
+                   "cookies": ["s=1"]});
+    assert_eq!(
+        stream_head(Some(&p)),
+        (
+            201,
+            vec![
+                ("content-type".to_string(), "text/event-stream".to_string()),
+                ("set-cookie".into(), "s=1".into()),
+            ]
+        )
+    );
+    assert_eq!(stream_head(None).0, 200);
+}
