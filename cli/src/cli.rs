@@ -137,6 +137,58 @@ pub enum Command {
     Test(commands::test::Args),
     /// Print the function's log events.
     Logs(commands::logs::Args),
+    /// Serve agent.yaml's API on this machine, run by the packaged function.
+    ///
+    /// Each request to http://127.0.0.1:PORT (--port, default 8787) that matches a
+    /// route of agent.yaml (`api.routes`, and in async mode POST /jobs and GET
+    /// /jobs/{id}) becomes the API Gateway payload 2.0 event the deployed function
+    /// would receive; the function runs as `claw invoke --local` runs it (one warm
+    /// process, the configured timeout and memory) and its answer goes back as API
+    /// Gateway sends it. A path no route matches gets API Gateway's 404; a function
+    /// that times out is stopped, the request gets API Gateway's error (500, or 503
+    /// past the API's 30 s), and the next request starts it again.
+    ///
+    /// With `api.stream`, the function URL is served on --url-port (default PORT+1),
+    /// any path: answers stream as server-sent events. In async mode the function
+    /// queues POST /jobs to the jobs queue at AWS_ENDPOINT_URL, and claw drains the
+    /// queue into the function as Lambda's SQS event source mapping does (with a
+    /// local endpoint, claw creates the queue and table when missing).
+    ///
+    /// Auth: `iam` routes accept unsigned requests (claw says so at startup);
+    /// `jwt` routes check the bearer token's RS256 signature against the issuer's
+    /// JWKS, its `iss`, `aud` and `exp`, or accept exactly --dev-token. A missing or
+    /// bad token gets API Gateway's 401 {"message":"Unauthorized"}.
+    ///
+    /// An edit to agent.yaml applies from the next request (repackaged, function
+    /// restarted); an edit that does not validate is reported and the previous
+    /// config kept. In a claw checkout a change under agent-fn/ rebuilds it.
+    ///
+    /// Each request prints one line: method, path, route, status, duration, and from
+    /// the function's audit line its turns, tool calls, tokens and cost. With -v, the
+    /// function's own output too, each model turn and tool call of the request (from
+    /// its X-Ray subsegments, sent with `function.tracing: active`), and the tool
+    /// calls of a streamed answer as they pass.
+    /// --output json prints each line as a JSON object. Ctrl-C stops the server and
+    /// the function.
+    ///
+    /// Example session:
+    ///
+    ///   $ claw dev                       # in the directory of agent.yaml
+    ///   claw dev: crm-leads-dev (arm64 package, 256 MB, timeout 120 s), agent.yaml
+    ///     API           http://127.0.0.1:8787
+    ///                     POST /agents/{agent}
+    ///   ...
+    ///   POST /agents/scorer → POST /agents/{agent}  200  1.42 s  2 turns  1 tool  824→76 tokens  $0.0024
+    ///
+    ///   $ curl -s localhost:8787/agents/scorer -H 'content-type: application/json' \
+    ///          -d '{"message": "Qualify lead L-42"}'
+    ///   {"response":"...","session_id":"...","tool_calls":1,"usage":{...},"stop_reason":"end_turn"}
+    ///
+    /// The function needs what `claw invoke --local` needs: AWS credentials (or
+    /// AWS_ENDPOINT_URL for a local emulator) for its secret and tools, and
+    /// ANTHROPIC_BASE_URL to talk to another Messages API than Anthropic's.
+    #[command(verbatim_doc_comment)]
+    Dev(commands::dev::Args),
     /// One stage on one screen: resources in sync, alarms, figures, top tools.
     ///
     /// Reads the stack as `claw plan` does (in sync means a deploy would change
@@ -209,6 +261,7 @@ impl Command {
             Command::Invoke(args) => commands::invoke::run(ctx, args).await,
             Command::Test(args) => commands::test::run(ctx, args).await,
             Command::Logs(args) => commands::logs::run(ctx, args).await,
+            Command::Dev(args) => commands::dev::run(ctx, args).await,
             Command::Status(args) => commands::status::run(ctx, args).await,
             Command::Jobs(cmd) => commands::jobs::run(ctx, cmd).await,
             Command::Rollout(cmd) => commands::rollout::run(ctx, cmd).await,

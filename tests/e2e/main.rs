@@ -18,6 +18,7 @@ mod cargo_lambda;
 mod deploy;
 mod deployer_policy;
 mod destroy;
+mod dev;
 mod drift;
 mod faults;
 mod from_scratch;

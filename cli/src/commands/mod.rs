@@ -7,6 +7,7 @@ pub mod build;
 pub mod completions;
 pub mod deploy;
 pub mod destroy;
+pub mod dev;
 pub mod init;
 pub mod invoke;
 pub mod jobs;

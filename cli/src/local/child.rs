@@ -59,6 +59,9 @@ pub(super) fn forward(
                     }
                 }
                 LogSink::Discard => {}
+                LogSink::Channel(tx) => {
+                    let _ = tx.send(line.to_string());
+                }
             }
         }
     })

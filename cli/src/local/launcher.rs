@@ -33,6 +33,9 @@ pub enum LogSink {
     Capture,
     /// Dropped.
     Discard,
+    /// Sent, line by line as written, to a receiver that reads them while the
+    /// function runs (`claw dev` follows the audit line of each request).
+    Channel(std::sync::mpsc::Sender<String>),
 }
 
 /// How to run the function: Lambda's settings for it.

@@ -196,6 +196,18 @@ impl LocalFunction {
         payload: &[u8],
         on_chunk: &mut dyn FnMut(&[u8]),
     ) -> anyhow::Result<InvocationReport> {
+        self.invoke_streaming_with(request_id, payload, &mut |_| {}, on_chunk)
+    }
+
+    /// [`LocalFunction::invoke_streaming`], also handing the stream's HTTP
+    /// prelude (`None` when it sent none) to `on_start` before the first chunk.
+    pub fn invoke_streaming_with(
+        &mut self,
+        request_id: &str,
+        payload: &[u8],
+        on_start: &mut dyn FnMut(Option<&serde_json::Value>),
+        on_chunk: &mut dyn FnMut(&[u8]),
+    ) -> anyhow::Result<InvocationReport> {
         if self.dead.is_some() && self.init_reported {
             let why = self.dead.as_deref().unwrap_or_default();
             anyhow::bail!("the local function is no longer running ({why}); start it again");
@@ -277,7 +289,10 @@ impl LocalFunction {
                     request_id: id,
                     prelude: p,
                     ..
-                }) if id == request_id => prelude = p,
+                }) if id == request_id => {
+                    on_start(p.as_ref());
+                    prelude = p;
+                }
                 Waited::Event(ApiEvent::StreamChunk {
                     request_id: id,
                     bytes,
