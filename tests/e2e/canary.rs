@@ -1,8 +1,9 @@
 //! Secret canary: every secret in moto holds one random value. claw then runs
-//! validate, build, plan, deploy, invoke (remote and local), logs and the policy
-//! commands with -v, and the value is searched for in all their output, the
-//! package (raw and unzipped), the deployed environment variables, the generated
-//! policies and every committed snapshot. It must be found nowhere, while the
+//! validate, build, plan, deploy, invoke (remote, and local with --record), test,
+//! logs and the policy commands with -v, and the value is searched for in all
+//! their output, the package (raw and unzipped), the recorded conversation, the
+//! deployed environment variables, the generated policies and every committed
+//! snapshot. It must be found nowhere, while the
 //! mock model and the CRM stand-in prove the function did read it.
 
 use std::io::Read as _;
@@ -180,6 +181,8 @@ async fn the_canary_is_never_found() {
             &[
                 "invoke",
                 "--local",
+                "--record",
+                "tests/agents/canary.json",
                 "--agent",
                 "lead-qualifier",
                 "--message",
@@ -193,6 +196,9 @@ async fn the_canary_is_never_found() {
     );
     let local_run = w.last_output();
     assert!(local_run.contains("Lead 42 scores 70."), "{local_run}");
+    assert!(w.dir.path().join("tests/agents/canary.json").is_file());
+    // The recording replays (no secret is read then: placeholders stand in).
+    assert_eq!(w.claw(&["test"], None), 0, "{}", w.last_output());
     w.claw(&["logs", "--since", "1h"], None);
     w.claw(&["policy", "show"], None);
     w.claw(&["policy", "lint"], None);
@@ -269,6 +275,8 @@ async fn the_canary_is_never_found() {
     // Generated policies, the committed lockfile, and every snapshot.
     let mut files = Vec::new();
     files_under(&w.dir.path().join("written"), &mut files);
+    // The recorded conversation.
+    files_under(&w.dir.path().join("tests/agents"), &mut files);
     files_under(&repo().join("policies"), &mut files);
     files_under(&repo().join("spec/tests/snapshots"), &mut files);
     files_under(&repo().join("cli/tests/snapshots"), &mut files);

@@ -21,6 +21,8 @@ const FLAGS: &[&str] = &[
 /// What `claw init` writes for app `support-bot`, stage `dev`.
 const FILES: &[&str] = &[
     "agent.yaml",
+    "tests/agents/repository.json",
+    "tests/agents/repository.yaml",
     ".gitignore",
     "policies/support-bot-dev/role.json",
     "policies/support-bot-dev/trust.json",
@@ -227,7 +229,17 @@ fn init_follows_an_existing_agent_yaml() {
     assert_eq!(doc["app"], config.app.as_str(), "{doc}");
     // Paths are as given: DIR defaults to `.`.
     let here = Path::new(".");
-    assert_eq!(listed(&doc, "skipped", here), ["agent.yaml"], "{doc}");
+    // The example conversation is with init's own agent: not written here.
+    assert_eq!(
+        listed(&doc, "skipped", here),
+        [
+            "agent.yaml",
+            "tests/agents/repository.json",
+            "tests/agents/repository.yaml"
+        ],
+        "{doc}"
+    );
+    assert!(!dir.join("tests/agents").exists());
     assert!(
         listed(&doc, "written", here)
             .iter()

@@ -59,6 +59,9 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
     let mut planned: Vec<(PathBuf, Option<String>)> = Vec::new();
     let (config, stages) = if config_path.exists() {
         planned.push(("agent.yaml".into(), None));
+        // The example conversation is with the agent of the agent.yaml claw init writes.
+        planned.push((files::EXAMPLE_RECORDING_PATH.into(), None));
+        planned.push((files::EXAMPLE_CHECKS_PATH.into(), None));
         existing_config(ctx, args, &config_path)?
     } else {
         // Asked (and checked) before anything is created.
@@ -107,7 +110,10 @@ pub fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
             });
         }
     }
-    let next_steps = next_steps(dir, &config);
+    let example = written
+        .iter()
+        .any(|p: &String| p.ends_with(files::EXAMPLE_RECORDING_PATH));
+    let next_steps = next_steps(dir, &config, example);
     ctx.out.line("\nNext steps:");
     for s in &next_steps {
         ctx.out.line(format_args!("  {s}"));
@@ -315,6 +321,11 @@ fn skip_reason(rel: &Path, path: &Path) -> String {
     if rel == Path::new("agent.yaml") {
         return "exists; kept, and the other files follow it".into();
     }
+    if rel.starts_with("tests/agents") && !path.exists() {
+        return "not written: the example is a conversation with the agent of the agent.yaml \
+                claw init writes; record your own with `claw invoke --local --record`"
+            .into();
+    }
     if rel.starts_with(files::POLICIES_DIR) {
         return "exists; `claw policy write` brings the lockfile up to date".into();
     }
@@ -322,7 +333,7 @@ fn skip_reason(rel: &Path, path: &Path) -> String {
 }
 
 /// What to do next, as commands to type.
-fn next_steps(dir: &Path, config: &Config) -> Vec<String> {
+fn next_steps(dir: &Path, config: &Config, example: bool) -> Vec<String> {
     let mut steps = Vec::new();
     if dir != Path::new(".") {
         steps.push(format!("cd {}", dir.display()));
@@ -341,10 +352,14 @@ fn next_steps(dir: &Path, config: &Config) -> Vec<String> {
         ));
     }
     steps.push("claw validate".into());
-    steps.push(format!(
-        "claw test    # replays {}; record your own with `claw invoke --local --record tests/agents/NAME.json -m TEXT`",
-        files::EXAMPLE_RECORDING_PATH
-    ));
+    if example {
+        steps.push(format!(
+            "claw test    # replays {}; record your own with `claw invoke --local --record tests/agents/NAME.json -m TEXT`",
+            files::EXAMPLE_RECORDING_PATH
+        ));
+    } else {
+        steps.push("claw invoke --local --record tests/agents/NAME.json -m TEXT, then claw test    # a conversation replayed in CI".into());
+    }
     steps.push("claw deploy    # with credentials for the account in agent.yaml".into());
     steps.push(format!(
         "CI ({}): an administrator runs `claw bootstrap --github-repo ORG/REPO` per account and stage; then set the variables the workflow's header lists",
