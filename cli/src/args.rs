@@ -29,6 +29,22 @@ pub struct GlobalArgs {
     pub verbose: u8,
 }
 
+/// Which package a local run uses (`claw dev`, `claw test`).
+#[derive(Debug, Args, Clone)]
+pub struct PackageArgs {
+    /// Which built package to run; default `function.architecture` (arm64 runs
+    /// under qemu-user on x86_64 hosts).
+    #[arg(long, value_enum)]
+    pub arch: Option<ArchArg>,
+    /// Run this zip instead of packaging the current agent.yaml.
+    #[arg(long, value_name = "PATH")]
+    pub zip: Option<PathBuf>,
+    /// Cross-build agent-fn from a claw checkout instead of the prebuilt function
+    /// (the default inside a claw checkout).
+    #[arg(long, conflicts_with = "zip")]
+    pub from_source: bool,
+}
+
 /// An architecture on the command line (`build --arch`, `invoke --local --arch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ArchArg {

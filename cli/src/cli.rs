@@ -161,7 +161,9 @@ pub enum Command {
     ///
     /// An edit to agent.yaml applies from the next request (repackaged, function
     /// restarted); an edit that does not validate is reported and the previous
-    /// config kept. In a claw checkout a change under agent-fn/ rebuilds it.
+    /// config kept. In a claw checkout a change under agent-fn/ rebuilds it (with
+    /// --from-source). With --zip, an edit changes routes and auth, not the
+    /// function's config.
     ///
     /// Each request prints one line: method, path, route, status, duration, and from
     /// the function's audit line its turns, tool calls, tokens and cost. With -v, the

@@ -113,6 +113,16 @@ fn script() -> Vec<Step> {
     ]
 }
 
+/// Records the case `qualify` with the mock as the model.
+fn record(dir: &Path, moto: &Moto, mock: &MockModel) -> claw_testkit::Output {
+    claw(dir, &moto.endpoint())
+        .env("ANTHROPIC_BASE_URL", mock.base_url())
+        .args(["invoke", "--local", "--record", "tests/agents/qualify.json"])
+        .args(["-m", "Qualify lead L-42"])
+        .run()
+        .ok()
+}
+
 /// `claw test` with no AWS endpoint, no model and no credentials of any use.
 fn claw_test(dir: &Path, args: &[&str]) -> claw_testkit::Output {
     claw_testkit::Claw::new(BIN, dir)
@@ -133,12 +143,7 @@ fn a_recorded_conversation_replays_offline_and_a_changed_prompt_fails_with_the_d
 
     // Record: the function runs for real (key and token from moto, the CRM
     // called), its model requests pass through claw to the mock.
-    let out = claw(dir.path(), &moto.endpoint())
-        .env("ANTHROPIC_BASE_URL", mock.base_url())
-        .args(["invoke", "--local", "--record", "tests/agents/qualify.json"])
-        .args(["-m", "Qualify lead L-42"])
-        .run()
-        .ok();
+    let out = record(dir.path(), &moto, &mock);
     assert!(
         out.stderr().contains(
             "recorded 2 model request(s) and 1 tool call(s) to tests/agents/qualify.json"
@@ -276,12 +281,7 @@ fn assertion_failures_name_the_case_the_file_and_the_rule_and_live_runs_say_the_
     let moto = Moto::start();
     seed(&moto);
     let mock = MockModel::start(API_KEY, script());
-    claw(dir.path(), &moto.endpoint())
-        .env("ANTHROPIC_BASE_URL", mock.base_url())
-        .args(["invoke", "--local", "--record", "tests/agents/qualify.json"])
-        .args(["-m", "Qualify lead L-42"])
-        .run()
-        .ok();
+    record(dir.path(), &moto, &mock);
     let agents = dir.path().join("tests/agents");
     std::fs::write(
         agents.join("qualify.yaml"),

@@ -21,6 +21,16 @@ pub struct Which {
     pub from_source: bool,
 }
 
+impl From<&crate::args::PackageArgs> for Which {
+    fn from(a: &crate::args::PackageArgs) -> Which {
+        Which {
+            zip: a.zip.clone(),
+            arch: a.arch.map(Into::into),
+            from_source: a.from_source,
+        }
+    }
+}
+
 /// The package: `which.zip`, else the current agent.yaml packaged now (packaging
 /// is incremental: cargo's no-op check from source, nothing with the prebuilt
 /// function). Warns when a given zip holds another agent.yaml.

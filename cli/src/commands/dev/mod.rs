@@ -22,14 +22,13 @@ mod queue;
 mod routes;
 mod server;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
-use crate::args::ArchArg;
+use crate::args::PackageArgs;
 use crate::context::Context;
 use crate::report::Report;
 use server::{Front, Server, Settings};
@@ -43,19 +42,8 @@ pub struct Args {
     /// The port of the function URL (with `api.stream`); default: --port + 1.
     #[arg(long, value_name = "PORT")]
     pub url_port: Option<u16>,
-    /// Which package to run; default `function.architecture` (arm64 runs under
-    /// qemu-user on x86_64 hosts).
-    #[arg(long, value_enum)]
-    pub arch: Option<ArchArg>,
-    /// Run this zip instead of packaging the current agent.yaml (edits to
-    /// agent.yaml then change routes and auth, not the function's config).
-    #[arg(long, value_name = "PATH")]
-    pub zip: Option<PathBuf>,
-    /// Cross-build agent-fn from a claw checkout instead of the prebuilt function
-    /// (the default inside a claw checkout); a change under agent-fn/ rebuilds
-    /// before the next request.
-    #[arg(long, conflicts_with = "zip")]
-    pub from_source: bool,
+    #[command(flatten)]
+    pub package: PackageArgs,
     /// (auth: jwt) Accept `Authorization: Bearer TOKEN` with exactly this token,
     /// without checking it, as a caller with --dev-claims (for work offline).
     /// From $CLAW_DEV_TOKEN when not given, to keep it off the command line.
@@ -106,9 +94,9 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
         },
         origin: function::Origin {
             config_path: ctx.global.config.clone(),
-            arch: args.arch.map(Into::into),
-            zip: args.zip.clone(),
-            from_source: args.from_source,
+            arch: args.package.arch.map(Into::into),
+            zip: args.package.zip.clone(),
+            from_source: args.package.from_source,
         },
         jwt: auth::JwtOptions {
             dev_token: args.dev_token.clone(),

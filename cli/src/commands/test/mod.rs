@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::args::ArchArg;
+use crate::args::PackageArgs;
 use crate::context::Context;
 use crate::ops::local::{self as ops_local, Which};
 use crate::report::{Printer, Report};
@@ -36,15 +36,8 @@ pub struct Args {
     /// Also write the results as a JUnit XML report to FILE (for CI).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Which built package to run; default `function.architecture`.
-    #[arg(long, value_enum)]
-    pub arch: Option<ArchArg>,
-    /// Run this zip instead of packaging the current agent.yaml.
-    #[arg(long, value_name = "PATH")]
-    pub zip: Option<PathBuf>,
-    /// Cross-build agent-fn from a claw checkout instead of the prebuilt function.
-    #[arg(long, conflicts_with = "zip")]
-    pub from_source: bool,
+    #[command(flatten)]
+    pub package: PackageArgs,
 }
 
 pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
@@ -59,11 +52,7 @@ pub async fn run(ctx: &Context, args: &Args) -> anyhow::Result<Report> {
             .unwrap_or_else(|| PathBuf::from("tests/agents")),
     };
     let cases = cases::find(&dir, &args.cases)?;
-    let which = Which {
-        zip: args.zip.clone(),
-        arch: args.arch.map(Into::into),
-        from_source: args.from_source,
-    };
+    let which = Which::from(&args.package);
     let config = loaded.config;
     let (live, update, out) = (args.live, args.update, ctx.out);
     let config_path = ctx.global.config.clone();
