@@ -151,13 +151,18 @@ impl<'a> Runner<'a> {
     /// after a timeout or crash) with `event`: the answer, or why there is none,
     /// and the function's log lines of this invocation.
     fn invoke(&mut self, live: bool, event: &Value) -> anyhow::Result<Invoked> {
-        let opts = self.options(live);
+        let idle = if live {
+            self.live.is_none()
+        } else {
+            self.replaying.is_none()
+        };
+        let opts = idle.then(|| self.options(live));
         let slot = if live {
             &mut self.live
         } else {
             &mut self.replaying
         };
-        if slot.is_none() {
+        if let Some(opts) = opts {
             *slot = Some(ops_local::start(self.pkg, &opts)?);
         }
         let Some(f) = slot.as_mut() else {
