@@ -174,6 +174,19 @@ impl Dev {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Whether claw dev's stderr says `needle` within a few seconds: a reader
+    /// thread collects it, so it may lag behind the HTTP answer.
+    fn says(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.stderr().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
         call(self.port, method, path, headers, body)
     }
@@ -267,8 +280,7 @@ fn dev_serves_routes_and_picks_up_edits() {
     let r = dev.call("GET", "/nowhere", &[], b"");
     assert_eq!(r.status, 404);
     assert!(
-        dev.stderr()
-            .contains("is not valid; still serving the previous config"),
+        dev.says("is not valid; still serving the previous config"),
         "{}",
         dev.stderr()
     );
@@ -281,7 +293,7 @@ fn dev_serves_routes_and_picks_up_edits() {
     );
     assert_eq!(json_of(&r)["response"], "third answer");
     assert!(
-        dev.stderr().contains("changed: repackaged and restarted"),
+        dev.says("changed: repackaged and restarted"),
         "{}",
         dev.stderr()
     );
@@ -585,16 +597,8 @@ fn dev_runs_async_jobs_and_streams_through_the_function_url() {
             .contains("200")
     );
     // -v: the tool call, as it streamed past.
-    assert!(
-        dev.stderr().contains("├ tool crm_lookup (toolu_1)"),
-        "{}",
-        dev.stderr()
-    );
-    assert!(
-        dev.stderr().contains("├ tool crm_lookup: error"),
-        "{}",
-        dev.stderr()
-    );
+    assert!(dev.says("├ tool crm_lookup (toolu_1)"), "{}", dev.stderr());
+    assert!(dev.says("├ tool crm_lookup: error"), "{}", dev.stderr());
 }
 
 /// The modulus and exponent of an RFC 8017 RSAPublicKey (DER).
