@@ -113,6 +113,17 @@ fn script() -> Vec<Step> {
     ]
 }
 
+/// A work directory with agent.yaml, the CRM it calls, moto holding the key and
+/// the CRM token, and the mock model with [`script`].
+fn world() -> (tempfile::TempDir, Crm, Moto, MockModel) {
+    let dir = tempfile::tempdir().unwrap();
+    let crm = Crm::start();
+    write_config(dir.path(), PROMPT, crm.port());
+    let moto = Moto::start();
+    seed(&moto);
+    (dir, crm, moto, MockModel::start(API_KEY, script()))
+}
+
 /// Records the case `qualify` with the mock as the model.
 fn record(dir: &Path, moto: &Moto, mock: &MockModel) -> claw_testkit::Output {
     claw(dir, &moto.endpoint())
@@ -134,12 +145,7 @@ fn claw_test(dir: &Path, args: &[&str]) -> claw_testkit::Output {
 
 #[test]
 fn a_recorded_conversation_replays_offline_and_a_changed_prompt_fails_with_the_difference() {
-    let dir = tempfile::tempdir().unwrap();
-    let crm = Crm::start();
-    write_config(dir.path(), PROMPT, crm.port());
-    let moto = Moto::start();
-    seed(&moto);
-    let mock = MockModel::start(API_KEY, script());
+    let (dir, crm, moto, mock) = world();
 
     // Record: the function runs for real (key and token from moto, the CRM
     // called), its model requests pass through claw to the mock.
@@ -275,12 +281,7 @@ fn a_recorded_conversation_replays_offline_and_a_changed_prompt_fails_with_the_d
 
 #[test]
 fn assertion_failures_name_the_case_the_file_and_the_rule_and_live_runs_say_the_tokens() {
-    let dir = tempfile::tempdir().unwrap();
-    let crm = Crm::start();
-    write_config(dir.path(), PROMPT, crm.port());
-    let moto = Moto::start();
-    seed(&moto);
-    let mock = MockModel::start(API_KEY, script());
+    let (dir, _crm, moto, mock) = world();
     record(dir.path(), &moto, &mock);
     let agents = dir.path().join("tests/agents");
     std::fs::write(
